@@ -1,0 +1,62 @@
+/* progress.c - training progress display (see progress.h). */
+#include "cli/progress.h"
+
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void format_eta(double s, char *buf, size_t n)
+{
+    int t = (int)(s + 0.5);
+    snprintf(buf, n, "%d:%02d", t / 60, t % 60);
+}
+
+static void on_batch(const TrainProgress *tp, void *ctx)
+{
+    Progress *p = ctx;
+    double now = now_seconds();
+    if (!p->tty || (now - p->last_draw < 0.2 && tp->batch != tp->batches))
+        return;
+    p->last_draw = now;
+    enum { WIDTH = 24 };
+    int filled = (int)(WIDTH * tp->batch / (tp->batches ? tp->batches : 1));
+    char bar[WIDTH + 1], eta[16];
+    for (int i = 0; i < WIDTH; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[WIDTH] = '\0';
+    format_eta(tp->eta_s, eta, sizeof eta);
+    fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s", tp->epoch,
+            tp->epochs, bar, (long long)tp->batch, (long long)tp->batches, tp->loss, 100 * tp->accuracy,
+            tp->images_per_s, eta);
+    fflush(stderr);
+}
+
+static void on_epoch(const EpochStats *s, void *ctx)
+{
+    Progress *p = ctx;
+    if (p->tty)
+        fputs("\r\033[K", stderr);
+    fprintf(stderr,
+            "epoch %d  loss %.4f  train acc %.2f%%  test acc %.2f%%  agreement %.2f%%  %.0f img/s  %.1f s\n",
+            s->epoch, s->loss, 100 * s->train_accuracy, 100 * s->test_accuracy, 100 * s->agreement,
+            s->images_per_s, s->seconds);
+    fflush(stderr);
+}
+
+void progress_init(Progress *p)
+{
+    p->tty = isatty(fileno(stderr));
+    p->last_draw = 0;
+}
+
+TrainHooks progress_hooks(Progress *p)
+{
+    return (TrainHooks){on_batch, on_epoch, p};
+}

@@ -1,0 +1,412 @@
+/* recipes/recipe.c - loads a recipe file: YAML text -> checked Recipe.
+ *
+ * Owns the public recipe API: reading the file, turning libyaml's errors into one-line
+ * diagnostics, picking the schema of the file's 'kdc:' version, and walking the YAML
+ * mappings against the schema tables of recipe_schema.c (unknown, duplicate and missing
+ * keys). The leaf values are checked and stored by recipe_values.c. Only recipes/
+ * includes yaml.h.
+ */
+#include "recipes/recipe.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "recipes/recipe_loader.h"
+
+/* A recipe is a page of text; a bigger file is surely the wrong file. */
+enum { RECIPE_MAX_BYTES = 1 << 20 };
+/* Rows per schema table, for the per-mapping "seen" bookkeeping. */
+enum { MAX_TABLE_ROWS = 32 };
+
+/* ---- reading the file and the YAML document ---- */
+
+static Status read_recipe_text(const char *path, char **text, size_t *len, Diag *d)
+{
+    struct stat st;
+    Status st_ok = KDC_ERR;
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    if (!f || fstat(fileno(f), &st)) {
+        diag_error(d, "%s: cannot read: %s", path, strerror(errno));
+        goto done;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        diag_error(d, "%s: cannot read: %s", path, strerror(EISDIR));
+        goto done;
+    }
+    buf = malloc(RECIPE_MAX_BYTES + 1);
+    if (!buf) {
+        diag_error(d, "%s: cannot read: out of memory", path);
+        goto done;
+    }
+    *len = fread(buf, 1, RECIPE_MAX_BYTES + 1, f);
+    if (ferror(f)) {
+        diag_error(d, "%s: cannot read: %s", path, strerror(errno));
+        goto done;
+    }
+    if (*len > RECIPE_MAX_BYTES) {
+        diag_error(d, "%s: cannot read: larger than %d bytes; is this a recipe?", path, RECIPE_MAX_BYTES);
+        goto done;
+    }
+    buf[*len] = '\0';
+    *text = buf;
+    buf = NULL;
+    st_ok = KDC_OK;
+done:
+    free(buf);
+    if (f)
+        fclose(f);
+    return st_ok;
+}
+
+/* libyaml reports reader (encoding) errors as a byte offset. */
+static SrcPos offset_pos(const char *text, size_t len, size_t offset)
+{
+    SrcPos at = {1, 1};
+    for (size_t i = 0; i < offset && i < len; i++) {
+        at.line += text[i] == '\n';
+        at.col = text[i] == '\n' ? 1 : at.col + 1;
+    }
+    return at;
+}
+
+static Status report_yaml_error(const RecipeLoader *L, const yaml_parser_t *p, const char *text, size_t len)
+{
+    const char *problem = p->problem ? p->problem : "malformed YAML";
+    if (p->error == YAML_MEMORY_ERROR)
+        return diag_error(L->d, "%s: out of memory while reading the recipe", L->path);
+    if (p->error == YAML_READER_ERROR)
+        return recipe_fail_pos(L, offset_pos(text, len, p->problem_offset), "not UTF-8 text: %s (byte 0x%02x)", problem,
+                               (unsigned)p->problem_value & 0xffu);
+    char context[128] = "";
+    if (p->context)
+        snprintf(context, sizeof context, " (%s at %zu:%zu)", p->context, p->context_mark.line + 1,
+                 p->context_mark.column + 1);
+    size_t at = p->problem_mark.index;
+    const char *hint = "";
+    if (at < len && text[at] == '\t')
+        hint = "; indent with spaces, not tabs";
+    else if (strstr(problem, "mapping values are not allowed"))
+        hint = "; check the indentation, and quote values that contain ': '";
+    SrcPos pos = {(int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1};
+    return recipe_fail_pos(L, pos, "YAML syntax error: %s%s%s", problem, context, hint);
+}
+
+/* Loads the one document of the file into L->doc; on failure L->doc is not loaded. */
+static Status load_document(RecipeLoader *L, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_document_t extra;
+    bool loaded = false;
+    Status st = KDC_ERR;
+    if (!yaml_parser_initialize(&parser))
+        return diag_error(L->d, "%s: out of memory while reading the recipe", L->path);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    loaded = yaml_parser_load(&parser, &L->doc);
+    if (!loaded) {
+        report_yaml_error(L, &parser, text, len);
+        goto done;
+    }
+    if (!yaml_document_get_root_node(&L->doc)) {
+        recipe_fail_pos(L, (SrcPos){1, 1}, "the recipe is empty; it needs at least 'kdc: %d', 'teacher', "
+                        "'data' and 'output'", recipe_schema_newest());
+        goto done;
+    }
+    if (!yaml_parser_load(&parser, &extra)) {
+        report_yaml_error(L, &parser, text, len);
+        goto done;
+    }
+    const yaml_node_t *second = yaml_document_get_root_node(&extra);
+    if (second)
+        recipe_fail(L, second, "a recipe is one YAML document; remove the '---' and what follows it");
+    else
+        st = KDC_OK;
+    yaml_document_delete(&extra);
+done:
+    if (loaded && st != KDC_OK)
+        yaml_document_delete(&L->doc);
+    yaml_parser_delete(&parser);
+    return st;
+}
+
+/* ---- schema version ---- */
+
+static const yaml_node_t *find_value(const RecipeLoader *L, const yaml_node_t *map, const char *key)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = recipe_node(L, p->key);
+        if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
+            return recipe_node(L, p->value);
+    }
+    return NULL;
+}
+
+/* The 'kdc:' key picks the schema every other key is read with, so it is read first. */
+static Status read_version(const RecipeLoader *L, const yaml_node_t *root, int *version, const SchemaField **top)
+{
+    int oldest = recipe_schema_oldest(), newest = recipe_schema_newest();
+    const yaml_node_t *n = find_value(L, root, "kdc");
+    char got[QUOTE_MAX + 8], reads[64];
+    long long v = 0;
+    if (!n)
+        return recipe_fail(L, root, "missing required key 'kdc' (the recipe schema version; write 'kdc: %d' first)",
+                           newest);
+    if (n->type != YAML_SCALAR_NODE || recipe_is_null(n) ||
+        recipe_parse_integer((const char *)n->data.scalar.value, &v) == NUM_BAD)
+        return recipe_fail(L, n, "'kdc' must be an integer (the recipe schema version), got %s",
+                           recipe_describe(n, got, sizeof got));
+    *top = v >= INT_MIN && v <= INT_MAX ? recipe_schema_top((int)v) : NULL;
+    if (!*top) {
+        if (oldest == newest)
+            snprintf(reads, sizeof reads, "version %d", newest);
+        else
+            snprintf(reads, sizeof reads, "versions %d to %d", oldest, newest);
+        return recipe_fail(L, n, "unsupported recipe version %s; this kdc reads %s", (const char *)n->data.scalar.value,
+                           reads);
+    }
+    *version = (int)v;
+    return KDC_OK;
+}
+
+/* ---- walking mappings against schema tables ---- */
+
+static Status walk_mapping(const RecipeLoader *L, const yaml_node_t *map, const SchemaField *table, const char *ctx);
+
+/* " in 'data.train'", or "" at the top level. */
+static const char *in_context(const char *ctx, char *buf, size_t size)
+{
+    if (*ctx)
+        snprintf(buf, size, " in '%s'", ctx);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+static int table_names(const SchemaField *table, const char **names)
+{
+    int n = 0;
+    for (; table[n].name; n++) {
+        assert(n < MAX_TABLE_ROWS);
+        names[n] = table[n].name;
+    }
+    return n;
+}
+
+/* The table row of key, or -1 after reporting an unknown key. */
+static int find_row(const RecipeLoader *L, const yaml_node_t *key, const SchemaField *table, const char *ctx)
+{
+    const char *names[MAX_TABLE_ROWS];
+    char got[QUOTE_MAX + 8], where[96], known[512] = "";
+    int n = table_names(table, names);
+    if (key->type != YAML_SCALAR_NODE) {
+        recipe_fail(L, key, "keys must be names, got %s", recipe_describe(key, got, sizeof got));
+        return -1;
+    }
+    const char *word = (const char *)key->data.scalar.value;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(word, names[i]))
+            return i;
+    const char *near = recipe_closest(word, names, n);
+    in_context(ctx, where, sizeof where);
+    if (near) {
+        recipe_fail(L, key, "unknown key %s%s (did you mean '%s'?)", recipe_describe(key, got, sizeof got), where,
+                    near);
+    } else {
+        recipe_join_names(known, sizeof known, names, n);
+        recipe_fail(L, key, "unknown key %s%s (known keys: %s)", recipe_describe(key, got, sizeof got), where, known);
+    }
+    return -1;
+}
+
+static Status store_map(const RecipeLoader *L, const SchemaField *f, const yaml_node_t *n, const char *ctx)
+{
+    const char *names[MAX_TABLE_ROWS];
+    char got[QUOTE_MAX + 8], keys[256] = "", sub[96];
+    if (n->type != YAML_MAPPING_NODE) {
+        recipe_join_names(keys, sizeof keys, names, table_names(f->children, names));
+        return recipe_fail(L, n, "'%s' must be a mapping with keys %s, got %s", f->name, keys,
+                           recipe_describe(n, got, sizeof got));
+    }
+    snprintf(sub, sizeof sub, "%s%s%s", ctx, *ctx ? "." : "", f->name);
+    return walk_mapping(L, n, f->children, sub);
+}
+
+static Status store_value(const RecipeLoader *L, const SchemaField *f, const yaml_node_t *n, const char *ctx)
+{
+    char label[64];
+    L->r->pos[f->id] = recipe_pos(n);
+    if (f->kind == FIELD_MAP)
+        return store_map(L, f, n, ctx);
+    snprintf(label, sizeof label, "'%s'", f->name);
+    return recipe_store_leaf(L, f, label, n);
+}
+
+static Status walk_mapping(const RecipeLoader *L, const yaml_node_t *map, const SchemaField *table, const char *ctx)
+{
+    const yaml_node_t *seen[MAX_TABLE_ROWS] = {0};
+    char where[96];
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *key = recipe_node(L, p->key);
+        int row = find_row(L, key, table, ctx);
+        if (row < 0)
+            return KDC_ERR;
+        if (seen[row]) {
+            SrcPos first = recipe_pos(seen[row]);
+            return recipe_fail(L, key, "duplicate key '%s'%s (first given at %d:%d)", table[row].name,
+                               in_context(ctx, where, sizeof where), first.line, first.col);
+        }
+        seen[row] = key;
+        if (store_value(L, &table[row], recipe_node(L, p->value), ctx))
+            return KDC_ERR;
+    }
+    for (int i = 0; table[i].name; i++)
+        if (table[i].required && !seen[i])
+            return recipe_fail(L, map, "missing required key '%s'%s (%s)", table[i].name,
+                               in_context(ctx, where, sizeof where), table[i].help);
+    return KDC_OK;
+}
+
+/* ---- defaults, cross-key checks, ownership ---- */
+
+static void apply_defaults(Recipe *r, const SchemaField *table)
+{
+    for (const SchemaField *f = table; f->name; f++) {
+        void *p = (char *)r + f->offset;
+        switch (f->kind) {
+        case FIELD_MAP:
+            apply_defaults(r, f->children);
+            break;
+        case FIELD_INT:
+        case FIELD_ENUM:
+            *(int *)p = (int)f->def;
+            break;
+        case FIELD_U64:
+            *(uint64_t *)p = (uint64_t)f->def;
+            break;
+        case FIELD_REAL:
+            *(double *)p = f->def;
+            break;
+        case FIELD_REAL_LIST:
+            ((double *)p)[0] = f->def;
+            *(int *)((char *)r + f->count_offset) = 1;
+            break;
+        case FIELD_FILE_IN:
+        case FIELD_FILE_OUT:
+            break;
+        }
+    }
+}
+
+/* A per-channel mean and std must agree on the channel count. */
+static Status check_normalize(const RecipeLoader *L)
+{
+    const DataNormalize *nz = &L->r->data.normalize;
+    if (nz->n_mean > 1 && nz->n_std > 1 && nz->n_mean != nz->n_std)
+        return recipe_fail_pos(L, L->r->pos[RECIPE_DATA_NORMALIZE_STD],
+                               "'std' has %d entries but 'mean' has %d; give one per channel, or one for all",
+                               nz->n_std, nz->n_mean);
+    return KDC_OK;
+}
+
+static void free_paths(Recipe *r, const SchemaField *table)
+{
+    for (const SchemaField *f = table; f->name; f++) {
+        if (f->kind == FIELD_MAP)
+            free_paths(r, f->children);
+        if (f->kind != FIELD_FILE_IN && f->kind != FIELD_FILE_OUT)
+            continue;
+        char **p = (char **)((char *)r + f->offset);
+        free(*p);
+        *p = NULL;
+    }
+}
+
+void recipe_free(Recipe *r)
+{
+    if (!r)
+        return;
+    /* Every version's table: a path freed once is NULL the next time it is seen. */
+    for (int v = recipe_schema_oldest(); v <= recipe_schema_newest(); v++)
+        if (recipe_schema_top(v))
+            free_paths(r, recipe_schema_top(v));
+    free(r->path);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- public API ---- */
+
+Status recipe_load(const char *path, Recipe *out, Diag *d)
+{
+    RecipeLoader L = {.path = path, .r = out, .d = d};
+    char *text = NULL;
+    size_t len = 0;
+    bool have_doc = false;
+    const SchemaField *top = NULL;
+    int version = 0;
+    Status st = KDC_ERR;
+    memset(out, 0, sizeof *out);
+    if (read_recipe_text(path, &text, &len, d) || load_document(&L, text, len))
+        goto done;
+    have_doc = true;
+    const yaml_node_t *root = yaml_document_get_root_node(&L.doc);
+    char got[QUOTE_MAX + 8];
+    if (root->type != YAML_MAPPING_NODE) {
+        recipe_fail(&L, root, "a recipe must be a mapping of keys (kdc, teacher, data, ...), got %s",
+                    recipe_describe(root, got, sizeof got));
+        goto done;
+    }
+    if (read_version(&L, root, &version, &top))
+        goto done;
+    L.dir = recipe_path_dir(path);
+    out->path = strdup(path);
+    if (!L.dir || !out->path) {
+        diag_error(d, "%s: out of memory while reading the recipe", path);
+        goto done;
+    }
+    apply_defaults(out, top);
+    if (walk_mapping(&L, root, top, "") || check_normalize(&L))
+        goto done;
+    out->version = version;
+    st = KDC_OK;
+done:
+    if (have_doc)
+        yaml_document_delete(&L.doc);
+    free(L.dir);
+    free(text);
+    if (st != KDC_OK)
+        recipe_free(out);
+    return st;
+}
+
+Status recipe_set_output(Recipe *r, const char *path, Diag *d)
+{
+    char why[512];
+    if (!path || !*path)
+        return diag_error(d, "the output path is empty; name the .onnx file to write");
+    if (recipe_output_problem(path, why, sizeof why))
+        return diag_error(d, "%s", why);
+    char *copy = strdup(path);
+    if (!copy)
+        return diag_error(d, "%s: out of memory", path);
+    free(r->output);
+    r->output = copy;
+    r->pos[RECIPE_OUTPUT] = (SrcPos){0, 0};
+    return KDC_OK;
+}
+
+const char *recipe_where(const Recipe *r, RecipeField f, char *buf, size_t n)
+{
+    const char *path = r->path ? r->path : "recipe";
+    if ((int)f < 0 || f >= RECIPE_FIELD_COUNT || r->pos[f].line == 0)
+        snprintf(buf, n, "%s", path);
+    else
+        snprintf(buf, n, "%s:%d:%d", path, r->pos[f].line, r->pos[f].col);
+    return buf;
+}

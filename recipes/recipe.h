@@ -1,0 +1,92 @@
+/* recipes/recipe.h - a kdc recipe: what to distill, from which data, into what.
+ *
+ * recipe_load() reads a YAML recipe file (schema version 1; recipes/fashion_mnist_cnn.yaml
+ * is a commented example), checks every key, type, range and referenced file, applies
+ * defaults and fills the option structs of passes/ and train/. Paths in the file are
+ * relative to the recipe's folder; the Recipe holds them resolved (absolute, or relative
+ * to the current folder). Each field remembers where it was written so later stages can
+ * point their errors at the recipe line (recipe_where).
+ */
+#ifndef KDC_RECIPE_H
+#define KDC_RECIPE_H
+
+#include <stddef.h>
+
+#include "ir/diag.h"
+#include "passes/options.h"
+#include "train/options.h"
+
+/* A position in the recipe file, 1-based. line == 0: not from the file (a default, or
+ * set by the command line). */
+typedef struct SrcPos {
+    int line;
+    int col;
+} SrcPos;
+
+/* Every key of the recipe, for recipe_where(). */
+typedef enum RecipeField {
+    RECIPE_VERSION, /* kdc */
+    RECIPE_TEACHER,
+    RECIPE_DATA,
+    RECIPE_DATA_TRAIN,
+    RECIPE_DATA_TRAIN_FORMAT,
+    RECIPE_DATA_TRAIN_INPUTS,
+    RECIPE_DATA_TRAIN_LABELS,
+    RECIPE_DATA_TEST,
+    RECIPE_DATA_TEST_FORMAT,
+    RECIPE_DATA_TEST_INPUTS,
+    RECIPE_DATA_TEST_LABELS,
+    RECIPE_DATA_NORMALIZE,
+    RECIPE_DATA_NORMALIZE_SCALE,
+    RECIPE_DATA_NORMALIZE_MEAN,
+    RECIPE_DATA_NORMALIZE_STD,
+    RECIPE_STUDENT,
+    RECIPE_STUDENT_WIDTH,
+    RECIPE_DISTILL,
+    RECIPE_DISTILL_TEMPERATURE,
+    RECIPE_DISTILL_ALPHA,
+    RECIPE_TRAIN,
+    RECIPE_TRAIN_EPOCHS,
+    RECIPE_TRAIN_BATCH_SIZE,
+    RECIPE_TRAIN_LR,
+    RECIPE_TRAIN_MOMENTUM,
+    RECIPE_TRAIN_WEIGHT_DECAY,
+    RECIPE_TRAIN_SCHEDULE,
+    RECIPE_TRAIN_SEED,
+    RECIPE_OUTPUT,
+    RECIPE_FIELD_COUNT
+} RecipeField;
+
+typedef struct Recipe {
+    int version;   /* the file's 'kdc:' schema version */
+    char *path;    /* the recipe file, as given to recipe_load */
+    char *teacher; /* resolved path of the teacher .onnx */
+    DataOptions data;
+    StudentOptions student;
+    DistillOptions distill;
+    TrainOptions train;
+    char *output; /* resolved path of the student .onnx to write */
+    /* Where each key's value was written (for a mapping, where the mapping starts). */
+    SrcPos pos[RECIPE_FIELD_COUNT];
+} Recipe;
+
+/* Reads and checks the recipe at path (relative to the current folder or absolute).
+ * On failure fills d with one line "PATH:LINE:COL: problem" (or "PATH: cannot read:
+ * reason") and leaves *out empty; recipe_free(out) is safe either way. */
+Status recipe_load(const char *path, Recipe *out, Diag *d);
+
+/* Frees what the recipe owns and empties it. */
+void recipe_free(Recipe *r);
+
+/* Replaces the output path with path (relative to the current folder, as given on the
+ * command line with -o); its folder must exist. Its position becomes "not from the file". */
+Status recipe_set_output(Recipe *r, const char *path, Diag *d);
+
+/* Writes "recipe.yaml:12:14" (or just "recipe.yaml" when the field was not written in the
+ * file) into buf and returns buf, for messages of later stages. */
+const char *recipe_where(const Recipe *r, RecipeField f, char *buf, size_t n);
+
+/* The field's dotted key, e.g. "data.train.inputs". */
+const char *recipe_field_key(RecipeField f);
+
+#endif

@@ -1,0 +1,417 @@
+/* recipes/recipe_values.c - the leaves of a recipe: numbers, lists, choices and paths.
+ *
+ * Owns turning one YAML scalar (or list of scalars) into the typed value a schema row
+ * asks for, checking its range, and storing it at the row's offset in the Recipe; also
+ * resolving paths against the recipe's folder and checking them on disk, and the
+ * message helpers ("got 'five'", "did you mean") the whole loader shares.
+ */
+#include "recipes/recipe_loader.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+/* ---- messages ---- */
+
+static Status fail_vat(const RecipeLoader *L, SrcPos at, const char *fmt, va_list ap)
+{
+    char msg[sizeof L->d->msg];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    return diag_error(L->d, "%s:%d:%d: %s", L->path, at.line, at.col, msg);
+}
+
+Status recipe_fail_pos(const RecipeLoader *L, SrcPos at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_vat(L, at, fmt, ap);
+    va_end(ap);
+    return KDC_ERR;
+}
+
+Status recipe_fail(const RecipeLoader *L, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_vat(L, recipe_pos(n), fmt, ap);
+    va_end(ap);
+    return KDC_ERR;
+}
+
+SrcPos recipe_pos(const yaml_node_t *n)
+{
+    return (SrcPos){(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
+}
+
+const yaml_node_t *recipe_node(const RecipeLoader *L, int index)
+{
+    return yaml_document_get_node((yaml_document_t *)&L->doc, index);
+}
+
+static const char *scalar_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+bool recipe_is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    const char *s = scalar_text(n);
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+/* What the user wrote, for "got ..." in messages: quoted, shortened, on one line. */
+const char *recipe_describe(const yaml_node_t *n, char *buf, size_t size)
+{
+    if (n->type == YAML_MAPPING_NODE)
+        return "a mapping";
+    if (n->type == YAML_SEQUENCE_NODE)
+        return "a list";
+    if (recipe_is_null(n))
+        return "nothing";
+    char text[QUOTE_MAX + 4];
+    size_t len = n->data.scalar.length, k = 0;
+    for (; k < len && k < QUOTE_MAX; k++) {
+        unsigned char c = n->data.scalar.value[k];
+        text[k] = c < ' ' ? ' ' : (char)c;
+    }
+    strcpy(text + k, len > QUOTE_MAX ? "..." : "");
+    snprintf(buf, size, "'%s'", text);
+    return buf;
+}
+
+/* Optimal-string-alignment distance: a swapped pair of letters counts as one edit. */
+static int edit_distance(const char *a, const char *b)
+{
+    enum { MAXLEN = 32 };
+    size_t n = strlen(a), m = strlen(b);
+    if (n > MAXLEN || m > MAXLEN)
+        return INT_MAX;
+    int dist[MAXLEN + 1][MAXLEN + 1];
+    for (size_t i = 0; i <= n; i++)
+        for (size_t j = 0; j <= m; j++) {
+            if (!i || !j) {
+                dist[i][j] = (int)(i + j);
+                continue;
+            }
+            int best = dist[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (dist[i - 1][j] + 1 < best)
+                best = dist[i - 1][j] + 1;
+            if (dist[i][j - 1] + 1 < best)
+                best = dist[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && dist[i - 2][j - 2] + 1 < best)
+                best = dist[i - 2][j - 2] + 1;
+            dist[i][j] = best;
+        }
+    return dist[n][m];
+}
+
+const char *recipe_closest(const char *word, const char *const *cands, int n)
+{
+    /* One edit away is a typo for any key; two only for longer keys, else 'x' -> 'lr'. */
+    int best_dist = strlen(word) <= 4 ? 2 : 3;
+    const char *best = NULL;
+    for (int i = 0; i < n; i++) {
+        int dist = edit_distance(word, cands[i]);
+        if (dist < best_dist) {
+            best_dist = dist;
+            best = cands[i];
+        }
+    }
+    return best;
+}
+
+/* Appends ", "-separated names to buf. */
+void recipe_join_names(char *buf, size_t size, const char *const *names, int n)
+{
+    size_t used = strlen(buf);
+    for (int i = 0; i < n && used < size; i++) {
+        snprintf(buf + used, size - used, "%s%s", i ? ", " : "", names[i]);
+        used += strlen(buf + used);
+    }
+}
+
+/* ---- numbers ---- */
+
+/* A YAML decimal integer: optional sign, then digits only. */
+NumParse recipe_parse_integer(const char *s, long long *v)
+{
+    const char *p = s + (*s == '+' || *s == '-');
+    if (!*p || strspn(p, "0123456789") != strlen(p))
+        return NUM_BAD;
+    errno = 0;
+    *v = strtoll(s, NULL, 10);
+    return errno == ERANGE ? NUM_HUGE : NUM_OK;
+}
+
+/* A decimal number such as 4, -0.5, .5 or 5e-4; not inf, nan or hex. */
+static NumParse parse_real(const char *s, double *v)
+{
+    if (!*s || strspn(s, "0123456789+-.eE") != strlen(s) || !strpbrk(s, "0123456789"))
+        return NUM_BAD;
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    if (*end)
+        return NUM_BAD;
+    if (!isfinite(*v) || (errno == ERANGE && fabs(*v) > 1))
+        return NUM_HUGE;
+    return NUM_OK;
+}
+
+static bool in_range(const FieldRange *rg, double v)
+{
+    if (rg->has_lo && (rg->lo_open ? v <= rg->lo : v < rg->lo))
+        return false;
+    if (rg->has_hi && (rg->hi_open ? v >= rg->hi : v > rg->hi))
+        return false;
+    return true;
+}
+
+/* "in (0, 1]", "> 0", ">= 1" */
+static const char *range_text(const FieldRange *rg, char *buf, size_t size)
+{
+    if (rg->has_lo && rg->has_hi)
+        snprintf(buf, size, "in %c%g, %g%c", rg->lo_open ? '(' : '[', rg->lo, rg->hi, rg->hi_open ? ')' : ']');
+    else if (rg->has_lo)
+        snprintf(buf, size, "%s %g", rg->lo_open ? ">" : ">=", rg->lo);
+    else
+        snprintf(buf, size, "%s %g", rg->hi_open ? "<" : "<=", rg->hi);
+    return buf;
+}
+
+/* ---- storing values (label is "'epochs'" or "'std' entries", for messages) ---- */
+
+static void *slot(const RecipeLoader *L, size_t offset) { return (char *)L->r + offset; }
+
+/* The scalar's text, or NULL after reporting that the value is not `what`. */
+static const char *expect_scalar(const RecipeLoader *L, const char *label, const char *what, const yaml_node_t *n)
+{
+    char got[QUOTE_MAX + 8];
+    if (n->type == YAML_SCALAR_NODE && !recipe_is_null(n))
+        return scalar_text(n);
+    recipe_fail(L, n, "%s must be %s, got %s", label, what, recipe_describe(n, got, sizeof got));
+    return NULL;
+}
+
+static Status read_real(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n, double *v)
+{
+    char got[QUOTE_MAX + 8], rg[64];
+    const char *s = expect_scalar(L, label, "a number", n);
+    if (!s)
+        return KDC_ERR;
+    NumParse p = parse_real(s, v);
+    if (p == NUM_BAD)
+        return recipe_fail(L, n, "%s must be a number, got %s", label, recipe_describe(n, got, sizeof got));
+    if (p == NUM_HUGE)
+        return recipe_fail(L, n, "%s must be a finite number, got %s", label, recipe_describe(n, got, sizeof got));
+    if (!in_range(&f->range, *v))
+        return recipe_fail(L, n, "%s must be %s, got %s", label, range_text(&f->range, rg, sizeof rg), s);
+    return KDC_OK;
+}
+
+static Status store_real(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+{
+    return read_real(L, f, label, n, slot(L, f->offset));
+}
+
+/* A number (one entry for every channel) or a list of 1..max_items numbers. */
+static Status store_real_list(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+{
+    double *vals = slot(L, f->offset);
+    int *count = slot(L, f->count_offset);
+    if (n->type != YAML_SEQUENCE_NODE) {
+        char what[64];
+        snprintf(what, sizeof what, "a number or a list of 1 to %d numbers", f->max_items);
+        if (!expect_scalar(L, label, what, n))
+            return KDC_ERR;
+        *count = 1;
+        return read_real(L, f, label, n, &vals[0]);
+    }
+    yaml_node_item_t *first = n->data.sequence.items.start, *end = n->data.sequence.items.top;
+    if (end - first < 1 || end - first > f->max_items)
+        return recipe_fail(L, n, "%s must have 1 to %d numbers, got %d", label, f->max_items, (int)(end - first));
+    char entries[64];
+    snprintf(entries, sizeof entries, "%s entries", label);
+    for (yaml_node_item_t *it = first; it < end; it++)
+        if (read_real(L, f, entries, recipe_node(L, *it), &vals[it - first]))
+            return KDC_ERR;
+    *count = (int)(end - first);
+    return KDC_OK;
+}
+
+static Status store_int(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+{
+    char got[QUOTE_MAX + 8], rg[64];
+    const char *s = expect_scalar(L, label, "an integer", n);
+    long long v = 0;
+    if (!s)
+        return KDC_ERR;
+    NumParse p = recipe_parse_integer(s, &v);
+    if (p == NUM_BAD)
+        return recipe_fail(L, n, "%s must be an integer, got %s", label, recipe_describe(n, got, sizeof got));
+    /* strtoll clamps a huge value to LLONG_MIN or LLONG_MAX, which the checks reject. */
+    if (!in_range(&f->range, (double)v))
+        return recipe_fail(L, n, "%s must be %s, got %s", label, range_text(&f->range, rg, sizeof rg), s);
+    if (v > INT_MAX)
+        return recipe_fail(L, n, "%s must be at most %d, got %s", label, INT_MAX, s);
+    if (v < INT_MIN)
+        return recipe_fail(L, n, "%s must be at least %d, got %s", label, INT_MIN, s);
+    *(int *)slot(L, f->offset) = (int)v;
+    return KDC_OK;
+}
+
+static Status store_u64(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+{
+    char got[QUOTE_MAX + 8];
+    const char *s = expect_scalar(L, label, "a non-negative integer", n);
+    if (!s)
+        return KDC_ERR;
+    const char *digits = s + (*s == '+');
+    if (!*digits || strspn(digits, "0123456789") != strlen(digits))
+        return recipe_fail(L, n, "%s must be a non-negative integer, got %s", label,
+                           recipe_describe(n, got, sizeof got));
+    errno = 0;
+    unsigned long long v = strtoull(digits, NULL, 10);
+    if (errno == ERANGE || v > UINT64_MAX)
+        return recipe_fail(L, n, "%s must be at most %llu, got %s", label, (unsigned long long)UINT64_MAX, s);
+    *(uint64_t *)slot(L, f->offset) = (uint64_t)v;
+    return KDC_OK;
+}
+
+static Status store_enum(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+{
+    int n_choices = 0;
+    while (f->choices[n_choices])
+        n_choices++;
+    char what[128] = "one of ", got[QUOTE_MAX + 8], hint[64] = "";
+    recipe_join_names(what, sizeof what, f->choices, n_choices);
+    const char *s = expect_scalar(L, label, what, n);
+    if (!s)
+        return KDC_ERR;
+    for (int i = 0; i < n_choices; i++)
+        if (!strcmp(s, f->choices[i])) {
+            *(int *)slot(L, f->offset) = i;
+            return KDC_OK;
+        }
+    const char *near = recipe_closest(s, f->choices, n_choices);
+    if (near)
+        snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
+    return recipe_fail(L, n, "%s must be %s, got %s%s", label, what, recipe_describe(n, got, sizeof got), hint);
+}
+
+/* ---- paths ---- */
+
+char *recipe_path_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup("");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+/* A path written in the recipe: relative ones are taken from the recipe's folder. */
+static char *resolve_path(const char *dir, const char *p)
+{
+    if (p[0] == '/' || !dir[0])
+        return strdup(p);
+    size_t dlen = strlen(dir), size = dlen + strlen(p) + 2;
+    char *s = malloc(size);
+    if (s)
+        snprintf(s, size, "%s%s%s", dir, dir[dlen - 1] == '/' ? "" : "/", p);
+    return s;
+}
+
+const char *recipe_output_problem(const char *path, char *buf, size_t size)
+{
+    struct stat st;
+    if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+        snprintf(buf, size, "output path '%s' is a folder; name the .onnx file to write in it", path);
+        return buf;
+    }
+    char *dir = recipe_path_dir(path);
+    const char *shown = dir && *dir ? dir : ".";
+    if (!dir)
+        snprintf(buf, size, "out of memory");
+    else if (stat(shown, &st) && errno == ENOENT)
+        snprintf(buf, size, "output folder '%s' does not exist; create it or choose another path", shown);
+    else if (stat(shown, &st))
+        snprintf(buf, size, "output folder '%s' cannot be used: %s", shown, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        snprintf(buf, size, "output folder '%s' is not a folder", shown);
+    else if (access(shown, W_OK))
+        snprintf(buf, size, "output folder '%s' is not writable: %s", shown, strerror(errno));
+    else
+        buf = NULL;
+    free(dir);
+    return buf;
+}
+
+/* Why an existing file cannot be read, or NULL when it can. */
+static const char *input_problem(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st))
+        return strerror(errno);
+    if (S_ISDIR(st.st_mode))
+        return strerror(EISDIR);
+    if (access(path, R_OK))
+        return strerror(errno);
+    return NULL;
+}
+
+static Status store_path(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+{
+    const char *s = expect_scalar(L, label, "a file path", n);
+    if (!s)
+        return KDC_ERR;
+    char *path = resolve_path(L->dir, s), why[512], note[sizeof why];
+    if (!path)
+        return recipe_fail(L, n, "out of memory");
+    const char *problem = f->kind == FIELD_FILE_IN ? input_problem(path) : recipe_output_problem(path, why, sizeof why);
+    if (problem) {
+        note[0] = '\0';
+        if (strcmp(path, s))
+            snprintf(note, sizeof note, " (that is '%s', relative to the recipe's folder)", path);
+        if (f->kind == FIELD_FILE_IN)
+            recipe_fail(L, n, "cannot read %s file '%s'%s: %s", label, s, note, problem);
+        else
+            recipe_fail(L, n, "%s", problem);
+        free(path);
+        return KDC_ERR;
+    }
+    *(char **)slot(L, f->offset) = path;
+    return KDC_OK;
+}
+
+Status recipe_store_leaf(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+{
+    switch (f->kind) {
+    case FIELD_INT:
+        return store_int(L, f, label, n);
+    case FIELD_U64:
+        return store_u64(L, f, label, n);
+    case FIELD_REAL:
+        return store_real(L, f, label, n);
+    case FIELD_REAL_LIST:
+        return store_real_list(L, f, label, n);
+    case FIELD_ENUM:
+        return store_enum(L, f, label, n);
+    case FIELD_FILE_IN:
+    case FIELD_FILE_OUT:
+        return store_path(L, f, label, n);
+    case FIELD_MAP:
+        break;
+    }
+    assert(!"recipe_store_leaf: not a leaf kind");
+    return KDC_ERR;
+}

@@ -1,0 +1,377 @@
+/* k_conv.c - 2-D convolution (NCHW, strides, asymmetric pads, dilations,
+ * groups, bias), forward and backward.
+ *
+ * Owns the im2col/col2im lowering and the split of work over threads. Each
+ * (batch item, group) pair is one unit of work; units are cut into one
+ * contiguous run per slot, and each slot has its own im2col buffer and, in
+ * backward, its own partial dW/dB (slot 0 adds straight into the caller's),
+ * summed in slot order at the end so results depend only on the slot count.
+ * A 1x1, stride-1, unpadded convolution is a plain GEMM on the input and
+ * skips im2col. Depthwise convolutions (one input channel per group) run
+ * as direct loops instead: as a GEMM they have a single row and run at a
+ * few percent of the machine (measured 2.8 GFLOP/s).
+ */
+#include "runtime/kernels.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <string.h>
+
+#include "runtime/blas.h"
+#include "runtime/threads.h"
+
+static Status conv_check_values(const ConvDims *cd, Diag *d)
+{
+    if (cd->N < 0 || cd->C <= 0 || cd->H <= 0 || cd->W <= 0 || cd->M <= 0)
+        return diag_error(d, "Conv: input [%d,%d,%d,%d] with %d filters is not a valid shape",
+                          cd->N, cd->C, cd->H, cd->W, cd->M);
+    if (cd->KH <= 0 || cd->KW <= 0 || cd->stride_h <= 0 || cd->stride_w <= 0 ||
+        cd->dil_h <= 0 || cd->dil_w <= 0)
+        return diag_error(d, "Conv: kernel %dx%d, strides %d,%d, dilations %d,%d must be "
+                          "positive", cd->KH, cd->KW, cd->stride_h, cd->stride_w, cd->dil_h,
+                          cd->dil_w);
+    if (cd->pad_top < 0 || cd->pad_left < 0 || cd->pad_bottom < 0 || cd->pad_right < 0)
+        return diag_error(d, "Conv: negative pads %d,%d,%d,%d", cd->pad_top, cd->pad_left,
+                          cd->pad_bottom, cd->pad_right);
+    if (cd->groups <= 0 || cd->C % cd->groups || cd->M % cd->groups)
+        return diag_error(d, "Conv: group=%d does not divide %d input and %d output channels",
+                          cd->groups, cd->C, cd->M);
+    return KDC_OK;
+}
+
+Status k_conv2d_prepare(ConvDims *cd, Diag *d)
+{
+    if (conv_check_values(cd, d) != KDC_OK)
+        return KDC_ERR;
+    long span_h = (long)cd->H + cd->pad_top + cd->pad_bottom - (long)cd->dil_h * (cd->KH - 1);
+    long span_w = (long)cd->W + cd->pad_left + cd->pad_right - (long)cd->dil_w * (cd->KW - 1);
+    if (span_h < 1 || span_w < 1)
+        return diag_error(d, "Conv: dilated kernel %dx%d is larger than the padded input "
+                          "%ldx%ld", cd->KH, cd->KW,
+                          (long)cd->H + cd->pad_top + cd->pad_bottom,
+                          (long)cd->W + cd->pad_left + cd->pad_right);
+    cd->OH = (int)((span_h - 1) / cd->stride_h + 1);
+    cd->OW = (int)((span_w - 1) / cd->stride_w + 1);
+    long ckk = (long)(cd->C / cd->groups) * cd->KH * cd->KW, p = (long)cd->OH * cd->OW;
+    if (ckk * p > INT_MAX || (long)cd->H * cd->W > INT_MAX)
+        return diag_error(d, "Conv: one image's im2col matrix (%ld x %ld) is too large", ckk, p);
+    return KDC_OK;
+}
+
+static bool conv_is_direct(const ConvDims *cd)
+{
+    return cd->KH == 1 && cd->KW == 1 && cd->stride_h == 1 && cd->stride_w == 1 &&
+           cd->pad_top == 0 && cd->pad_left == 0 && cd->pad_bottom == 0 && cd->pad_right == 0;
+}
+
+static bool conv_is_depthwise(const ConvDims *cd)
+{
+    return cd->C == cd->groups;
+}
+
+static size_t conv_col_floats(const ConvDims *cd)
+{
+    if (conv_is_direct(cd) || conv_is_depthwise(cd))
+        return 0;
+    return (size_t)(cd->C / cd->groups) * cd->KH * cd->KW * cd->OH * cd->OW;
+}
+
+/* Per-slot partial dW and dB. */
+static size_t conv_partial_floats(const ConvDims *cd)
+{
+    return (size_t)cd->M * (cd->C / cd->groups) * cd->KH * cd->KW + cd->M;
+}
+
+size_t k_conv2d_workspace_floats(const ConvDims *cd, int nthreads)
+{
+    size_t t = nthreads < 1 ? 1 : (size_t)nthreads;
+    return t * conv_col_floats(cd) + (t - 1) * conv_partial_floats(cd);
+}
+
+/* Outputs o in [*lo, *hi) whose tap o*stride + off lies inside [0, n_in). */
+static void tap_range(int n_out, int stride, int off, int n_in, int *lo, int *hi)
+{
+    int l = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int h = n_in - off <= 0 ? 0 : (n_in - off - 1) / stride + 1;
+    h = h < n_out ? h : n_out;
+    *lo = l < h ? l : h;
+    *hi = h;
+}
+
+/* x: [Cg,H,W] -> col: [Cg*KH*KW, OH*OW], zeros where taps hit padding. */
+static void im2col(const ConvDims *cd, int Cg, const float *x, float *col)
+{
+    int OH = cd->OH, OW = cd->OW, W = cd->W, sw = cd->stride_w;
+    for (int c = 0; c < Cg; c++)
+        for (int kh = 0; kh < cd->KH; kh++)
+            for (int kw = 0; kw < cd->KW; kw++) {
+                int hoff = kh * cd->dil_h - cd->pad_top, woff = kw * cd->dil_w - cd->pad_left;
+                int hlo, hhi, wlo, whi;
+                tap_range(OH, cd->stride_h, hoff, cd->H, &hlo, &hhi);
+                tap_range(OW, sw, woff, W, &wlo, &whi);
+                float *row = col + ((size_t)(c * cd->KH + kh) * cd->KW + kw) * OH * OW;
+                for (int oh = 0; oh < OH; oh++) {
+                    float *r = row + (size_t)oh * OW;
+                    if (oh < hlo || oh >= hhi) {
+                        memset(r, 0, sizeof *r * OW);
+                        continue;
+                    }
+                    const float *xr = x + ((size_t)c * cd->H + oh * cd->stride_h + hoff) * W + woff;
+                    memset(r, 0, sizeof *r * wlo);
+                    if (sw == 1)
+                        memcpy(r + wlo, xr + wlo, sizeof *r * (whi - wlo));
+                    else
+                        for (int ow = wlo; ow < whi; ow++)
+                            r[ow] = xr[ow * sw];
+                    memset(r + whi, 0, sizeof *r * (OW - whi));
+                }
+            }
+}
+
+/* col: [Cg*KH*KW, OH*OW] -> x: [Cg,H,W] (+=); the adjoint of im2col. */
+static void col2im_add(const ConvDims *cd, int Cg, const float *col, float *x)
+{
+    int OH = cd->OH, OW = cd->OW, W = cd->W, sw = cd->stride_w;
+    for (int c = 0; c < Cg; c++)
+        for (int kh = 0; kh < cd->KH; kh++)
+            for (int kw = 0; kw < cd->KW; kw++) {
+                int hoff = kh * cd->dil_h - cd->pad_top, woff = kw * cd->dil_w - cd->pad_left;
+                int hlo, hhi, wlo, whi;
+                tap_range(OH, cd->stride_h, hoff, cd->H, &hlo, &hhi);
+                tap_range(OW, sw, woff, W, &wlo, &whi);
+                const float *row = col + ((size_t)(c * cd->KH + kh) * cd->KW + kw) * OH * OW;
+                for (int oh = hlo; oh < hhi; oh++) {
+                    const float *r = row + (size_t)oh * OW;
+                    float *xr = x + ((size_t)c * cd->H + oh * cd->stride_h + hoff) * W + woff;
+                    if (sw == 1) /* the common case, kept apart so it vectorizes */
+                        for (int ow = wlo; ow < whi; ow++)
+                            xr[ow] += r[ow];
+                    else
+                        for (int ow = wlo; ow < whi; ow++)
+                            xr[ow * sw] += r[ow];
+                }
+            }
+}
+
+/* Depthwise: x: [H,W], w: [KH,KW], bias -> y: [OH,OW], one channel. */
+static void depthwise_forward_plane(const ConvDims *cd, const float *x, const float *w,
+                                    float bias, float *y)
+{
+    int OW = cd->OW, sw = cd->stride_w;
+    for (int oh = 0; oh < cd->OH; oh++) {
+        float *yr = y + (size_t)oh * OW;
+        for (int ow = 0; ow < OW; ow++)
+            yr[ow] = bias;
+        for (int kh = 0; kh < cd->KH; kh++) {
+            int ih = oh * cd->stride_h - cd->pad_top + kh * cd->dil_h;
+            if (ih < 0 || ih >= cd->H)
+                continue;
+            for (int kw = 0; kw < cd->KW; kw++) {
+                int off = kw * cd->dil_w - cd->pad_left, lo, hi;
+                const float *xr = x + (size_t)ih * cd->W + off, wv = w[kh * cd->KW + kw];
+                tap_range(OW, sw, off, cd->W, &lo, &hi);
+                if (sw == 1)
+                    for (int ow = lo; ow < hi; ow++)
+                        yr[ow] += wv * xr[ow];
+                else
+                    for (int ow = lo; ow < hi; ow++)
+                        yr[ow] += wv * xr[ow * sw];
+            }
+        }
+    }
+}
+
+/* Depthwise backward of one channel: dy: [OH,OW] -> dx: [H,W] (+=, may be
+ * NULL), dw: [KH,KW] (+=, may be NULL). */
+static void depthwise_backward_plane(const ConvDims *cd, const float *x, const float *w,
+                                     const float *dy, float *dx, float *dw)
+{
+    int OW = cd->OW, sw = cd->stride_w;
+    for (int oh = 0; oh < cd->OH; oh++) {
+        const float *dyr = dy + (size_t)oh * OW;
+        for (int kh = 0; kh < cd->KH; kh++) {
+            int ih = oh * cd->stride_h - cd->pad_top + kh * cd->dil_h;
+            if (ih < 0 || ih >= cd->H)
+                continue;
+            for (int kw = 0; kw < cd->KW; kw++) {
+                int off = kw * cd->dil_w - cd->pad_left, lo, hi;
+                size_t row = (size_t)ih * cd->W + off;
+                float wv = w[kh * cd->KW + kw], acc = 0.0f;
+                tap_range(OW, sw, off, cd->W, &lo, &hi);
+                for (int ow = lo; dx && ow < hi; ow++)
+                    dx[row + (size_t)ow * sw] += wv * dyr[ow];
+                for (int ow = lo; dw && ow < hi; ow++)
+                    acc += dyr[ow] * x[row + (size_t)ow * sw];
+                if (dw)
+                    dw[kh * cd->KW + kw] += acc;
+            }
+        }
+    }
+}
+
+typedef struct ConvJob {
+    const ConvDims *cd;
+    const float *x, *w, *bias, *dy;
+    float *y, *dx, *dw, *dbias, *ws;
+    int slots;
+    size_t col_floats;
+} ConvJob;
+
+/* Shapes of one (batch item, group) unit. */
+typedef struct ConvUnit {
+    int Cg, Mg, ckk, P;
+    size_t x_off, y_off, w_off, m0;
+} ConvUnit;
+
+static ConvUnit conv_unit(const ConvDims *cd, int unit)
+{
+    int n = unit / cd->groups, g = unit % cd->groups;
+    ConvUnit u;
+    u.Cg = cd->C / cd->groups;
+    u.Mg = cd->M / cd->groups;
+    u.ckk = u.Cg * cd->KH * cd->KW;
+    u.P = cd->OH * cd->OW;
+    u.m0 = (size_t)g * u.Mg;
+    u.x_off = ((size_t)n * cd->C + (size_t)g * u.Cg) * cd->H * cd->W;
+    u.y_off = ((size_t)n * cd->M + u.m0) * u.P;
+    u.w_off = u.m0 * u.ckk;
+    return u;
+}
+
+static void conv_forward_unit(const ConvJob *j, int unit, float *col)
+{
+    const ConvDims *cd = j->cd;
+    ConvUnit u = conv_unit(cd, unit);
+    const float *x = j->x + u.x_off, *cols = x;
+    float *y = j->y + u.y_off, beta = 0.0f;
+    if (conv_is_depthwise(cd)) {
+        for (int m = 0; m < u.Mg; m++)
+            depthwise_forward_plane(cd, x, j->w + u.w_off + (size_t)m * u.ckk,
+                                    j->bias ? j->bias[u.m0 + m] : 0.0f, y + (size_t)m * u.P);
+        return;
+    }
+    if (j->col_floats) {
+        im2col(cd, u.Cg, x, col);
+        cols = col;
+    }
+    if (j->bias) {
+        for (int m = 0; m < u.Mg; m++)
+            for (int p = 0; p < u.P; p++)
+                y[(size_t)m * u.P + p] = j->bias[u.m0 + m];
+        beta = 1.0f;
+    }
+    blas_sgemm(false, false, u.Mg, u.P, u.ckk, 1.0f, j->w + u.w_off, u.ckk, cols, u.P, beta, y,
+               u.P);
+}
+
+static void conv_forward_slot(void *ctx, int slot, int thread)
+{
+    const ConvJob *j = ctx;
+    int units = j->cd->N * j->cd->groups;
+    (void)thread;
+    for (int u = units * slot / j->slots; u < units * (slot + 1) / j->slots; u++)
+        conv_forward_unit(j, u, j->ws + (size_t)slot * j->col_floats);
+}
+
+/* How many slots the workspace and the pool allow for this many units. */
+static int conv_slots(const ConvDims *cd, int units, size_t ws_floats)
+{
+    int s = threads_count();
+    s = s < units ? s : units;
+    while (s > 1 && k_conv2d_workspace_floats(cd, s) > ws_floats)
+        s--;
+    assert(k_conv2d_workspace_floats(cd, 1) <= ws_floats);
+    return s < 1 ? 1 : s;
+}
+
+void k_conv2d_forward(const ConvDims *cd, const float *x, const float *w, const float *bias,
+                      float *y, float *ws, size_t ws_floats)
+{
+    int units = cd->N * cd->groups;
+    ConvJob j = {.cd = cd, .x = x, .w = w, .bias = bias, .y = y, .ws = ws,
+                 .col_floats = conv_col_floats(cd)};
+    if (units == 0)
+        return;
+    j.slots = conv_slots(cd, units, ws_floats);
+    threads_parallel_for(j.slots, conv_forward_slot, &j);
+}
+
+/* Adds one unit's dB, dW and dX; dw/dbias are this slot's buffers. */
+static void conv_backward_unit(const ConvJob *j, int unit, float *col, float *dw, float *dbias)
+{
+    const ConvDims *cd = j->cd;
+    ConvUnit u = conv_unit(cd, unit);
+    const float *x = j->x + u.x_off, *dy = j->dy + u.y_off, *w = j->w + u.w_off;
+    for (int m = 0; dbias && m < u.Mg; m++) {
+        double s = 0.0;
+        for (int p = 0; p < u.P; p++)
+            s += dy[(size_t)m * u.P + p];
+        dbias[u.m0 + m] += (float)s;
+    }
+    if (conv_is_depthwise(cd)) {
+        for (int m = 0; m < u.Mg; m++)
+            depthwise_backward_plane(cd, x, w + (size_t)m * u.ckk, dy + (size_t)m * u.P,
+                                     j->dx ? j->dx + u.x_off : NULL,
+                                     dw ? dw + u.w_off + (size_t)m * u.ckk : NULL);
+        return;
+    }
+    if (dw) {
+        const float *cols = x;
+        if (j->col_floats) {
+            im2col(cd, u.Cg, x, col);
+            cols = col;
+        }
+        blas_sgemm(false, true, u.Mg, u.ckk, u.P, 1.0f, dy, u.P, cols, u.P, 1.0f, dw + u.w_off,
+                   u.ckk);
+    }
+    if (j->dx && !j->col_floats) {
+        blas_sgemm(true, false, u.Cg, u.P, u.Mg, 1.0f, w, u.ckk, dy, u.P, 1.0f, j->dx + u.x_off,
+                   u.P);
+    } else if (j->dx) {
+        blas_sgemm(true, false, u.ckk, u.P, u.Mg, 1.0f, w, u.ckk, dy, u.P, 0.0f, col, u.P);
+        col2im_add(cd, u.Cg, col, j->dx + u.x_off);
+    }
+}
+
+static float *conv_slot_partial(const ConvJob *j, int slot)
+{
+    return j->ws + (size_t)j->slots * j->col_floats +
+           (size_t)(slot - 1) * conv_partial_floats(j->cd);
+}
+
+static void conv_backward_slot(void *ctx, int slot, int thread)
+{
+    const ConvJob *j = ctx;
+    int units = j->cd->N * j->cd->groups;
+    size_t w_floats = conv_partial_floats(j->cd) - j->cd->M;
+    float *dw = j->dw, *dbias = j->dbias;
+    (void)thread;
+    if (slot > 0) {
+        float *part = conv_slot_partial(j, slot);
+        memset(part, 0, sizeof *part * conv_partial_floats(j->cd));
+        dw = j->dw ? part : NULL;
+        dbias = j->dbias ? part + w_floats : NULL;
+    }
+    for (int u = units * slot / j->slots; u < units * (slot + 1) / j->slots; u++)
+        conv_backward_unit(j, u, j->ws + (size_t)slot * j->col_floats, dw, dbias);
+}
+
+void k_conv2d_backward(const ConvDims *cd, const float *x, const float *w, const float *dy,
+                       float *dx, float *dw, float *dbias, float *ws, size_t ws_floats)
+{
+    int units = cd->N * cd->groups;
+    size_t w_floats = conv_partial_floats(cd) - cd->M;
+    ConvJob j = {.cd = cd, .x = x, .w = w, .dy = dy, .dx = dx, .dw = dw, .dbias = dbias,
+                 .ws = ws, .col_floats = conv_col_floats(cd)};
+    if (units == 0 || (!dx && !dw && !dbias))
+        return;
+    j.slots = conv_slots(cd, units, ws_floats);
+    threads_parallel_for(j.slots, conv_backward_slot, &j);
+    for (int s = 1; s < j.slots; s++) {
+        const float *part = conv_slot_partial(&j, s);
+        for (size_t i = 0; dw && i < w_floats; i++)
+            dw[i] += part[i];
+        for (int m = 0; dbias && m < cd->M; m++)
+            dbias[m] += part[w_floats + m];
+    }
+}

@@ -1,0 +1,236 @@
+/* k_pool.c - MaxPool, AveragePool (2-D) and GlobalAveragePool, forward and
+ * backward.
+ *
+ * Owns the window arithmetic: for each output position the range of kernel
+ * taps that land inside the input (or inside input+pads, for the
+ * count_include_pad divisor). The caller chooses OH/OW, so ceil_mode
+ * windows that run past the padded input are handled here by clipping.
+ * Work is split over (n, c) planes, which never share an output or a
+ * gradient element.
+ */
+#include "runtime/kernels.h"
+
+#include <math.h>
+
+#include "runtime/threads.h"
+
+/* Below this many output elements a parallel loop costs more than it saves. */
+#define K_POOL_PARALLEL_MIN (1L << 14)
+
+/* Taps k in [*lo, *hi) of a window of K taps, dilation dil, starting at
+ * base, whose position base + k*dil lies in [lo_b, hi_b). */
+static void window_taps(int base, int dil, int K, int lo_b, int hi_b, int *lo, int *hi)
+{
+    int l = base >= lo_b ? 0 : (lo_b - base + dil - 1) / dil;
+    int h = hi_b - 1 - base < 0 ? 0 : (hi_b - 1 - base) / dil + 1;
+    h = h < K ? h : K;
+    *lo = l < h ? l : h;
+    *hi = h;
+}
+
+/* Is every window along one axis left with at least one tap in the input? */
+static bool axis_windows_hit(int n_out, int stride, int pad, int K, int dil, int n_in)
+{
+    for (int o = 0; o < n_out; o++) {
+        int lo, hi;
+        window_taps(o * stride - pad, dil, K, 0, n_in, &lo, &hi);
+        if (lo == hi)
+            return false;
+    }
+    return true;
+}
+
+Status k_pool2d_check(const PoolDims *pd, Diag *d)
+{
+    if (pd->N < 0 || pd->C <= 0 || pd->H <= 0 || pd->W <= 0 || pd->OH <= 0 || pd->OW <= 0)
+        return diag_error(d, "Pool: input [%d,%d,%d,%d] -> output %dx%d is not a valid shape",
+                          pd->N, pd->C, pd->H, pd->W, pd->OH, pd->OW);
+    if (pd->KH <= 0 || pd->KW <= 0 || pd->stride_h <= 0 || pd->stride_w <= 0 ||
+        pd->dil_h <= 0 || pd->dil_w <= 0)
+        return diag_error(d, "Pool: kernel %dx%d, strides %d,%d, dilations %d,%d must be "
+                          "positive", pd->KH, pd->KW, pd->stride_h, pd->stride_w, pd->dil_h,
+                          pd->dil_w);
+    if (pd->pad_top < 0 || pd->pad_left < 0 || pd->pad_bottom < 0 || pd->pad_right < 0)
+        return diag_error(d, "Pool: negative pads %d,%d,%d,%d", pd->pad_top, pd->pad_left,
+                          pd->pad_bottom, pd->pad_right);
+    if ((int64_t)pd->H * pd->W > INT32_MAX)
+        return diag_error(d, "Pool: a %dx%d plane is too large", pd->H, pd->W);
+    if (!axis_windows_hit(pd->OH, pd->stride_h, pd->pad_top, pd->KH, pd->dil_h, pd->H) ||
+        !axis_windows_hit(pd->OW, pd->stride_w, pd->pad_left, pd->KW, pd->dil_w, pd->W))
+        return diag_error(d, "Pool: some %dx%d output windows lie entirely in the padding "
+                          "(pads %d,%d,%d,%d on %dx%d input)", pd->OH, pd->OW, pd->pad_top,
+                          pd->pad_left, pd->pad_bottom, pd->pad_right, pd->H, pd->W);
+    return KDC_OK;
+}
+
+typedef struct PoolJob {
+    const PoolDims *pd;
+    const float *x, *dy;
+    const int32_t *argmax_in;
+    float *y, *dx;
+    int32_t *argmax;
+} PoolJob;
+
+static void pool_run(const PoolJob *j, void (*fn)(void *ctx, int plane, int thread))
+{
+    const PoolDims *pd = j->pd;
+    int planes = pd->N * pd->C;
+    if (threads_count() == 1 || (int64_t)planes * pd->OH * pd->OW < K_POOL_PARALLEL_MIN) {
+        for (int p = 0; p < planes; p++)
+            fn((void *)j, p, 0);
+        return;
+    }
+    threads_parallel_for(planes, fn, (void *)j);
+}
+
+/* Taps of output (oh, ow) inside the input, as tap index ranges. */
+typedef struct Window {
+    int h0, w0;               /* input position of tap (0, 0) */
+    int khlo, khhi, kwlo, kwhi;
+} Window;
+
+static Window pool_window(const PoolDims *pd, int oh, int ow)
+{
+    Window w = {.h0 = oh * pd->stride_h - pd->pad_top, .w0 = ow * pd->stride_w - pd->pad_left};
+    window_taps(w.h0, pd->dil_h, pd->KH, 0, pd->H, &w.khlo, &w.khhi);
+    window_taps(w.w0, pd->dil_w, pd->KW, 0, pd->W, &w.kwlo, &w.kwhi);
+    return w;
+}
+
+static void maxpool_forward_plane(void *ctx, int plane, int thread)
+{
+    const PoolJob *j = ctx;
+    const PoolDims *pd = j->pd;
+    const float *x = j->x + (size_t)plane * pd->H * pd->W;
+    size_t out = (size_t)plane * pd->OH * pd->OW;
+    (void)thread;
+    for (int oh = 0; oh < pd->OH; oh++)
+        for (int ow = 0; ow < pd->OW; ow++, out++) {
+            Window w = pool_window(pd, oh, ow);
+            float best = -INFINITY;
+            int32_t arg = -1;
+            for (int kh = w.khlo; kh < w.khhi; kh++)
+                for (int kw = w.kwlo; kw < w.kwhi; kw++) {
+                    int32_t idx = (w.h0 + kh * pd->dil_h) * pd->W + w.w0 + kw * pd->dil_w;
+                    /* NaN wins and sticks, as in the ONNX reference. */
+                    if (arg < 0 || x[idx] > best || isnan(x[idx])) {
+                        if (isnan(best))
+                            continue;
+                        best = x[idx];
+                        arg = idx;
+                    }
+                }
+            j->y[out] = best;
+            if (j->argmax)
+                j->argmax[out] = arg;
+        }
+}
+
+void k_maxpool2d_forward(const PoolDims *pd, const float *x, float *y, int32_t *argmax)
+{
+    PoolJob j = {.pd = pd, .x = x, .y = y, .argmax = argmax};
+    pool_run(&j, maxpool_forward_plane);
+}
+
+static void maxpool_backward_plane(void *ctx, int plane, int thread)
+{
+    const PoolJob *j = ctx;
+    const PoolDims *pd = j->pd;
+    float *dx = j->dx + (size_t)plane * pd->H * pd->W;
+    size_t out = (size_t)plane * pd->OH * pd->OW, n_out = (size_t)pd->OH * pd->OW;
+    (void)thread;
+    for (size_t i = out; i < out + n_out; i++)
+        if (j->argmax_in[i] >= 0)
+            dx[j->argmax_in[i]] += j->dy[i];
+}
+
+void k_maxpool2d_backward(const PoolDims *pd, const int32_t *argmax, const float *dy,
+                          float *dx)
+{
+    PoolJob j = {.pd = pd, .argmax_in = argmax, .dy = dy, .dx = dx};
+    if (dx)
+        pool_run(&j, maxpool_backward_plane);
+}
+
+/* Number of taps the average divides by for window w. */
+static int avg_divisor(const PoolDims *pd, const Window *w)
+{
+    if (!pd->count_include_pad)
+        return (w->khhi - w->khlo) * (w->kwhi - w->kwlo);
+    int khlo, khhi, kwlo, kwhi;
+    window_taps(w->h0, pd->dil_h, pd->KH, -pd->pad_top, pd->H + pd->pad_bottom, &khlo, &khhi);
+    window_taps(w->w0, pd->dil_w, pd->KW, -pd->pad_left, pd->W + pd->pad_right, &kwlo, &kwhi);
+    return (khhi - khlo) * (kwhi - kwlo);
+}
+
+static void avgpool_forward_plane(void *ctx, int plane, int thread)
+{
+    const PoolJob *j = ctx;
+    const PoolDims *pd = j->pd;
+    const float *x = j->x + (size_t)plane * pd->H * pd->W;
+    size_t out = (size_t)plane * pd->OH * pd->OW;
+    (void)thread;
+    for (int oh = 0; oh < pd->OH; oh++)
+        for (int ow = 0; ow < pd->OW; ow++, out++) {
+            Window w = pool_window(pd, oh, ow);
+            float sum = 0.0f;
+            for (int kh = w.khlo; kh < w.khhi; kh++) {
+                const float *row = x + (size_t)(w.h0 + kh * pd->dil_h) * pd->W + w.w0;
+                for (int kw = w.kwlo; kw < w.kwhi; kw++)
+                    sum += row[kw * pd->dil_w];
+            }
+            j->y[out] = sum / (float)avg_divisor(pd, &w);
+        }
+}
+
+void k_avgpool2d_forward(const PoolDims *pd, const float *x, float *y)
+{
+    PoolJob j = {.pd = pd, .x = x, .y = y};
+    pool_run(&j, avgpool_forward_plane);
+}
+
+static void avgpool_backward_plane(void *ctx, int plane, int thread)
+{
+    const PoolJob *j = ctx;
+    const PoolDims *pd = j->pd;
+    float *dx = j->dx + (size_t)plane * pd->H * pd->W;
+    size_t out = (size_t)plane * pd->OH * pd->OW;
+    (void)thread;
+    for (int oh = 0; oh < pd->OH; oh++)
+        for (int ow = 0; ow < pd->OW; ow++, out++) {
+            Window w = pool_window(pd, oh, ow);
+            float g = j->dy[out] / (float)avg_divisor(pd, &w);
+            for (int kh = w.khlo; kh < w.khhi; kh++) {
+                float *row = dx + (size_t)(w.h0 + kh * pd->dil_h) * pd->W + w.w0;
+                for (int kw = w.kwlo; kw < w.kwhi; kw++)
+                    row[kw * pd->dil_w] += g;
+            }
+        }
+}
+
+void k_avgpool2d_backward(const PoolDims *pd, const float *dy, float *dx)
+{
+    PoolJob j = {.pd = pd, .dy = dy, .dx = dx};
+    if (dx)
+        pool_run(&j, avgpool_backward_plane);
+}
+
+void k_global_avgpool_forward(int64_t NC, int64_t S, const float *x, float *y)
+{
+    for (int64_t i = 0; i < NC; i++) {
+        const float *p = x + i * S;
+        double sum = 0.0;
+        for (int64_t s = 0; s < S; s++)
+            sum += p[s];
+        y[i] = S > 0 ? (float)(sum / (double)S) : 0.0f;
+    }
+}
+
+void k_global_avgpool_backward(int64_t NC, int64_t S, const float *dy, float *dx)
+{
+    for (int64_t i = 0; dx && i < NC; i++) {
+        float g = dy[i] / (float)S, *p = dx + i * S;
+        for (int64_t s = 0; s < S; s++)
+            p[s] += g;
+    }
+}

@@ -1,0 +1,84 @@
+/* rt.h - what the executor and the per-op-family runtime files share: the
+ * runtime view of a value, a plan step, and the op entry table. Private to
+ * runtime/. */
+#ifndef KDC_RT_H
+#define KDC_RT_H
+
+#include "ir/ops.h"
+#include "runtime/plan.h"
+
+typedef struct RtTensor {
+    const Value *value;
+    DType dtype;
+    Shape shape;    /* concrete */
+    int64_t numel;
+    void *data;
+    float *grad;    /* training plans: values on a path from a parameter */
+    bool is_const;  /* known at build time (integers, shape arithmetic) */
+    bool is_param;  /* trainable float initializer */
+    bool is_input;  /* graph input: filled by the caller */
+    struct RtTensor *alias_of; /* views (Reshape, Flatten...) share storage */
+    int def_step, last_use;    /* lifetime in steps, for buffer reuse */
+    size_t offset, grad_offset, bytes;
+} RtTensor;
+
+typedef struct Step {
+    const Node *node;
+    RtTensor **in;
+    RtTensor **out;
+    int n_in, n_out;
+    void *state;        /* op-specific, malloc'd by prepare, freed with the plan */
+    size_t ws_floats;   /* scratch needed during forward/backward */
+    size_t save_bytes;  /* per-step storage kept from forward to backward */
+    void *save;
+    double seconds;     /* profile */
+    int64_t calls;
+} Step;
+
+struct Plan {
+    Graph *graph;
+    PlanMode mode;
+    RtTensor *tensors; /* by Value id of the graph */
+    int n_tensors;
+    Step *steps;
+    int n_steps;
+    RtTensor **inputs, **outputs;
+    int n_inputs, n_outputs;
+    unsigned char *act;   /* activations */
+    float *grads;         /* gradients, one block, zeroed per step */
+    size_t grad_floats;
+    float *ws;            /* shared scratch */
+    size_t ws_floats;
+    unsigned char *saves; /* per-step saved state */
+    void **const_blocks;  /* build-time constant data */
+    int n_const_blocks;
+    PlanParam *params;
+    int n_params;
+    uint64_t seed;
+    uint64_t rng_calls;
+    bool profiling;
+};
+
+typedef struct RtOp {
+    /* Validates attributes and shapes, fills step->state, ws_floats and
+     * save_bytes. Output shapes are already set. May set out[k]->alias_of. */
+    Status (*prepare)(Step *s, Plan *p, Diag *d);
+    Status (*forward)(Step *s, Plan *p, Diag *d);
+    /* NULL when the op has no gradient. Accumulates into in[i]->grad where set. */
+    void (*backward)(Step *s, Plan *p);
+    unsigned nondiff_inputs; /* bit i: input i never receives a gradient */
+} RtOp;
+
+/* One entry per OpId, defined in the op-family files (rt_op_<Id>). */
+#define OP(id, name, min_in, max_in, min_out, max_out) extern const RtOp rt_op_##id;
+#include "ir/ops.def"
+#undef OP
+extern const RtOp *const rt_ops[OP_COUNT];
+
+/* Helpers for the op files. */
+static inline float *rt_f(const RtTensor *t) { return (float *)t->data; }
+Status rt_op_error(const Step *s, Diag *d, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Dims of a concrete shape as int64 (shape.dims[i].value). */
+void rt_dims(const RtTensor *t, int64_t *dims);
+
+#endif
