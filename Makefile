@@ -52,10 +52,11 @@ $(BUILD)/obj/%.o: %.c $(PROTO_H)
 	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(BUILD)/libkdc.a: $(LIB_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/kdc: $(CLI_OBJS) $(BUILD)/libkdc.a
-	$(CC) $(CLI_OBJS) $(BUILD)/libkdc.a $(LDLIBS_ALL) -o $@
+	@echo "  LD      $@"
+	@$(CC) $(CLI_OBJS) $(BUILD)/libkdc.a $(LDLIBS_ALL) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkdc.a
 	@mkdir -p $(dir $@)
@@ -74,8 +75,10 @@ test: deps
 	$(MAKE) asan
 	tests/run_all.sh
 
+ASAN_TESTS := $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
 asan:
-	$(MAKE) BUILD=build/asan OPT=-O1 SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" build/asan/kdc
+	$(MAKE) BUILD=build/asan OPT=-O1 SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		build/asan/kdc $(ASAN_TESTS)
 
 demo: deps
 	$(MAKE) all

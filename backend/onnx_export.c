@@ -270,6 +270,15 @@ static Status export_model(ExportCtx *x, const Model *m, Onnx__ModelProto **out)
 
 /* ---- entry points ---- */
 
+/* Names in the IR may hold any bytes: keep the message on one line. */
+static Status one_line(Diag *d)
+{
+    for (char *p = d ? d->msg : NULL; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return KDC_ERR;
+}
+
 static void *arena_pb_alloc(void *arena, size_t size)
 {
     return arena_alloc(arena, size);
@@ -310,7 +319,7 @@ Status onnx_export_buffer(const Model *m, uint8_t **buf, size_t *len, Diag *d)
     return KDC_OK;
 fail:
     arena_free(x.a);
-    return KDC_ERR;
+    return one_line(d);
 }
 
 /* Streams packed bytes into the temporary file; write errors surface at commit. */
@@ -345,5 +354,5 @@ Status onnx_export_file(const Model *m, const char *path, Diag *d)
     return KDC_OK;
 fail:
     arena_free(x.a);
-    return KDC_ERR;
+    return one_line(d);
 }

@@ -49,7 +49,7 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     fprintf(stderr, "kdc%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'kdc %s--help'.\n", cmd ? "COMMAND " : "");
+    fprintf(stderr, " (see 'kdc %s%s--help')\n", cmd ? cmd : "", cmd ? " " : "");
     return EXIT_USAGE;
 }
 

@@ -28,6 +28,10 @@ Status imp_error(ImportCtx *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* names come from the file: keep the message on one line whatever they hold */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     return diag_error(c->d, "%s: %s", c->path, msg);
 }
 

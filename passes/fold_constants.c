@@ -147,12 +147,9 @@ static Tensor *eval_constant(Folder *F, const Node *n)
     const Attr *at = n->n_attrs == 1 ? &n->attrs[0] : NULL;
     if (!at)
         return NULL;
-    if (!strcmp(at->name, "value") && at->kind == ATTR_TENSOR && at->t) {
-        Tensor *t = arena_memdup(a, at->t, sizeof *t); /* same data, own name */
-        return t;
-    }
-    bool is_list = at->kind == ATTR_FLOATS || at->kind == ATTR_INTS;
-    int64_t count = is_list ? at->n : 1;
+    if (!strcmp(at->name, "value") && at->kind == ATTR_TENSOR && at->t)
+        return arena_memdup(a, at->t, sizeof *at->t); /* same data, its own name */
+    int64_t count = at->n;
     if (!strcmp(at->name, "value_float") && at->kind == ATTR_FLOAT) {
         Tensor *t = tensor_new(a, DT_FLOAT, 0, NULL);
         memcpy(t->data, &at->f, sizeof at->f);
@@ -345,8 +342,16 @@ static void store_int(Tensor *t, int64_t i, int64_t v)
     unsigned char *p = t->data;
     switch (t->dtype) {
     case DT_INT64: memcpy(p + 8 * i, &v, 8); break;
-    case DT_INT32: { int32_t w = (int32_t)v; memcpy(p + 4 * i, &w, 4); break; }
-    case DT_INT16: { int16_t w = (int16_t)v; memcpy(p + 2 * i, &w, 2); break; }
+    case DT_INT32: {
+        int32_t w = (int32_t)v;
+        memcpy(p + 4 * i, &w, 4);
+        break;
+    }
+    case DT_INT16: {
+        int16_t w = (int16_t)v;
+        memcpy(p + 2 * i, &w, 2);
+        break;
+    }
     case DT_INT8: p[i] = (unsigned char)(int8_t)v; break;
     case DT_UINT8: p[i] = (unsigned char)v; break;
     case DT_BOOL: p[i] = v != 0; break;
@@ -509,8 +514,7 @@ static bool sym_gather(const Folder *F, const Node *n, SymVec *out)
 {
     SymVec x, idx;
     int64_t axis = node_attr_int(n, "axis", 0);
-    if (!sym_view(F, n->inputs[0], &x) || x.rank != 1 || !sym_view(F, n->inputs[1], &idx) ||
-        (axis != 0 && axis != -1))
+    if (!sym_view(F, n->inputs[0], &x) || x.rank != 1 || !sym_view(F, n->inputs[1], &idx) || (axis != 0 && axis != -1))
         return false;
     *out = (SymVec){.dtype = x.dtype, .rank = idx.rank, .n = idx.n};
     for (int j = 0; j < idx.n; j++) {

@@ -54,14 +54,27 @@ static bool is_elementwise_binary(const Node *n)
 static bool is_known_on_chain(const Node *n)
 {
     switch (n->op) {
-    case OP_Conv: case OP_Gemm: case OP_MatMul: case OP_BatchNormalization:
-    case OP_Relu: case OP_Sigmoid: case OP_Tanh: case OP_Dropout: case OP_Identity:
-    case OP_MaxPool: case OP_AveragePool: case OP_GlobalAveragePool:
-    case OP_Flatten: case OP_Reshape: case OP_Softmax: case OP_LogSoftmax:
-    case OP_Add: case OP_Sub: case OP_Mul: case OP_Div:
-        return true;
-    default:
-        return false;
+    case OP_Conv:
+    case OP_Gemm:
+    case OP_MatMul:
+    case OP_BatchNormalization:
+    case OP_Relu:
+    case OP_Sigmoid:
+    case OP_Tanh:
+    case OP_Dropout:
+    case OP_Identity:
+    case OP_MaxPool:
+    case OP_AveragePool:
+    case OP_GlobalAveragePool:
+    case OP_Flatten:
+    case OP_Reshape:
+    case OP_Softmax:
+    case OP_LogSoftmax:
+    case OP_Add:
+    case OP_Sub:
+    case OP_Mul:
+    case OP_Div: return true;
+    default: return false;
     }
 }
 
@@ -82,8 +95,8 @@ static Status find_data_input(ShrinkPlan *p, Diag *d)
             count++;
         }
     if (count != 1)
-        return diag_error(d, "the graph has %d computed inputs; kdc's width shrink handles single-input chains only so far",
-                          count);
+        return diag_error(
+            d, "the graph has %d computed inputs; kdc's width shrink handles single-input chains only so far", count);
     return KDC_OK;
 }
 
@@ -152,8 +165,22 @@ static Node *sole_consumer(const Graph *g, const Value *v, int *slot)
     return NULL;
 }
 
-static Status refuse_fork(const Value *v, int uses, Diag *d)
+static const Node *shape_reader(const Graph *g, const Value *v)
 {
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == OP_Shape && g->nodes[i]->inputs[0] == v)
+            return g->nodes[i];
+    return NULL;
+}
+
+static Status refuse_fork(const Graph *g, const Value *v, int uses, Diag *d)
+{
+    const Node *shape = uses > 1 ? shape_reader(g, v) : NULL;
+    if (shape) /* an unfolded x.view(x.size(0), -1) looks like a fork */
+        return diag_error(d,
+                          "node '%s' (Shape) reads the shape of '%s' at run time; run fold_constants and "
+                          "eliminate_dead first so that kdc's width shrink sees a plain chain",
+                          shrink_node_label(shape), v->name);
     if (uses == 0)
         return diag_error(d, "value '%s' reaches no graph output; run eliminate_dead first", v->name);
     if (uses == 1)
@@ -172,8 +199,8 @@ static Status check_layer_weights(const Node *n, Diag *d)
         return diag_error(d, "node '%s' (%s): weight '%s' is %s; kdc's width shrink ranks float weights only", label,
                           n->op_type, wname, dtype_name(w->dtype));
     if (n->op == OP_Conv ? w->rank < 3 : w->rank != 2)
-        return diag_error(d, "node '%s' (%s): weight '%s' has rank %d; kdc's width shrink needs %s", label,
-                          n->op_type, wname, w->rank, n->op == OP_Conv ? "3 or more" : "2");
+        return diag_error(d, "node '%s' (%s): weight '%s' has rank %d; kdc's width shrink needs %s", label, n->op_type,
+                          wname, w->rank, n->op == OP_Conv ? "3 or more" : "2");
     if (n->op == OP_Conv && b && (b->rank != 1 || b->dims[0] != w->dims[0]))
         return diag_error(d, "node '%s' (Conv): bias '%s' does not have one entry per output channel", label,
                           n->inputs[2]->name);
@@ -204,8 +231,8 @@ static Status check_path_node(const ShrinkPlan *p, const Node *n, int slot, Diag
                           "Reshape between them",
                           label, n->op_type);
     if (n->n_inputs < op_table[n->op].min_inputs || n->n_outputs < 1)
-        return diag_error(d, "node '%s' (%s) has %d inputs and %d outputs, fewer than the op needs", label,
-                          n->op_type, n->n_inputs, n->n_outputs);
+        return diag_error(d, "node '%s' (%s) has %d inputs and %d outputs, fewer than the op needs", label, n->op_type,
+                          n->n_inputs, n->n_outputs);
     for (int j = 0; j < op_table[n->op].min_inputs; j++)
         if (!n->inputs[j])
             return diag_error(d, "node '%s' (%s) lacks required input %d", label, n->op_type, j);
@@ -220,7 +247,8 @@ static Status check_path_node(const ShrinkPlan *p, const Node *n, int slot, Diag
                               label, n->op_type, j, n->inputs[j]->name);
     for (int k = 1; k < n->n_outputs; k++)
         if (n->outputs[k] && graph_count_uses(p->g, n->outputs[k]) > 0)
-            return diag_error(d, "node '%s' (%s): output %d ('%s') is used; kdc's width shrink follows first outputs only",
+            return diag_error(d,
+                              "node '%s' (%s): output %d ('%s') is used; kdc's width shrink follows first outputs only",
                               label, n->op_type, k, n->outputs[k]->name);
     if (!n->outputs[0])
         return diag_error(d, "node '%s' (%s) has no first output", label, n->op_type);
@@ -245,7 +273,7 @@ static Status walk_chain(ShrinkPlan *p, Diag *d)
             return KDC_OK;
         Node *next = sole_consumer(g, cur, &slot);
         if (uses != 1 || !next)
-            return refuse_fork(cur, uses, d);
+            return refuse_fork(g, cur, uses, d);
         if (check_path_node(p, next, slot, d))
             return KDC_ERR;
         if (p->n_path == g->n_nodes) /* cannot happen in a topologically sorted graph */
@@ -271,7 +299,8 @@ static Status collect_layers(ShrinkPlan *p, Diag *d)
     for (int i = 0; i < p->n_path; i++)
         p->n_layers += is_layer(p->path[i]);
     if (!p->n_layers)
-        return diag_error(d, "found no Conv, Gemm or MatMul layer between the graph input and output; nothing to shrink");
+        return diag_error(d,
+                          "found no Conv, Gemm or MatMul layer between the graph input and output; nothing to shrink");
     p->layers = calloc((size_t)p->n_layers, sizeof *p->layers);
     if (!p->layers)
         return diag_error(d, "out of memory");

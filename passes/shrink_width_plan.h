@@ -48,9 +48,9 @@ typedef struct ShapeEdit {
 typedef struct ShrinkPlan {
     Graph *g;
     double width;
-    Value *input;   /* the graph's one computed input */
-    Node **path;       /* nodes from the input to the output, in order */
-    int *path_slot;    /* which input of path[i] the chain enters by */
+    Value *input;       /* the graph's one computed input */
+    Node **path;        /* nodes from the input to the output, in order */
+    int *path_slot;     /* which input of path[i] the chain enters by */
     bool *path_shrinks; /* path[i]'s output carries a hidden layer's units */
     int n_path;
     ShrinkLayer *layers;

@@ -7,6 +7,8 @@
  */
 #include "runtime/threads.h"
 
+#include "runtime/blas.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -97,6 +99,7 @@ Status threads_init(int n, Diag *d)
     if (n > THREADS_MAX)
         return diag_error(d, "threads: %d threads asked for, at most %d supported", n,
                           THREADS_MAX);
+    blas_init(); /* OpenBLAS's own threads would compete with ours */
     threads_shutdown();
     pthread_mutex_lock(&pool.call_mu);
     pool.stop = 0;

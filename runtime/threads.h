@@ -16,7 +16,8 @@
 
 /* Starts the pool with n threads (the caller counts as thread 0). n <= 0
  * picks the default: the KDC_THREADS environment variable if set, else 2.
- * Calling it again replaces the pool. Fails (with d filled) on a bad
+ * Calling it again replaces the pool. Also pins OpenBLAS to one thread
+ * (blas_init), so the two pools never compete for the cores. Fails (with d filled) on a bad
  * KDC_THREADS value or when a thread cannot be created. */
 Status threads_init(int n, Diag *d);
 

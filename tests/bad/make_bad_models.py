@@ -123,9 +123,10 @@ def graph_failures():
 def nested_ifs(depth):
     """An If whose then-branch holds an If ... depth times (three message levels each)."""
     out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
-    body = helper.make_graph([helper.make_node("Constant", [], ["y"], value_float=1.0)], "leaf", [], [out])
-    for i in range(depth):
-        node = helper.make_node("If", ["c"], ["y"], then_branch=body, else_branch=body)
+    leaf = helper.make_graph([helper.make_node("Constant", [], ["y"], value_float=1.0)], "leaf", [], [out])
+    body = leaf
+    for i in range(depth):  # else_branch stays a leaf, or the file would double at every level
+        node = helper.make_node("If", ["c"], ["y"], then_branch=body, else_branch=leaf)
         body = helper.make_graph([node], "level%d" % i, [], [out])
     cond = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
     graph = helper.make_graph(list(body.node), "g", [cond], [out])

@@ -181,10 +181,8 @@ static void test_everything_dead(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dead_branch_and_chain),
-        cmocka_unit_test(test_initializers),
-        cmocka_unit_test(test_subgraph_uses),
-        cmocka_unit_test(test_multi_output_node),
+        cmocka_unit_test(test_dead_branch_and_chain), cmocka_unit_test(test_initializers),
+        cmocka_unit_test(test_subgraph_uses),         cmocka_unit_test(test_multi_output_node),
         cmocka_unit_test(test_everything_dead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,6 +142,12 @@ static void conv_grad_cases(KRng *rng)
         conv_case_run(cdims(N, 4, H, W, 6, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2), false, rng);
         /* 1x1 stride 2: im2col again */
         conv_case_run(cdims(N, 3, H, W, 2, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1), true, rng);
+        /* one input channel per group but many outputs: im2col again */
+        conv_case_run(cdims(N, 2, H, W, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2), true, rng);
+        /* depthwise with unequal strides: im2col too */
+        conv_case_run(cdims(N, 3, H, W, 3, 3, 3, 2, 1, 1, 1, 1, 0, 0, 1, 3), true, rng);
+        /* a single-channel image with two filters takes the depthwise loops */
+        conv_case_run(cdims(N, 1, H, W, 2, 3, 3, 1, 1, 1, 1, 0, 1, 2, 0, 1), true, rng);
         /* dilation 2 with stride 2 and lopsided pads, no bias */
         conv_case_run(cdims(N, 2, H, W, 3, 2, 3, 2, 1, 2, 2, 0, 2, 1, 0, 1), false, rng);
     }

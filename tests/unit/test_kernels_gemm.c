@@ -252,7 +252,7 @@ static void test_sgemm_split_matches_one_thread(void **state)
     KRng rng;
     k_rng_seed(&rng, 13);
     Diag d;
-    const int shapes[][3] = {{128, 96, 80}, {6, 300, 400}};
+    const int shapes[][3] = {{160, 128, 256}, {6, 600, 1200}}; /* rows, then columns */
     for (int s = 0; s < 2; s++)
         for (int t = 0; t < 4; t++) {
             int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];

@@ -1,0 +1,55 @@
+#!/bin/bash
+# run.sh - end to end: distills the committed MLP and CNN teachers with
+# one-epoch recipes on a Fashion-MNIST subset (tests/e2e/make_data.py), then
+# checks every student kdc emits: onnx.checker accepts it, it is smaller than
+# its teacher, it learned something, and onnxruntime's outputs on 256 test
+# images match `kdc run` within 1e-4 absolute. Teachers are checked too.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+KDC=${KDC:-build/kdc}
+E2E=build/e2e
+PY=/usr/bin/python3
+
+if ! $PY tests/e2e/make_data.py "$E2E"; then
+    fail "e2e data" "tests/e2e/make_data.py failed"
+    exit 0
+fi
+
+params() { "$KDC" inspect "$1" | sed -n 's/^parameters \([0-9]*\).*/\1/p'; }
+
+ort_parity() { # NAME MODEL
+    local dir="$E2E/parity_$1"
+    rm -rf "$dir"
+    if ! "$KDC" run "$2" -i "$E2E/test_input.npy" -o "$dir/kdc" --npy >"$dir.log" 2>&1; then
+        fail "kdc run $1" "$(tail -n1 "$dir.log")"
+        return
+    fi
+    if ! node tests/peers/ort_run.js "$2" "$dir/ort" "$E2E/test_input.npy" >>"$dir.log" 2>&1; then
+        fail "onnxruntime loads $1" "$(tail -n1 "$dir.log")"
+        return
+    fi
+    check "onnxruntime agrees with kdc run on $1 (256 images, atol 1e-4)" \
+        $PY tests/compare_npy.py "$dir/kdc/output_0.npy" "$dir/ort/output_0.npy" 1e-4
+}
+
+student_accuracy() { sed -n 's/^test accuracy *[0-9.]*% *\([0-9.]*\)%.*/\1/p' "$1"; }
+
+for m in mlp cnn; do
+    student="$E2E/${m}_student.onnx"
+    rm -f "$student"
+    if ! "$KDC" compress "$E2E/$m.yaml" >"$E2E/$m.log" 2>&1; then
+        fail "kdc compress $m" "$(tail -n1 "$E2E/$m.log")"
+        continue
+    fi
+    pass "kdc compress $m (1 epoch, 4096 images)"
+    check "onnx.checker accepts the $m student" $PY tests/check_model.py "$student"
+    tp=$(params "tests/models/${m}_teacher.onnx")
+    sp=$(params "$student")
+    check "the $m student is smaller ($sp vs $tp parameters)" test "${sp:-0}" -gt 0 -a "${sp:-0}" -lt "${tp:-0}"
+    acc=$(student_accuracy "$E2E/$m.log")
+    check "the $m student learned (test accuracy ${acc:-?}% > 70%)" \
+        $PY -c "import sys; sys.exit(0 if float('${acc:-0}') > 70 else 1)"
+    ort_parity "${m}_teacher" "tests/models/${m}_teacher.onnx"
+    ort_parity "${m}_student" "$student"
+done

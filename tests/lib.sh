@@ -1,0 +1,55 @@
+# lib.sh - shared by kdc's test scripts: pass/fail counting and checks.
+# Each script sources it; counts accumulate in $KDC_TALLY so run_all.sh can
+# print one closing line for the whole run.
+
+: "${KDC_TALLY:=$(mktemp)}"
+export KDC_TALLY
+
+tally_add() { # passed failed skipped
+    local p=0 f=0 s=0
+    [ -s "$KDC_TALLY" ] && read -r p f s < "$KDC_TALLY"
+    echo "$((p + $1)) $((f + $2)) $((s + $3))" > "$KDC_TALLY"
+}
+
+pass() { echo "PASS $1"; tally_add 1 0 0; }
+fail() { echo "FAIL $1${2:+: $2}"; tally_add 0 1 0; }
+skip() { echo "SKIP $1${2:+: $2}"; tally_add 0 0 1; }
+
+# check NAME CMD... : passes when CMD exits 0; shows its output when it fails.
+check() {
+    local name="$1" out
+    shift
+    if out=$("$@" 2>&1); then
+        pass "$name"
+    else
+        fail "$name"
+        printf '%s\n' "$out" | tail -n 20 | sed 's/^/    /'
+    fi
+}
+
+# run_cmocka BINARY : counts the binary's own test results.
+run_cmocka() {
+    local bin="$1" out rc passed failed
+    out=$("$bin" 2>&1)
+    rc=$?
+    passed=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -n1)
+    failed=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -n1)
+    passed=${passed:-0}
+    failed=${failed:-0}
+    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+    tally_add "$passed" "$failed" 0
+    if [ "$failed" -ne 0 ]; then
+        echo "FAIL $bin ($passed passed, $failed failed)"
+        printf '%s\n' "$out" | grep -E "FAIL|ERROR|error|Sanitizer|runtime error" | head -n 30 | sed 's/^/    /'
+    else
+        echo "PASS $bin ($passed tests)"
+    fi
+}
+
+tally_report() {
+    local p=0 f=0 s=0
+    [ -s "$KDC_TALLY" ] && read -r p f s < "$KDC_TALLY"
+    echo
+    echo "$p passed, $f failed, $s skipped"
+    [ "$f" -eq 0 ]
+}

@@ -1,0 +1,966 @@
+/* test_shrink_width.c - unit tests of pass_shrink_width.
+ *
+ * The strongest check: a teacher whose to-be-dropped units are made
+ * irrelevant (zero weights, zero bias, BatchNormalization mapping 0 to 0) must
+ * give the same logits as its shrunk student. A small reference evaluator
+ * (naive loops over float arrays, below) runs both on the same random input.
+ * Also: kept units are the top-k by L1 norm with ties to the lower index,
+ * Reshape targets are rewritten, width 1 changes nothing, and every refusal
+ * leaves the graph exactly as it was (same printed IR) with the right message.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include <cmocka.h>
+
+#include "ir/ops.h"
+#include "passes/passes.h"
+
+/* ---- deterministic random numbers ---- */
+
+static uint64_t rng_state;
+
+static float rng_uniform(void) /* in [-1, 1) */
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng_state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+}
+
+/* ---- graph building ---- */
+
+static Value **append_value(Arena *a, Value **list, int n, Value *v)
+{
+    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
+    if (n)
+        memcpy(grown, list, (size_t)n * sizeof *grown);
+    grown[n] = v;
+    return grown;
+}
+
+static Value *add_input(Graph *g, const char *name, int rank, const int64_t *dims)
+{
+    Value *v = graph_add_value(g, name, NULL);
+    v->kind = TYPE_TENSOR;
+    v->dtype = DT_FLOAT;
+    v->shape = shape_from_dims(rank, dims);
+    v->shape.dims[0] = (Dim){-1, "N"};
+    g->inputs = append_value(g->arena, g->inputs, g->n_inputs++, v);
+    return v;
+}
+
+static Value *add_tensor(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
+{
+    Value *v = graph_add_value(g, name, NULL);
+    Tensor *t = tensor_new(g->arena, dt, rank, dims);
+    t->name = v->name;
+    v->init = t;
+    v->kind = TYPE_TENSOR;
+    v->dtype = dt;
+    v->shape = shape_from_dims(rank, dims);
+    g->inits = append_value(g->arena, g->inits, g->n_inits++, v);
+    return v;
+}
+
+/* Random float initializer, values in [lo, hi). */
+static Value *add_weight(Graph *g, const char *name, int rank, const int64_t *dims, float lo, float hi)
+{
+    Value *v = add_tensor(g, name, DT_FLOAT, rank, dims);
+    float *w = v->init->data;
+    for (int64_t i = 0; i < tensor_numel(v->init); i++)
+        w[i] = lo + (hi - lo) * (rng_uniform() + 1.0f) / 2.0f;
+    return v;
+}
+
+static Value *add_shape(Graph *g, const char *name, int n, const int64_t *entries)
+{
+    Value *v = add_tensor(g, name, DT_INT64, 1, (int64_t[]){n});
+    memcpy(v->init->data, entries, (size_t)n * sizeof *entries);
+    return v;
+}
+
+static Node *add_node(Graph *g, const char *op, const char *name, int n_in, Value **in)
+{
+    Node *n = graph_add_node(g, op, "", n_in, 1);
+    n->name = arena_strdup(g->arena, name);
+    n->opset = 13;
+    for (int i = 0; i < n_in; i++)
+        n->inputs[i] = in[i];
+    char out[64];
+    snprintf(out, sizeof out, "%s_out", name);
+    node_set_output(n, 0, graph_add_value(g, out, NULL));
+    op_bind(n);
+    return n;
+}
+
+static Value *node1(Graph *g, const char *op, const char *name, Value *x)
+{
+    return add_node(g, op, name, 1, &x)->outputs[0];
+}
+
+static void set_ints(Node *n, const char *name, int count, const int64_t *v)
+{
+    Attr *a = node_add_attr(n, name, ATTR_INTS);
+    a->n = count;
+    a->ints = arena_memdup(n->graph->arena, v, (size_t)count * sizeof *v);
+}
+
+static void set_output(Graph *g, Value *v)
+{
+    g->outputs = append_value(g->arena, g->outputs, g->n_outputs++, v);
+}
+
+static char *weight_name(const char *layer, const char *part)
+{
+    static char buf[8][64];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s.%s", layer, part);
+    return buf[k];
+}
+
+static Value *conv(Graph *g, const char *name, Value *x, int64_t out_ch, int64_t in_ch, int64_t group)
+{
+    Value *w = add_weight(g, weight_name(name, "weight"), 4, (int64_t[]){out_ch, in_ch / group, 3, 3}, -1, 1);
+    Value *b = add_weight(g, weight_name(name, "bias"), 1, &out_ch, -1, 1);
+    Node *n = add_node(g, "Conv", name, 3, (Value *[]){x, w, b});
+    set_ints(n, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    set_ints(n, "kernel_shape", 2, (int64_t[]){3, 3});
+    if (group != 1)
+        node_add_attr(n, "group", ATTR_INT)->i = group;
+    return n->outputs[0];
+}
+
+static Value *batchnorm(Graph *g, const char *name, Value *x, int64_t ch)
+{
+    Value *in[5] = {x, add_weight(g, weight_name(name, "scale"), 1, &ch, 0.5f, 1.5f),
+                    add_weight(g, weight_name(name, "B"), 1, &ch, -1, 1),
+                    add_weight(g, weight_name(name, "mean"), 1, &ch, -1, 1),
+                    add_weight(g, weight_name(name, "var"), 1, &ch, 0.5f, 1.5f)};
+    return add_node(g, "BatchNormalization", name, 5, in)->outputs[0];
+}
+
+static Value *maxpool(Graph *g, const char *name, Value *x)
+{
+    Node *n = add_node(g, "MaxPool", name, 1, &x);
+    set_ints(n, "kernel_shape", 2, (int64_t[]){2, 2});
+    set_ints(n, "strides", 2, (int64_t[]){2, 2});
+    return n->outputs[0];
+}
+
+/* Gemm with B stored [units, features] (transB = 1, as PyTorch exports). */
+static Value *gemm(Graph *g, const char *name, Value *x, int64_t units, int64_t features)
+{
+    Value *w = add_weight(g, weight_name(name, "weight"), 2, (int64_t[]){units, features}, -1, 1);
+    Value *b = add_weight(g, weight_name(name, "bias"), 1, &units, -1, 1);
+    Node *n = add_node(g, "Gemm", name, 3, (Value *[]){x, w, b});
+    node_add_attr(n, "transB", ATTR_INT)->i = 1;
+    return n->outputs[0];
+}
+
+static Value *matmul_add(Graph *g, const char *name, Value *x, int64_t features, int64_t units)
+{
+    Value *w = add_weight(g, weight_name(name, "weight"), 2, (int64_t[]){features, units}, -1, 1);
+    Value *b = add_weight(g, weight_name(name, "bias"), 1, &units, -1, 1);
+    char mm[64];
+    snprintf(mm, sizeof mm, "%s_mm", name);
+    Value *y = add_node(g, "MatMul", mm, 2, (Value *[]){x, w})->outputs[0];
+    return add_node(g, "Add", name, 2, (Value *[]){y, b})->outputs[0];
+}
+
+static Value *find(Graph *g, const char *name)
+{
+    Value *v = graph_find_value(g, name);
+    assert_non_null(v);
+    return v;
+}
+
+/* Zeroes every entry of a float initializer whose index along axis is unit. */
+static void zero_unit(Graph *g, const char *name, int axis, int64_t unit)
+{
+    Tensor *t = find(g, name)->init;
+    int64_t inner = 1;
+    for (int i = axis + 1; i < t->rank; i++)
+        inner *= t->dims[i];
+    for (int64_t e = 0; e < tensor_numel(t); e++)
+        if ((e / inner) % t->dims[axis] == unit)
+            ((float *)t->data)[e] = 0;
+}
+
+static void infer(Model *m)
+{
+    Diag d = {{0}};
+    if (pass_infer_shapes(m->graph, &d) || ir_verify(m, &d))
+        fail_msg("%s", d.msg);
+}
+
+static char *print_ir(const Model *m)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ir_print(m, f);
+    fclose(f);
+    return text;
+}
+
+/* ---- reference evaluator: naive float loops, batch-first NCHW ---- */
+
+typedef struct Buf {
+    float *data;
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+} Buf;
+
+static int64_t buf_numel(const Buf *b)
+{
+    int64_t n = 1;
+    for (int i = 0; i < b->rank; i++)
+        n *= b->dims[i];
+    return n;
+}
+
+static Buf buf_new(int rank, const int64_t *dims)
+{
+    Buf b = {NULL, rank, {0}};
+    memcpy(b.dims, dims, (size_t)rank * sizeof *dims);
+    b.data = calloc((size_t)buf_numel(&b) + 1, sizeof *b.data);
+    return b;
+}
+
+static Buf buf_copy(const Buf *x)
+{
+    Buf b = buf_new(x->rank, x->dims);
+    memcpy(b.data, x->data, (size_t)buf_numel(x) * sizeof *b.data);
+    return b;
+}
+
+static Buf eval_conv(const Node *n, const Buf *x, const Buf *w, const Buf *b)
+{
+    int count;
+    const int64_t *pads = node_attr_ints(n, "pads", &count);
+    int64_t pt = count ? pads[0] : 0, pl = count ? pads[1] : 0, pb = count ? pads[2] : 0, pr = count ? pads[3] : 0;
+    int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3], M = w->dims[0], K = w->dims[2];
+    int64_t OH = H + pt + pb - K + 1, OW = W + pl + pr - K + 1;
+    assert_int_equal(w->dims[1], C);
+    Buf y = buf_new(4, (int64_t[]){N, M, OH, OW});
+    for (int64_t i = 0; i < N * M * OH * OW; i++) {
+        int64_t ox = i % OW, oy = i / OW % OH, m = i / (OW * OH) % M, nn = i / (OW * OH * M);
+        double acc = b ? b->data[m] : 0;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t ky = 0; ky < K; ky++)
+                for (int64_t kx = 0; kx < K; kx++) {
+                    int64_t iy = oy + ky - pt, ix = ox + kx - pl;
+                    if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                        acc += (double)x->data[((nn * C + c) * H + iy) * W + ix] *
+                               w->data[((m * C + c) * K + ky) * K + kx];
+                }
+        y.data[i] = (float)acc;
+    }
+    return y;
+}
+
+static Buf eval_batchnorm(const Node *n, const Buf *x, Buf *const *p)
+{
+    Buf y = buf_copy(x);
+    int64_t C = x->dims[1], inner = buf_numel(x) / (x->dims[0] * C);
+    float eps = node_attr_float(n, "epsilon", 1e-5f);
+    for (int64_t i = 0; i < buf_numel(x); i++) {
+        int64_t c = i / inner % C;
+        y.data[i] = (float)((x->data[i] - p[3]->data[c]) / sqrt(p[4]->data[c] + eps) * p[1]->data[c] + p[2]->data[c]);
+    }
+    return y;
+}
+
+static Buf eval_maxpool(const Buf *x)
+{
+    int64_t N = x->dims[0], C = x->dims[1], OH = x->dims[2] / 2, OW = x->dims[3] / 2;
+    Buf y = buf_new(4, (int64_t[]){N, C, OH, OW});
+    for (int64_t i = 0; i < buf_numel(&y); i++) {
+        int64_t ox = i % OW, oy = i / OW % OH, nc = i / (OW * OH);
+        float best = -INFINITY;
+        for (int k = 0; k < 4; k++) {
+            float v = x->data[(nc * x->dims[2] + 2 * oy + k / 2) * x->dims[3] + 2 * ox + k % 2];
+            best = v > best ? v : best;
+        }
+        y.data[i] = best;
+    }
+    return y;
+}
+
+/* y[M,N] = x[M,K] * w (w is [K,N], or [N,K] when trans_w) + b[N] */
+static Buf eval_matmul(const Buf *x, const Buf *w, bool trans_w, const Buf *b)
+{
+    int64_t M = x->dims[0], K = x->dims[1], N = trans_w ? w->dims[0] : w->dims[1];
+    assert_int_equal(trans_w ? w->dims[1] : w->dims[0], K);
+    Buf y = buf_new(2, (int64_t[]){M, N});
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double acc = b ? b->data[j] : 0;
+            for (int64_t k = 0; k < K; k++)
+                acc += (double)x->data[i * K + k] * w->data[trans_w ? j * K + k : k * N + j];
+            y.data[i * N + j] = (float)acc;
+        }
+    return y;
+}
+
+static Buf eval_reshape(const Buf *x, const Tensor *shape)
+{
+    Buf y = *x;
+    int64_t known = 1, minus = -1;
+    y.rank = (int)tensor_numel(shape);
+    for (int i = 0; i < y.rank; i++) {
+        int64_t e = tensor_get_int(shape, i);
+        y.dims[i] = e == 0 ? x->dims[i] : e;
+        if (e == -1)
+            minus = i;
+        else
+            known *= y.dims[i];
+    }
+    if (minus >= 0)
+        y.dims[minus] = buf_numel(x) / known;
+    assert_int_equal(buf_numel(&y), buf_numel(x));
+    return buf_copy(&y);
+}
+
+static Buf eval_flatten(const Buf *x)
+{
+    Buf y = *x;
+    y.rank = 2;
+    y.dims[1] = buf_numel(x) / x->dims[0];
+    return buf_copy(&y);
+}
+
+static Buf eval_unary(const char *op, const Buf *x)
+{
+    Buf y = buf_copy(x);
+    for (int64_t i = 0; i < buf_numel(x); i++) {
+        float v = x->data[i];
+        y.data[i] = !strcmp(op, "Relu") ? (v > 0 ? v : 0) : !strcmp(op, "Tanh") ? tanhf(v) : v;
+    }
+    return y;
+}
+
+/* x + c or x * c, with c's dims broadcast from the right (c rank <= x rank). */
+static Buf eval_binary_const(const char *op, const Buf *x, const Buf *c)
+{
+    Buf y = buf_copy(x);
+    for (int64_t i = 0; i < buf_numel(x); i++) {
+        int64_t rest = i, off = 0, stride = 1;
+        for (int k = x->rank - 1, kc = c->rank - 1; kc >= 0; k--, kc--) {
+            int64_t coord = rest % x->dims[k];
+            rest /= x->dims[k];
+            off += (c->dims[kc] == 1 ? 0 : coord) * stride;
+            stride *= c->dims[kc];
+        }
+        y.data[i] = !strcmp(op, "Mul") ? y.data[i] * c->data[off] : y.data[i] + c->data[off];
+    }
+    return y;
+}
+
+static Buf eval_node(const Node *n, Buf *const *in)
+{
+    const char *op = n->op_type;
+    if (!strcmp(op, "Conv"))
+        return eval_conv(n, in[0], in[1], n->n_inputs > 2 ? in[2] : NULL);
+    if (!strcmp(op, "BatchNormalization"))
+        return eval_batchnorm(n, in[0], in);
+    if (!strcmp(op, "MaxPool"))
+        return eval_maxpool(in[0]);
+    if (!strcmp(op, "Gemm"))
+        return eval_matmul(in[0], in[1], node_attr_int(n, "transB", 0), n->n_inputs > 2 ? in[2] : NULL);
+    if (!strcmp(op, "MatMul"))
+        return eval_matmul(in[0], in[1], false, NULL);
+    if (!strcmp(op, "Add") || !strcmp(op, "Mul")) /* commutative: the constant may come first */
+        return n->inputs[0]->init ? eval_binary_const(op, in[1], in[0]) : eval_binary_const(op, in[0], in[1]);
+    fail_msg("reference evaluator: no %s", op);
+    return *in[0];
+}
+
+/* Runs g on x; returns the first graph output (caller frees). */
+static Buf evaluate(Graph *g, const Buf *x)
+{
+    Buf *vals = calloc((size_t)g->n_values, sizeof *vals);
+    bool *owned = calloc((size_t)g->n_values, sizeof *owned);
+    vals[g->inputs[0]->id] = *x;
+    for (int i = 0; i < g->n_inits; i++) {
+        const Tensor *t = g->inits[i]->init;
+        if (t->dtype == DT_FLOAT)
+            vals[g->inits[i]->id] = (Buf){t->data, t->rank, {0}};
+        memcpy(vals[g->inits[i]->id].dims, t->dims, sizeof t->dims);
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        Buf *in[5] = {NULL};
+        for (int j = 0; j < n->n_inputs && j < 5; j++)
+            in[j] = n->inputs[j] ? &vals[n->inputs[j]->id] : NULL;
+        Buf y;
+        if (!strcmp(n->op_type, "Reshape"))
+            y = eval_reshape(in[0], n->inputs[1]->init);
+        else if (!strcmp(n->op_type, "Flatten"))
+            y = eval_flatten(in[0]);
+        else if (!strcmp(n->op_type, "Relu") || !strcmp(n->op_type, "Tanh") || !strcmp(n->op_type, "Identity"))
+            y = eval_unary(n->op_type, in[0]);
+        else
+            y = eval_node(n, in);
+        vals[n->outputs[0]->id] = y;
+        owned[n->outputs[0]->id] = true;
+    }
+    Buf out = buf_copy(&vals[g->outputs[0]->id]);
+    for (int i = 0; i < g->n_values; i++)
+        if (owned[i])
+            free(vals[i].data);
+    free(vals);
+    free(owned);
+    return out;
+}
+
+static Buf random_input(int rank, const int64_t *dims)
+{
+    Buf x = buf_new(rank, dims);
+    for (int64_t i = 0; i < buf_numel(&x); i++)
+        x.data[i] = rng_uniform();
+    return x;
+}
+
+static void assert_same_outputs(Graph *teacher, Graph *student, const Buf *x)
+{
+    Buf a = evaluate(teacher, x), b = evaluate(student, x);
+    assert_int_equal(a.rank, b.rank);
+    for (int i = 0; i < a.rank; i++)
+        assert_int_equal(a.dims[i], b.dims[i]);
+    for (int64_t i = 0; i < buf_numel(&a); i++)
+        if (fabsf(a.data[i] - b.data[i]) > 1e-5f)
+            fail_msg("output %lld: teacher %g, student %g", (long long)i, a.data[i], b.data[i]);
+    free(a.data);
+    free(b.data);
+}
+
+static void assert_dims(Graph *g, const char *name, int rank, const int64_t *dims)
+{
+    const Value *v = find(g, name);
+    assert_non_null(v->init);
+    assert_int_equal(v->init->rank, rank);
+    assert_int_equal(v->shape.rank, rank);
+    for (int i = 0; i < rank; i++) {
+        assert_int_equal(v->init->dims[i], dims[i]);
+        assert_int_equal(v->shape.dims[i].value, dims[i]);
+    }
+}
+
+static void assert_kept(const WidthLayer *l, const char *name, int64_t units, int64_t n, const int64_t *kept)
+{
+    assert_string_equal(l->name, name);
+    assert_int_equal(l->units, units);
+    assert_int_equal(l->kept_units, n);
+    for (int64_t i = 0; i < n; i++)
+        assert_int_equal(l->kept[i], kept[i]);
+}
+
+static Status shrink(Model *m, double width, WidthReport *report, Diag *d)
+{
+    StudentOptions o = {.width = width};
+    Status st = pass_shrink_width_report(m->graph, &o, report, d);
+    if (st == KDC_OK && ir_verify(m, d))
+        fail_msg("verify after shrink: %s", d->msg);
+    return st;
+}
+
+/* ---- a CNN: (Conv+BN+Relu+MaxPool) x2 + Flatten + Gemm + Relu + Gemm ---- */
+
+static const int64_t cnn_drop1[] = {1, 3}, cnn_drop2[] = {0, 2, 5}, cnn_drop3[] = {1, 2, 6, 7};
+
+static void cnn_build(Model *m, bool make_dropped_irrelevant)
+{
+    Graph *g = m->graph;
+    rng_state = 42;
+    Value *x = add_input(g, "x", 4, (int64_t[]){2, 1, 8, 8});
+    x = maxpool(g, "pool1", node1(g, "Relu", "relu1", batchnorm(g, "bn1", conv(g, "conv1", x, 4, 1, 1), 4)));
+    x = maxpool(g, "pool2", node1(g, "Relu", "relu2", batchnorm(g, "bn2", conv(g, "conv2", x, 6, 4, 1), 6)));
+    x = node1(g, "Flatten", "flatten", x);
+    x = node1(g, "Relu", "relu3", gemm(g, "fc1", x, 8, 24));
+    set_output(g, gemm(g, "fc2", x, 3, 8));
+    for (int i = 0; make_dropped_irrelevant && i < 2; i++) {
+        zero_unit(g, "conv1.weight", 0, cnn_drop1[i]);
+        zero_unit(g, "conv1.bias", 0, cnn_drop1[i]);
+        zero_unit(g, "bn1.B", 0, cnn_drop1[i]);
+        zero_unit(g, "bn1.mean", 0, cnn_drop1[i]);
+    }
+    for (int i = 0; make_dropped_irrelevant && i < 3; i++) {
+        zero_unit(g, "conv2.weight", 0, cnn_drop2[i]);
+        zero_unit(g, "conv2.bias", 0, cnn_drop2[i]);
+        zero_unit(g, "bn2.B", 0, cnn_drop2[i]);
+        zero_unit(g, "bn2.mean", 0, cnn_drop2[i]);
+    }
+    for (int i = 0; make_dropped_irrelevant && i < 4; i++) {
+        zero_unit(g, "fc1.weight", 0, cnn_drop3[i]);
+        zero_unit(g, "fc1.bias", 0, cnn_drop3[i]);
+    }
+    infer(m);
+}
+
+static void test_cnn_student_matches_teacher(void **state)
+{
+    (void)state;
+    Model *teacher = model_new(), *student = model_new();
+    cnn_build(teacher, true);
+    cnn_build(student, true);
+    WidthReport r;
+    Diag d = {{0}};
+    if (shrink(student, 0.5, &r, &d))
+        fail_msg("%s", d.msg);
+    Graph *g = student->graph;
+    assert_int_equal(r.n_layers, 4);
+    assert_kept(&r.layers[0], "conv1", 4, 2, (int64_t[]){0, 2});
+    assert_kept(&r.layers[1], "conv2", 6, 3, (int64_t[]){1, 3, 4});
+    assert_kept(&r.layers[2], "fc1", 8, 4, (int64_t[]){0, 3, 4, 5});
+    assert_kept(&r.layers[3], "fc2", 3, 3, (int64_t[]){0, 1, 2});
+    assert_false(r.layers[3].hidden);
+    assert_string_equal(r.layers[2].op_type, "Gemm");
+    assert_dims(g, "conv1.weight", 4, (int64_t[]){2, 1, 3, 3});
+    assert_dims(g, "bn1.var", 1, (int64_t[]){2});
+    assert_dims(g, "conv2.weight", 4, (int64_t[]){3, 2, 3, 3});
+    assert_dims(g, "fc1.weight", 2, (int64_t[]){4, 12});
+    assert_dims(g, "fc2.weight", 2, (int64_t[]){3, 4});
+    assert_dims(g, "fc2.bias", 1, (int64_t[]){3});
+    const Value *flat = find(g, "flatten_out");
+    assert_int_equal(flat->shape.dims[1].value, 12);
+    assert_string_equal(flat->shape.dims[0].param, "N");
+    assert_int_equal(g->n_inits, teacher->graph->n_inits);
+    Buf x = random_input(4, (int64_t[]){2, 1, 8, 8});
+    assert_same_outputs(teacher->graph, g, &x);
+    free(x.data);
+    model_free(teacher);
+    model_free(student);
+}
+
+/* Without zeroed units the student differs, but it must still be consistent. */
+static void test_cnn_random_weights_shapes(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    cnn_build(m, false);
+    Diag d = {{0}};
+    if (shrink(m, 0.3, NULL, &d))
+        fail_msg("%s", d.msg);
+    assert_dims(m->graph, "conv1.weight", 4, (int64_t[]){1, 1, 3, 3}); /* round(1.2) = 1 */
+    assert_dims(m->graph, "conv2.weight", 4, (int64_t[]){2, 1, 3, 3}); /* round(1.8) = 2 */
+    assert_dims(m->graph, "fc1.weight", 2, (int64_t[]){2, 8});
+    Buf x = random_input(4, (int64_t[]){2, 1, 8, 8});
+    Buf y = evaluate(m->graph, &x);
+    assert_int_equal(y.dims[1], 3);
+    free(y.data);
+    free(x.data);
+    model_free(m);
+}
+
+/* ---- an MLP exported as MatMul + Add ---- */
+
+static void mlp_build(Model *m)
+{
+    Graph *g = m->graph;
+    rng_state = 7;
+    Value *x = add_input(g, "x", 2, (int64_t[]){2, 16});
+    x = node1(g, "Relu", "relu1", matmul_add(g, "l1", x, 16, 12));
+    x = node1(g, "Tanh", "tanh2", matmul_add(g, "l2", x, 12, 10));
+    set_output(g, matmul_add(g, "l3", x, 10, 4));
+    static const int64_t drop1[] = {0, 5, 6, 7, 8, 11}, drop2[] = {1, 3, 5, 7, 9};
+    for (int i = 0; i < 6; i++) {
+        zero_unit(g, "l1.weight", 1, drop1[i]);
+        zero_unit(g, "l1.bias", 0, drop1[i]);
+    }
+    for (int i = 0; i < 5; i++) {
+        zero_unit(g, "l2.weight", 1, drop2[i]);
+        zero_unit(g, "l2.bias", 0, drop2[i]);
+    }
+    infer(m);
+}
+
+static void test_mlp_student_matches_teacher(void **state)
+{
+    (void)state;
+    Model *teacher = model_new(), *student = model_new();
+    mlp_build(teacher);
+    mlp_build(student);
+    WidthReport r;
+    Diag d = {{0}};
+    if (shrink(student, 0.5, &r, &d))
+        fail_msg("%s", d.msg);
+    assert_int_equal(r.n_layers, 3);
+    assert_kept(&r.layers[0], "l1_mm", 12, 6, (int64_t[]){1, 2, 3, 4, 9, 10});
+    assert_kept(&r.layers[1], "l2_mm", 10, 5, (int64_t[]){0, 2, 4, 6, 8});
+    assert_string_equal(r.layers[0].op_type, "MatMul");
+    assert_dims(student->graph, "l1.weight", 2, (int64_t[]){16, 6});
+    assert_dims(student->graph, "l1.bias", 1, (int64_t[]){6});
+    assert_dims(student->graph, "l2.weight", 2, (int64_t[]){6, 5});
+    assert_dims(student->graph, "l3.weight", 2, (int64_t[]){5, 4});
+    assert_dims(student->graph, "l3.bias", 1, (int64_t[]){4});
+    Buf x = random_input(2, (int64_t[]){2, 16});
+    assert_same_outputs(teacher->graph, student->graph, &x);
+    free(x.data);
+    model_free(teacher);
+    model_free(student);
+}
+
+/* ---- ranking ---- */
+
+/* One hidden Gemm (B [K=2, N=4], transB 0) with unit L1 norms 2, 5, 2, 5. */
+static void ranking_build(Model *m)
+{
+    Graph *g = m->graph;
+    Value *x = add_input(g, "x", 2, (int64_t[]){1, 2});
+    Value *w = add_tensor(g, "w", DT_FLOAT, 2, (int64_t[]){2, 4});
+    memcpy(w->init->data, (float[]){1, -2, 1, 3, -1, 3, 1, -2}, 8 * sizeof(float));
+    Value *h = add_node(g, "Gemm", "hidden", 2, (Value *[]){x, w})->outputs[0];
+    Value *w2 = add_weight(g, "w2", 2, (int64_t[]){4, 3}, -1, 1);
+    set_output(g, add_node(g, "Gemm", "out", 2, (Value *[]){h, w2})->outputs[0]);
+    infer(m);
+}
+
+static void test_ranking_top_k_by_l1_ties_to_lower_index(void **state)
+{
+    (void)state;
+    static const struct {
+        double width;
+        int64_t n;
+        int64_t kept[4];
+    } cases[] = {{0.5, 2, {1, 3}}, {0.25, 1, {1}}, {0.75, 3, {0, 1, 3}}, {0.1, 1, {1}}, {1.0, 4, {0, 1, 2, 3}}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Model *m = model_new();
+        ranking_build(m);
+        WidthReport r;
+        Diag d = {{0}};
+        if (shrink(m, cases[i].width, &r, &d))
+            fail_msg("%s", d.msg);
+        assert_kept(&r.layers[0], "hidden", 4, cases[i].n, cases[i].kept);
+        assert_dims(m->graph, "w2", 2, (int64_t[]){cases[i].n, 3});
+        const float *w = find(m->graph, "w")->init->data;
+        assert_float_equal(w[0], -2.0f + (cases[i].kept[0] != 1) * 3.0f, 0); /* first kept column, row 0 */
+        model_free(m);
+    }
+}
+
+/* ---- Reshape between Conv and Gemm, including PyTorch's view(N, -1) ---- */
+
+static void reshape_build(Model *m, const int64_t *target, bool via_shape_chain, bool fold)
+{
+    Graph *g = m->graph;
+    rng_state = 99;
+    Value *x = add_input(g, "x", 4, (int64_t[]){2, 2, 4, 4});
+    Value *c = node1(g, "Relu", "relu1", conv(g, "conv1", x, 4, 2, 1));
+    Value *shape;
+    if (via_shape_chain) {
+        Value *s = node1(g, "Shape", "shape", c);
+        Value *i0 = add_shape(g, "i0", 1, (int64_t[]){0});
+        Value *n = add_node(g, "Gather", "gather", 2, (Value *[]){s, i0})->outputs[0];
+        shape = add_node(g, "Concat", "cat", 2, (Value *[]){n, add_shape(g, "m1", 1, (int64_t[]){-1})})->outputs[0];
+        node_add_attr(shape->producer, "axis", ATTR_INT)->i = 0;
+    } else {
+        shape = add_shape(g, "target", 2, target);
+    }
+    Value *flat = add_node(g, "Reshape", "view", 2, (Value *[]){c, shape})->outputs[0];
+    Value *w = add_weight(g, "fc.weight", 2, (int64_t[]){64, 5}, -1, 1);
+    set_output(g, add_node(g, "Gemm", "fc", 2, (Value *[]){flat, w})->outputs[0]);
+    for (int i = 0; i < 4; i += 2) {
+        zero_unit(g, "conv1.weight", 0, i);
+        zero_unit(g, "conv1.bias", 0, i);
+    }
+    infer(m);
+    if (via_shape_chain && fold) {
+        Diag d = {{0}};
+        if (pass_fold_constants(g, &d) || pass_eliminate_dead(g, &d))
+            fail_msg("%s", d.msg);
+        infer(m);
+    }
+}
+
+static void check_reshape_student(const int64_t *target, bool via_shape_chain, const int64_t *want)
+{
+    Model *teacher = model_new(), *student = model_new();
+    reshape_build(teacher, target, via_shape_chain, true);
+    reshape_build(student, target, via_shape_chain, true);
+    Diag d = {{0}};
+    if (shrink(student, 0.5, NULL, &d))
+        fail_msg("%s", d.msg);
+    Graph *g = student->graph;
+    const Node *view = find(g, "view_out")->producer;
+    const Tensor *s = view->inputs[1]->init;
+    assert_non_null(s);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(tensor_get_int(s, i), want[i]);
+    assert_dims(g, "fc.weight", 2, (int64_t[]){32, 5});
+    assert_int_equal(find(g, "view_out")->shape.dims[1].value, 32);
+    Buf x = random_input(4, (int64_t[]){2, 2, 4, 4});
+    assert_same_outputs(teacher->graph, g, &x);
+    free(x.data);
+    model_free(teacher);
+    model_free(student);
+}
+
+static void test_reshape_targets(void **state)
+{
+    (void)state;
+    check_reshape_student((int64_t[]){0, 64}, false, (int64_t[]){0, 32});
+    check_reshape_student((int64_t[]){-1, 64}, false, (int64_t[]){-1, 32});
+    check_reshape_student(NULL, true, (int64_t[]){0, -1});
+}
+
+/* ---- per-channel constant operands between layers ---- */
+
+static void const_ops_build(Model *m)
+{
+    Graph *g = m->graph;
+    rng_state = 5;
+    Value *x = add_input(g, "x", 4, (int64_t[]){2, 2, 4, 4});
+    Value *y = conv(g, "conv1", x, 4, 2, 1);
+    Value *scale = add_weight(g, "scale", 4, (int64_t[]){1, 4, 1, 1}, 0.5f, 1.5f);
+    Value *shift = add_weight(g, "shift", 3, (int64_t[]){4, 1, 1}, -1, 1);
+    Value *gain = add_weight(g, "gain", 1, (int64_t[]){1}, 0.5f, 1.5f);
+    y = add_node(g, "Mul", "mul_scale", 2, (Value *[]){y, scale})->outputs[0];
+    y = add_node(g, "Add", "add_shift", 2, (Value *[]){shift, y})->outputs[0];
+    y = add_node(g, "Mul", "mul_gain", 2, (Value *[]){y, gain})->outputs[0];
+    set_output(g, conv(g, "conv2", node1(g, "Relu", "relu", y), 3, 4, 1));
+    for (int u = 1; u < 4; u += 2) {
+        zero_unit(g, "conv1.weight", 0, u);
+        zero_unit(g, "conv1.bias", 0, u);
+        zero_unit(g, "shift", 0, u);
+    }
+    infer(m);
+}
+
+static void test_constant_operands_are_sliced(void **state)
+{
+    (void)state;
+    Model *teacher = model_new(), *student = model_new();
+    const_ops_build(teacher);
+    const_ops_build(student);
+    Diag d = {{0}};
+    if (shrink(student, 0.5, NULL, &d))
+        fail_msg("%s", d.msg);
+    Graph *g = student->graph;
+    assert_dims(g, "scale", 4, (int64_t[]){1, 2, 1, 1});
+    assert_dims(g, "shift", 3, (int64_t[]){2, 1, 1});
+    assert_dims(g, "gain", 1, (int64_t[]){1});
+    assert_dims(g, "conv2.weight", 4, (int64_t[]){3, 2, 3, 3});
+    Buf x = random_input(4, (int64_t[]){2, 2, 4, 4});
+    assert_same_outputs(teacher->graph, g, &x);
+    free(x.data);
+    model_free(teacher);
+    model_free(student);
+}
+
+/* ---- width 1 and refusals: the graph must be left exactly as it was ---- */
+
+static void test_width_one_changes_nothing(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    cnn_build(m, false);
+    char *before = print_ir(m);
+    WidthReport r;
+    Diag d = {{0}};
+    if (shrink(m, 1.0, &r, &d))
+        fail_msg("%s", d.msg);
+    char *after = print_ir(m);
+    assert_string_equal(before, after);
+    for (int i = 0; i < r.n_layers; i++)
+        assert_int_equal(r.layers[i].kept_units, r.layers[i].units);
+    free(before);
+    free(after);
+    model_free(m);
+}
+
+static void expect_refusal(Model *m, double width, const char *message)
+{
+    char *before = print_ir(m);
+    Diag d = {{0}};
+    assert_int_equal(shrink(m, width, NULL, &d), KDC_ERR);
+    assert_string_equal(d.msg, message);
+    char *after = print_ir(m);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    model_free(m);
+}
+
+#define CHAIN_ONLY "kdc's width shrink handles plain chains only so far"
+
+/* conv1 -> relu1 -> conv2 -> add_3(relu1, conv2) -> conv3 */
+static void test_refuses_residual(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = add_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *r = node1(g, "Relu", "relu1", conv(g, "conv1", x, 4, 2, 1));
+    Value *y = conv(g, "conv2", r, 4, 4, 1);
+    Value *sum = add_node(g, "Add", "add_3", 2, (Value *[]){r, y})->outputs[0];
+    set_output(g, conv(g, "conv3", sum, 2, 4, 1));
+    infer(m);
+    expect_refusal(m, 0.5, "node 'add_3' (Add) joins two computed branches (a residual connection); " CHAIN_ONLY);
+}
+
+static void test_refuses_concat(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = add_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *a = conv(g, "conv1", x, 4, 2, 1);
+    Value *cat = add_node(g, "Concat", "cat", 2, (Value *[]){a, a})->outputs[0];
+    node_add_attr(cat->producer, "axis", ATTR_INT)->i = 1;
+    set_output(g, conv(g, "conv2", cat, 2, 8, 1));
+    infer(m);
+    expect_refusal(m, 0.5, "node 'cat' (Concat) concatenates computed values; " CHAIN_ONLY);
+}
+
+static void test_refuses_depthwise(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = add_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *a = conv(g, "conv1", x, 4, 2, 1);
+    Value *dw = conv(g, "dw", a, 4, 4, 4);
+    set_output(g, conv(g, "conv3", dw, 2, 4, 1));
+    infer(m);
+    expect_refusal(m, 0.5,
+                   "node 'dw' (Conv) is a grouped or depthwise convolution (group 4); kdc's width shrink handles "
+                   "group 1 only so far");
+}
+
+static void test_refuses_fork(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = add_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *r = node1(g, "Relu", "relu1", conv(g, "conv1", x, 4, 2, 1));
+    set_output(g, conv(g, "conv2", r, 2, 4, 1));
+    set_output(g, r);
+    infer(m);
+    expect_refusal(m, 0.5, "node 'relu1' (Relu): its output 'relu1_out' is used 2 times (a fork); " CHAIN_ONLY);
+}
+
+static void test_refuses_unknown_op(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = add_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *l = node1(g, "LRN", "lrn", conv(g, "conv1", x, 4, 2, 1));
+    set_output(g, conv(g, "conv2", l, 2, 4, 1));
+    infer(m);
+    expect_refusal(m, 0.5,
+                   "node 'lrn' (LRN) is an op kdc's width shrink does not know; it handles chains of Conv, Gemm and "
+                   "MatMul layers with BatchNormalization, activations, pooling, Dropout, Flatten and Reshape "
+                   "between them");
+}
+
+static void test_refuses_softmax_between_layers(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = add_input(g, "x", 2, (int64_t[]){1, 4});
+    Value *h = node1(g, "Softmax", "sm", gemm(g, "fc1", x, 6, 4));
+    set_output(g, gemm(g, "fc2", h, 2, 6));
+    infer(m);
+    expect_refusal(m, 0.5,
+                   "node 'sm' (Softmax) rearranges the channels of layer 'fc1' in a way kdc's width shrink cannot "
+                   "follow");
+}
+
+static void test_refuses_unfolded_view(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    reshape_build(m, NULL, true, false);
+    expect_refusal(m, 0.5,
+                   "node 'shape' (Shape) reads the shape of 'relu1_out' at run time; run fold_constants and "
+                   "eliminate_dead first so that kdc's width shrink sees a plain chain");
+}
+
+static void test_refuses_used_dropout_mask(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = add_input(g, "x", 2, (int64_t[]){1, 4});
+    Value *h = gemm(g, "fc1", x, 6, 4);
+    Node *drop = graph_add_node(g, "Dropout", "", 1, 2);
+    drop->name = "drop";
+    drop->inputs[0] = h;
+    node_set_output(drop, 0, graph_add_value(g, "dropped", NULL));
+    node_set_output(drop, 1, graph_add_value(g, "mask", NULL));
+    op_bind(drop);
+    set_output(g, gemm(g, "fc2", drop->outputs[0], 2, 6));
+    set_output(g, drop->outputs[1]);
+    infer(m);
+    expect_refusal(m, 0.5,
+                   "node 'drop' (Dropout): output 1 ('mask') is used; kdc's width shrink follows first outputs only");
+}
+
+static void test_refuses_weight_on_the_left(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = add_input(g, "x", 2, (int64_t[]){4, 3});
+    Value *w = add_weight(g, "w", 2, (int64_t[]){5, 4}, -1, 1);
+    Value *h = add_node(g, "MatMul", "mm", 2, (Value *[]){w, x})->outputs[0];
+    set_output(g, gemm(g, "fc", h, 2, 3));
+    infer(m);
+    expect_refusal(m, 0.5, "node 'mm' (MatMul) takes the chain as input 1; kdc's width shrink needs it as input 0");
+}
+
+static void test_refuses_no_layer(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    set_output(g, node1(g, "Relu", "relu", add_input(g, "x", 2, (int64_t[]){1, 4})));
+    infer(m);
+    expect_refusal(m, 0.5, "found no Conv, Gemm or MatMul layer between the graph input and output; nothing to shrink");
+}
+
+static void test_refuses_bad_width(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    cnn_build(m, false);
+    expect_refusal(m, 0.0, "student width 0 is outside (0, 1]");
+    m = model_new();
+    cnn_build(m, false);
+    expect_refusal(m, 1.5, "student width 1.5 is outside (0, 1]");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cnn_student_matches_teacher),
+        cmocka_unit_test(test_cnn_random_weights_shapes),
+        cmocka_unit_test(test_mlp_student_matches_teacher),
+        cmocka_unit_test(test_ranking_top_k_by_l1_ties_to_lower_index),
+        cmocka_unit_test(test_reshape_targets),
+        cmocka_unit_test(test_constant_operands_are_sliced),
+        cmocka_unit_test(test_width_one_changes_nothing),
+        cmocka_unit_test(test_refuses_residual),
+        cmocka_unit_test(test_refuses_concat),
+        cmocka_unit_test(test_refuses_depthwise),
+        cmocka_unit_test(test_refuses_fork),
+        cmocka_unit_test(test_refuses_unknown_op),
+        cmocka_unit_test(test_refuses_softmax_between_layers),
+        cmocka_unit_test(test_refuses_unfolded_view),
+        cmocka_unit_test(test_refuses_used_dropout_mask),
+        cmocka_unit_test(test_refuses_weight_on_the_left),
+        cmocka_unit_test(test_refuses_no_layer),
+        cmocka_unit_test(test_refuses_bad_width),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
