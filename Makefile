@@ -38,13 +38,17 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all deps test unit asan demo bench format clean
 all: $(BUILD)/kdc
 
-$(PROTO_C) $(PROTO_H): $(ONNX_PROTO)
+# one rule makes both files; the header depends on the .c so make runs it once
+$(PROTO_C): $(ONNX_PROTO)
 	@mkdir -p $(BUILD)/gen
-	protoc-c --c_out=$(BUILD)/gen -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+	@echo "  PROTOC  $<"
+	@protoc-c --c_out=$(BUILD)/gen -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+$(PROTO_H): $(PROTO_C)
 
 $(BUILD)/obj/gen/onnx.pb-c.o: $(PROTO_C)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 $(OPT) -g $(SANFLAGS) -I$(BUILD)/gen -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) -std=c11 $(OPT) -g $(SANFLAGS) -I$(BUILD)/gen -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
@@ -70,22 +74,23 @@ deps:
 
 unit: $(UNIT_BINS)
 
+# The recursive makes re-read this file after deps, when pkg-config can answer.
 test: deps
-	$(MAKE) all unit
-	$(MAKE) asan
+	@$(MAKE) --no-print-directory -j2 all unit
+	@$(MAKE) --no-print-directory -j2 asan
 	tests/run_all.sh
 
 ASAN_TESTS := $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
 asan:
-	$(MAKE) BUILD=build/asan OPT=-O1 SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		build/asan/kdc $(ASAN_TESTS)
 
 demo: deps
-	$(MAKE) all
+	@$(MAKE) --no-print-directory -j2 all
 	$(BUILD)/kdc compress recipes/fashion_mnist_cnn.yaml
 
 bench: deps
-	$(MAKE) all
+	@$(MAKE) --no-print-directory -j2 all
 	bench/run_all.sh
 
 format:

@@ -14,8 +14,7 @@
 #error "raw_data is little-endian: kdc assumes a little-endian host"
 #endif
 
-Status exp_blob(ExportCtx *x, const ProtobufCMessageDescriptor *desc, Bytes b, const char *what,
-                ProtobufCMessage **out)
+Status exp_blob(ExportCtx *x, const ProtobufCMessageDescriptor *desc, Bytes b, const char *what, ProtobufCMessage **out)
 {
     *out = protobuf_c_message_unpack(desc, &x->alloc, b.len, b.data);
     if (!*out)

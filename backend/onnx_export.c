@@ -49,8 +49,14 @@ static Status export_list_attr(ExportCtx *x, const Attr *a, Onnx__AttributeProto
 {
     size_t n = (size_t)a->n;
     switch (a->kind) {
-    case ATTR_FLOATS: ap->n_floats = n; ap->floats = a->floats; return KDC_OK;
-    case ATTR_INTS: ap->n_ints = n; ap->ints = a->ints; return KDC_OK;
+    case ATTR_FLOATS:
+        ap->n_floats = n;
+        ap->floats = a->floats;
+        return KDC_OK;
+    case ATTR_INTS:
+        ap->n_ints = n;
+        ap->ints = a->ints;
+        return KDC_OK;
     case ATTR_STRINGS:
         ap->strings = arena_alloc(x->a, (n + 1) * sizeof *ap->strings);
         for (size_t k = 0; k < n; k++)
@@ -73,8 +79,7 @@ static Status export_list_attr(ExportCtx *x, const Attr *a, Onnx__AttributeProto
         return KDC_OK;
     case ATTR_SPARSE_TENSORS:
         return export_blobs(x, a, what, (ProtobufCMessage ***)&ap->sparse_tensors, &ap->n_sparse_tensors);
-    case ATTR_TYPE_PROTOS:
-        return export_blobs(x, a, what, (ProtobufCMessage ***)&ap->type_protos, &ap->n_type_protos);
+    case ATTR_TYPE_PROTOS: return export_blobs(x, a, what, (ProtobufCMessage ***)&ap->type_protos, &ap->n_type_protos);
     default: return diag_error(x->d, "%s: unknown attribute kind %d", what, (int)a->kind);
     }
 }
@@ -84,14 +89,26 @@ static Status export_attr_value(ExportCtx *x, const Attr *a, Onnx__AttributeProt
     size_t one;
     ProtobufCMessage **msgs;
     switch (a->kind) {
-    case ATTR_FLOAT: ap->has_f = 1; ap->f = a->f; return KDC_OK;
-    case ATTR_INT: ap->has_i = 1; ap->i = a->i; return KDC_OK;
+    case ATTR_FLOAT:
+        ap->has_f = 1;
+        ap->f = a->f;
+        return KDC_OK;
+    case ATTR_INT:
+        ap->has_i = 1;
+        ap->i = a->i;
+        return KDC_OK;
     case ATTR_STRING:
         ap->has_s = 1;
         ap->s = (ProtobufCBinaryData){a->s.len, (uint8_t *)a->s.data};
         return KDC_OK;
-    case ATTR_TENSOR: return exp_tensor(x, a->t, a->t->name, &ap->t);
-    case ATTR_GRAPH: return export_graph(x, a->g, &ap->g);
+    case ATTR_TENSOR:
+        if (!a->t)
+            return diag_error(x->d, "%s: tensor attribute without a tensor", what);
+        return exp_tensor(x, a->t, a->t->name, &ap->t);
+    case ATTR_GRAPH:
+        if (!a->g)
+            return diag_error(x->d, "%s: graph attribute without a graph", what);
+        return export_graph(x, a->g, &ap->g);
     case ATTR_SPARSE_TENSOR:
         if (export_blobs(x, a, what, &msgs, &one))
             return KDC_ERR;
@@ -209,8 +226,7 @@ static Status export_graph(ExportCtx *x, const Graph *g, Onnx__GraphProto **out)
         if (export_node(x, g->nodes[i], &gp->node[i]))
             return KDC_ERR;
     gp->n_node = (size_t)g->n_nodes;
-    if (export_graph_inits(x, g, gp) ||
-        export_value_infos(x, g->inputs, g->n_inputs, &gp->input, &gp->n_input) ||
+    if (export_graph_inits(x, g, gp) || export_value_infos(x, g->inputs, g->n_inputs, &gp->input, &gp->n_input) ||
         export_value_infos(x, g->outputs, g->n_outputs, &gp->output, &gp->n_output) ||
         export_graph_value_info(x, g, gp))
         return KDC_ERR;

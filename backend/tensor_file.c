@@ -22,7 +22,7 @@ static void pb_free(void *arena, void *p)
 
 Status tensor_file_write_pb(const char *path, const Tensor *t, const char *name, Diag *d)
 {
-    ExportCtx x = {arena_new(), {pb_alloc, pb_free, NULL}, d};
+    ExportCtx x = {.a = arena_new(), .alloc = {pb_alloc, pb_free, NULL}, .d = d};
     Onnx__TensorProto *tp;
     Status st = KDC_ERR;
     if (!x.a)

@@ -103,6 +103,26 @@ static Status write_outputs(const Plan *p, Model *m, const RunArgs *a, Diag *d)
     return KDC_OK;
 }
 
+/* mkdir -p: creates the folder and any missing parents. */
+static Status make_dirs(const char *path, Diag *d)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf)
+        return diag_error(d, "%s: path too long", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return diag_error(d, "%s: cannot create output folder: %s", buf, strerror(errno));
+        buf[i] = c;
+    }
+    return KDC_OK;
+}
+
 static Status run(const RunArgs *a, Diag *d)
 {
     Model *m = NULL;
@@ -110,10 +130,6 @@ static Status run(const RunArgs *a, Diag *d)
     Tensor *tensors[RUN_MAX_INPUTS];
     Shape shapes[RUN_MAX_INPUTS];
     Status st = KDC_ERR;
-    if (mkdir(a->out_dir, 0777) != 0 && errno != EEXIST) {
-        diag_error(d, "%s: cannot create output folder: %s", a->out_dir, strerror(errno));
-        goto fail;
-    }
     if (cli_load_model(a->model, &m, d) || bind_inputs(m, a, tensors, shapes, d))
         goto fail;
     if (plan_build(m->graph, PLAN_INFERENCE, shapes, 0, &p, d)) {
@@ -123,7 +139,7 @@ static Status run(const RunArgs *a, Diag *d)
     for (int k = 0; k < plan_n_inputs(p); k++)
         memcpy(plan_input(p, k), tensors[k]->data, tensors[k]->nbytes);
     plan_set_profiling(p, a->profile);
-    if (plan_forward(p, d) || write_outputs(p, m, a, d))
+    if (plan_forward(p, d) || make_dirs(a->out_dir, d) || write_outputs(p, m, a, d))
         goto fail;
     if (a->profile)
         plan_print_profile(p, stderr);

@@ -236,8 +236,7 @@ static Status import_number_list(ImportCtx *c, const Onnx__AttributeProto *ap, A
 }
 
 /* Singular message-valued kinds must carry their message. */
-static Status import_single_message(ImportCtx *c, const Onnx__AttributeProto *ap, Attr *a, Graph *g,
-                                    const char *what)
+static Status import_single_message(ImportCtx *c, const Onnx__AttributeProto *ap, Attr *a, Graph *g, const char *what)
 {
     const ProtobufCMessage *msg = a->kind == ATTR_TENSOR          ? (const ProtobufCMessage *)ap->t
                                   : a->kind == ATTR_GRAPH         ? (const ProtobufCMessage *)ap->g
@@ -270,8 +269,7 @@ static Status import_attr_value(ImportCtx *c, const Onnx__AttributeProto *ap, At
     case ATTR_GRAPHS: return import_graph_list(c, ap, a, g);
     case ATTR_SPARSE_TENSORS:
         return import_blobs(c, (ProtobufCMessage *const *)ap->sparse_tensors, ap->n_sparse_tensors, a);
-    case ATTR_TYPE_PROTOS:
-        return import_blobs(c, (ProtobufCMessage *const *)ap->type_protos, ap->n_type_protos, a);
+    case ATTR_TYPE_PROTOS: return import_blobs(c, (ProtobufCMessage *const *)ap->type_protos, ap->n_type_protos, a);
     default: return imp_error(c, "%s: unknown attribute type %d", what, (int)a->kind);
     }
 }
@@ -285,7 +283,11 @@ static Status import_attr(ImportCtx *c, const Onnx__AttributeProto *ap, Node *n,
     int kind = ap->has_type ? (int)ap->type : ATTR_UNDEFINED;
     if (kind <= ATTR_UNDEFINED || kind > ATTR_TYPE_PROTOS)
         return imp_error(c, "%s: unknown attribute type %d", what, kind);
-    Attr *a = node_add_attr(n, ap->name, (AttrKind)kind);
+    /* the array was sized in fill_node: node_add_attr copies it on every
+     * call, which a file with many attributes on one node would make quadratic */
+    Attr *a = &n->attrs[n->n_attrs++];
+    a->name = imp_str(c, ap->name);
+    a->kind = (AttrKind)kind;
     a->doc = imp_str(c, ap->doc_string);
     a->ref_attr_name = ap->ref_attr_name && *ap->ref_attr_name ? imp_str(c, ap->ref_attr_name) : NULL;
     return import_attr_value(c, ap, a, n->graph, what);
@@ -301,9 +303,9 @@ static Status fill_node(ImportCtx *c, const Onnx__NodeProto *np, size_t idx, Nod
             continue; /* optional input left empty */
         n->inputs[k] = graph_find_value(n->graph, name);
         if (!n->inputs[k])
-            return imp_error(c, "%s: input '%s' is not defined by any node, graph input or initializer", label,
-                             name);
+            return imp_error(c, "%s: input '%s' is not defined by any node, graph input or initializer", label, name);
     }
+    n->attrs = arena_alloc(c->m->arena, (np->n_attribute + 1) * sizeof *n->attrs);
     for (size_t k = 0; k < np->n_attribute; k++)
         if (import_attr(c, np->attribute[k], n, label))
             return KDC_ERR;

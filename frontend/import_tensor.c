@@ -175,8 +175,7 @@ static Status ext_parse(ImportCtx *c, const Onnx__TensorProto *tp, const char *w
     if (location_escapes(r->location))
         return imp_error(c, "%s: external data location '%s' leaves the model's folder", what, r->location);
     if (!c->base_dir)
-        return imp_error(c, "%s: uses external data '%s' but the model was not read from a folder", what,
-                         r->location);
+        return imp_error(c, "%s: uses external data '%s' but the model was not read from a folder", what, r->location);
     return KDC_OK;
 }
 
@@ -196,8 +195,9 @@ static Status ext_open(ImportCtx *c, const ExtRef *r, const char *what, FILE **f
     }
     uint64_t fsize = (uint64_t)st.st_size;
     if (r->offset > fsize || (r->has_length && r->length > fsize - r->offset)) {
-        imp_error(c, "%s: external data range offset %" PRIu64 " length %" PRIu64 " lies outside '%s' (%" PRIu64
-                  " bytes)", what, r->offset, r->has_length ? r->length : 0, full, fsize);
+        imp_error(c,
+                  "%s: external data range offset %" PRIu64 " length %" PRIu64 " lies outside '%s' (%" PRIu64 " bytes)",
+                  what, r->offset, r->has_length ? r->length : 0, full, fsize);
         goto fail;
     }
     *size = r->has_length ? r->length : fsize - r->offset;
@@ -299,16 +299,16 @@ static Status check_inline(ImportCtx *c, const Onnx__TensorProto *tp, const char
         return imp_error(c, "%s: string tensors must use string_data, not raw_data", what);
     if (tp->has_raw_data) {
         if (tp->raw_data.len != need)
-            return imp_error(c, "%s: raw_data holds %zu bytes but dims %s of %s need %zu", what, tp->raw_data.len,
-                             dims, dtype_name(dt), need);
+            return imp_error(c, "%s: raw_data holds %zu bytes but dims %s of %s need %zu", what, tp->raw_data.len, dims,
+                             dtype_name(dt), need);
         return KDC_OK;
     }
     if (present != TF_NONE && present != expect)
         return imp_error(c, "%s: %s cannot hold %s values", what, typed_field_names[present], dtype_name(dt));
     uint64_t want = (uint64_t)numel * (dt == DT_COMPLEX64 || dt == DT_COMPLEX128 ? 2 : 1);
     if (typed_count(tp, expect) != want)
-        return imp_error(c, "%s: %s holds %zu values but dims %s of %s need %" PRIu64, what,
-                         typed_field_names[expect], typed_count(tp, expect), dims, dtype_name(dt), want);
+        return imp_error(c, "%s: %s holds %zu values but dims %s of %s need %" PRIu64, what, typed_field_names[expect],
+                         typed_count(tp, expect), dims, dtype_name(dt), want);
     return KDC_OK;
 }
 
@@ -355,8 +355,8 @@ Status imp_tensor(ImportCtx *c, const Onnx__TensorProto *tp, const char *what, T
     char dims[256];
     FILE *f = NULL;
     bool external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
-    if (imp_dtype(c, tp->has_data_type ? tp->data_type : 0, what, &dt) ||
-        check_dims(c, tp, what, dt, &numel, &need) || check_layout(c, tp, what, dt, external))
+    if (imp_dtype(c, tp->has_data_type ? tp->data_type : 0, what, &dt) || check_dims(c, tp, what, dt, &numel, &need) ||
+        check_layout(c, tp, what, dt, external))
         return KDC_ERR;
     format_dims(tp->dims, tp->n_dims, dims, sizeof dims);
     if (external ? ext_check(c, tp, what, dims, dt, need, &f, &offset)

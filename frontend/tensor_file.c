@@ -44,7 +44,7 @@ static Status read_pb(const uint8_t *buf, size_t len, const char *path, Model *m
     Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, buf);
     if (!tp)
         return diag_error(d, "%s: not a serialized ONNX TensorProto (protobuf parse failed)", path);
-    ImportCtx c = {path, NULL, len, m, d};
+    ImportCtx c = {.path = path, .base_dir = NULL, .file_len = len, .m = m, .d = d};
     Status st = imp_tensor(&c, tp, "tensor", out);
     onnx__tensor_proto__free_unpacked(tp, NULL);
     return st;

@@ -23,12 +23,14 @@ start=$(date +%s.%N)
 
 if [ -z "${ROUNDTRIP:-}" ] && { [ ! -x "$BIN" ] || [ tests/tools/roundtrip.c -nt "$BIN" ] || [ "$BUILD/libkdc.a" -nt "$BIN" ]; }; then
     mkdir -p "$BUILD/tools"
-    $CC -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -I"$BUILD/gen" tests/tools/roundtrip.c \
-        "$BUILD/libkdc.a" $(pkg-config --libs libprotobuf-c yaml-0.1 openblas) -lpthread -lm -o "$BIN"
+    # SANFLAGS as in the Makefile: BUILD=build/asan SANFLAGS="-fsanitize=address,undefined"
+    $CC -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g ${SANFLAGS:-} -I. -I"$BUILD/gen" tests/tools/roundtrip.c \
+        "$BUILD/libkdc.a" $(pkg-config --libs libprotobuf-c yaml-0.1 openblas) -lpthread -lm ${SANFLAGS:-} -o "$BIN"
 fi
 
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/kdc-roundtrip.XXXXXX")
-trap 'rm -rf "$OUT"' EXIT INT TERM
+trap 'rm -rf "$OUT"' EXIT
+trap 'exit 130' INT TERM
 status=0
 
 "$BIN" "$DATA" "$OUT/models" >"$OUT/roundtrip.log" || status=1

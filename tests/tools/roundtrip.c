@@ -118,8 +118,8 @@ static bool roundtrip_one(const char *src, const char *out_path)
     uint8_t *again = NULL;
     size_t again_len = 0;
     bool ok = false;
-    if (onnx_import_file(src, &m1, &d) || onnx_export_file(m1, out_path, &d) ||
-        onnx_import_file(out_path, &m2, &d) || onnx_export_buffer(m2, &again, &again_len, &d)) {
+    if (onnx_import_file(src, &m1, &d) || onnx_export_file(m1, out_path, &d) || onnx_import_file(out_path, &m2, &d) ||
+        onnx_export_buffer(m2, &again, &again_len, &d)) {
         printf("FAIL %s: %s\n", src, d.msg);
         goto done;
     }

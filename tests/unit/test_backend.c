@@ -547,12 +547,9 @@ static void test_atomic_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_export_fields),
-        cmocka_unit_test(test_export_every_dtype),
-        cmocka_unit_test(test_export_import_same_ir),
-        cmocka_unit_test(test_export_errors),
-        cmocka_unit_test(test_export_file_atomic),
-        cmocka_unit_test(test_atomic_file),
+        cmocka_unit_test(test_export_fields),         cmocka_unit_test(test_export_every_dtype),
+        cmocka_unit_test(test_export_import_same_ir), cmocka_unit_test(test_export_errors),
+        cmocka_unit_test(test_export_file_atomic),    cmocka_unit_test(test_atomic_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,243 +1,18 @@
-/* test_frontend.c - unit tests of the ONNX frontend (frontend/onnx_import.h).
+/* test_frontend.c - unit tests of the ONNX frontend (frontend/onnx_import.h)
+ * on valid models.
  *
- * Models are built in memory with protobuf-c (all builder memory in one
- * arena), packed and imported from the buffer; external data and the bad
- * fixtures in tests/bad/ are read from files. Covers model fields, symbolic
- * dims, every attribute kind, every data type through raw and typed fields,
- * opaque parts, outer-scope names, node order, and every validation error.
+ * Models are built in memory with protobuf-c (tests/unit/onnx_build.h),
+ * packed and imported from the buffer; external data is read from files.
+ * Covers model fields, symbolic dims, value_info, initializers that are graph
+ * inputs, node order, every attribute kind, outer-scope names in subgraphs,
+ * every data type through raw and typed fields, and the opaque parts kept as
+ * packed bytes. Errors are in test_frontend_errors.c.
  */
-#include <setjmp.h>
-#include <stdbool.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "frontend/onnx_import.h"
 #include "ir/ops.h"
-#include "onnx.pb-c.h"
-
-static Arena *A; /* builder memory, reset per test */
-
-static int setup(void **state)
-{
-    (void)state;
-    A = arena_new();
-    return A ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    arena_free(A);
-    A = NULL;
-    return 0;
-}
-
-/* ---- protobuf-c builders ---- */
-
-static void *alloc(size_t n)
-{
-    return arena_alloc(A, n);
-}
-
-static char *S(const char *s)
-{
-    return arena_strdup(A, s);
-}
-
-/* Appends item to a protobuf-c repeated pointer field. */
-static void push(void *field, size_t *n, void *item)
-{
-    void ***arr = field;
-    void **grown = alloc((*n + 1) * sizeof *grown);
-    if (*n)
-        memcpy(grown, *arr, *n * sizeof *grown);
-    grown[(*n)++] = item;
-    *arr = grown;
-}
-
-/* Splits "a,b,,c" into strings ("" entries kept); "" gives no entries. */
-static char **split(const char *list, size_t *n)
-{
-    char **out = alloc(64 * sizeof *out);
-    *n = 0;
-    for (const char *p = list; *list;) {
-        size_t len = strcspn(p, ",");
-        out[(*n)++] = arena_strndup(A, p, len);
-        if (!p[len])
-            break;
-        p += len + 1;
-    }
-    return out;
-}
-
-static Onnx__TypeProto *tensor_type(int elem, const char *dims /* "N,3,?" or NULL: no shape */)
-{
-    Onnx__TypeProto *tp = alloc(sizeof *tp);
-    Onnx__TypeProto__Tensor *tt = alloc(sizeof *tt);
-    onnx__type_proto__init(tp);
-    onnx__type_proto__tensor__init(tt);
-    tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    tp->tensor_type = tt;
-    tt->has_elem_type = 1;
-    tt->elem_type = elem;
-    if (!dims)
-        return tp;
-    tt->shape = alloc(sizeof *tt->shape);
-    onnx__tensor_shape_proto__init(tt->shape);
-    size_t n;
-    char **parts = split(dims, &n);
-    for (size_t i = 0; i < n; i++) {
-        Onnx__TensorShapeProto__Dimension *d = alloc(sizeof *d);
-        onnx__tensor_shape_proto__dimension__init(d);
-        if ((parts[i][0] >= '0' && parts[i][0] <= '9') || parts[i][0] == '-') {
-            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-            d->dim_value = atoll(parts[i]);
-        } else if (strcmp(parts[i], "?")) {
-            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-            d->dim_param = parts[i];
-        }
-        push(&tt->shape->dim, &tt->shape->n_dim, d);
-    }
-    return tp;
-}
-
-static Onnx__ValueInfoProto *vinfo(const char *name, Onnx__TypeProto *type)
-{
-    Onnx__ValueInfoProto *vi = alloc(sizeof *vi);
-    onnx__value_info_proto__init(vi);
-    vi->name = S(name);
-    vi->type = type;
-    return vi;
-}
-
-static Onnx__GraphProto *new_graph(const char *name)
-{
-    Onnx__GraphProto *g = alloc(sizeof *g);
-    onnx__graph_proto__init(g);
-    g->name = S(name);
-    return g;
-}
-
-static Onnx__ModelProto *new_model(void)
-{
-    Onnx__ModelProto *mp = alloc(sizeof *mp);
-    onnx__model_proto__init(mp);
-    mp->has_ir_version = 1;
-    mp->ir_version = 8;
-    Onnx__OperatorSetIdProto *o = alloc(sizeof *o);
-    onnx__operator_set_id_proto__init(o);
-    o->domain = S("");
-    o->has_version = 1;
-    o->version = 13;
-    push(&mp->opset_import, &mp->n_opset_import, o);
-    mp->graph = new_graph("main");
-    return mp;
-}
-
-static Onnx__NodeProto *add_node(Onnx__GraphProto *g, const char *op, const char *name, const char *ins,
-                                 const char *outs)
-{
-    Onnx__NodeProto *n = alloc(sizeof *n);
-    onnx__node_proto__init(n);
-    n->op_type = S(op);
-    n->name = S(name);
-    n->input = split(ins, &n->n_input);
-    n->output = split(outs, &n->n_output);
-    push(&g->node, &g->n_node, n);
-    return n;
-}
-
-static Onnx__AttributeProto *add_attr(Onnx__NodeProto *n, const char *name, int type)
-{
-    Onnx__AttributeProto *a = alloc(sizeof *a);
-    onnx__attribute_proto__init(a);
-    a->name = S(name);
-    a->has_type = 1;
-    a->type = (Onnx__AttributeProto__AttributeType)type;
-    push(&n->attribute, &n->n_attribute, a);
-    return a;
-}
-
-static Onnx__TensorProto *raw_tensor(const char *name, int dtype, const char *dims, const void *raw, size_t len)
-{
-    Onnx__TensorProto *t = alloc(sizeof *t);
-    onnx__tensor_proto__init(t);
-    t->name = name ? S(name) : NULL;
-    t->has_data_type = 1;
-    t->data_type = dtype;
-    size_t n;
-    char **parts = split(dims, &n);
-    t->dims = alloc((n + 1) * sizeof *t->dims);
-    for (size_t i = 0; i < n; i++)
-        t->dims[i] = atoll(parts[i]);
-    t->n_dims = n;
-    if (raw) {
-        t->has_raw_data = 1;
-        t->raw_data.data = arena_memdup(A, raw, len);
-        t->raw_data.len = len;
-    }
-    return t;
-}
-
-static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
-{
-    *len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = alloc(*len);
-    protobuf_c_message_pack(m, buf);
-    return buf;
-}
-
-static Status import_mp(const Onnx__ModelProto *mp, Model **m, Diag *d)
-{
-    size_t len;
-    uint8_t *buf = pack(&mp->base, &len);
-    return onnx_import_buffer(buf, len, "test.onnx", NULL, m, d);
-}
-
-static Model *import_ok(const Onnx__ModelProto *mp)
-{
-    Model *m = NULL;
-    Diag d = {{0}};
-    if (import_mp(mp, &m, &d))
-        fail_msg("import failed: %s", d.msg);
-    return m;
-}
-
-/* Imports a model that must fail; the message must name the file, hold
- * `expect` and be one line. */
-static void import_fails(const Onnx__ModelProto *mp, const char *expect)
-{
-    Model *m = (Model *)1;
-    Diag d = {{0}};
-    if (import_mp(mp, &m, &d) == KDC_OK)
-        fail_msg("import succeeded, expected an error with '%s'", expect);
-    assert_null(m);
-    if (strncmp(d.msg, "test.onnx: ", 11) || !strstr(d.msg, expect) || strchr(d.msg, '\n'))
-        fail_msg("message '%s' does not name the file or lacks '%s'", d.msg, expect);
-}
-
-/* x(float[N,3,?]) -> Relu -> t -> Add(w) -> y */
-static Onnx__ModelProto *small_model(void)
-{
-    Onnx__ModelProto *mp = new_model();
-    Onnx__GraphProto *g = mp->graph;
-    push(&g->input, &g->n_input, vinfo("x", tensor_type(1, "N,3,?")));
-    push(&g->output, &g->n_output, vinfo("y", tensor_type(1, "N,3,?")));
-    float w[3] = {1, 2, 3};
-    push(&g->initializer, &g->n_initializer, raw_tensor("w", 1, "3", w, sizeof w));
-    add_node(g, "Relu", "r", "x", "t");
-    add_node(g, "Add", "a", "t,w", "y");
-    return mp;
-}
+#include "tests/unit/onnx_build.h"
 
 /* ---- model fields, values, types ---- */
 
@@ -368,78 +143,6 @@ static void test_unsorted_nodes_and_optional_io(void **state)
 
 /* ---- attributes ---- */
 
-static Onnx__TypeProto *sequence_type(void)
-{
-    Onnx__TypeProto *tp = alloc(sizeof *tp);
-    Onnx__TypeProto__Sequence *seq = alloc(sizeof *seq);
-    onnx__type_proto__init(tp);
-    onnx__type_proto__sequence__init(seq);
-    seq->elem_type = tensor_type(1, "?");
-    tp->value_case = ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
-    tp->sequence_type = seq;
-    return tp;
-}
-
-static Onnx__SparseTensorProto *sparse_tensor(void)
-{
-    Onnx__SparseTensorProto *sp = alloc(sizeof *sp);
-    onnx__sparse_tensor_proto__init(sp);
-    float v[1] = {5};
-    int64_t idx[1] = {2};
-    sp->values = raw_tensor("sv", 1, "1", v, sizeof v);
-    sp->indices = raw_tensor("si", 7, "1", idx, sizeof idx);
-    sp->dims = alloc(sizeof(int64_t));
-    sp->dims[0] = 4;
-    sp->n_dims = 1;
-    return sp;
-}
-
-/* then-branch uses the outer "x"; else-branch defines its own "y". */
-static Onnx__GraphProto *branch(const char *name, const char *op)
-{
-    Onnx__GraphProto *b = new_graph(name);
-    push(&b->output, &b->n_output, vinfo("b_out", NULL));
-    add_node(b, op, "", "x", "b_out");
-    return b;
-}
-
-static void add_every_attr(Onnx__NodeProto *n)
-{
-    static float fl[2] = {0.5f, -1};
-    static int64_t in[3] = {1, -2, 3};
-    int32_t one = 1;
-    Onnx__AttributeProto *a = add_attr(n, "f", 1);
-    a->has_f = 1, a->f = 2.5f;
-    a = add_attr(n, "i", 2);
-    a->has_i = 1, a->i = -7;
-    Onnx__AttributeProto *s = add_attr(n, "s", 3);
-    s->has_s = 1;
-    s->s = (ProtobufCBinaryData){3, (uint8_t *)S("a\001b")};
-    s->doc_string = S("attr doc");
-    add_attr(n, "t", 4)->t = raw_tensor("tv", 6, "", &one, 4);
-    add_attr(n, "g", 5)->g = branch("then", "Relu");
-    a = add_attr(n, "floats", 6);
-    a->floats = fl, a->n_floats = 2;
-    a = add_attr(n, "ints", 7);
-    a->ints = in, a->n_ints = 3;
-    a = add_attr(n, "strings", 8);
-    a->strings = alloc(2 * sizeof *a->strings), a->n_strings = 2;
-    a->strings[0] = (ProtobufCBinaryData){1, (uint8_t *)S("p")};
-    a->strings[1] = (ProtobufCBinaryData){0, NULL};
-    a = add_attr(n, "tensors", 9);
-    push(&a->tensors, &a->n_tensors, raw_tensor(NULL, 6, "1", &one, 4));
-    a = add_attr(n, "graphs", 10);
-    push(&a->graphs, &a->n_graphs, branch("b0", "Neg"));
-    push(&a->graphs, &a->n_graphs, branch("b1", "Abs"));
-    add_attr(n, "sparse", 11)->sparse_tensor = sparse_tensor();
-    a = add_attr(n, "sparses", 12);
-    push(&a->sparse_tensors, &a->n_sparse_tensors, sparse_tensor());
-    add_attr(n, "tp", 13)->tp = sequence_type();
-    a = add_attr(n, "tps", 14);
-    push(&a->type_protos, &a->n_type_protos, sequence_type());
-    push(&a->type_protos, &a->n_type_protos, tensor_type(7, "3"));
-}
-
 static bool blob_is(Bytes b, const ProtobufCMessage *msg)
 {
     size_t len;
@@ -539,8 +242,6 @@ static void test_opaque_parts(void **state)
 
 /* ---- tensor data: every dtype through its typed field and raw_data ---- */
 
-typedef enum { F_FLOAT, F_INT32, F_INT64, F_DOUBLE, F_UINT64 } Field;
-
 typedef struct DataCase {
     int dtype;
     Field field;
@@ -550,27 +251,6 @@ typedef struct DataCase {
     const void *expect; /* little-endian element bytes */
     size_t expect_len;
 } DataCase;
-
-static void set_typed(Onnx__TensorProto *t, Field f, const void *vals, size_t n)
-{
-    void *copy = arena_memdup(A, vals, n * (f == F_FLOAT || f == F_INT32 ? 4 : 8));
-    switch (f) {
-    case F_FLOAT: t->float_data = copy, t->n_float_data = n; break;
-    case F_INT32: t->int32_data = copy, t->n_int32_data = n; break;
-    case F_INT64: t->int64_data = copy, t->n_int64_data = n; break;
-    case F_DOUBLE: t->double_data = copy, t->n_double_data = n; break;
-    case F_UINT64: t->uint64_data = copy, t->n_uint64_data = n; break;
-    }
-}
-
-/* A model whose only content is initializer `t`, also the graph output. */
-static Onnx__ModelProto *init_model(Onnx__TensorProto *t)
-{
-    Onnx__ModelProto *mp = new_model();
-    push(&mp->graph->initializer, &mp->graph->n_initializer, t);
-    push(&mp->graph->output, &mp->graph->n_output, vinfo(t->name, NULL));
-    return mp;
-}
 
 static void check_case(const DataCase *c)
 {
@@ -602,22 +282,14 @@ static void test_typed_and_raw_data(void **state)
     static const uint8_t i8_le[] = {0xFD, 0x7F}, u8_le[] = {255, 0}, b_le[] = {1, 0};
     static const uint32_t u32_le[] = {4000000000u, 1};
     const DataCase cases[] = {
-        {DT_FLOAT, F_FLOAT, "2,2", f32, 4, f32, 16},
-        {DT_COMPLEX64, F_FLOAT, "2", f32, 4, f32, 16},
-        {DT_DOUBLE, F_DOUBLE, "4", f64, 4, f64, 32},
-        {DT_COMPLEX128, F_DOUBLE, "1,2", f64, 4, f64, 32},
-        {DT_INT32, F_INT32, "2", i32, 2, i32, 8},
-        {DT_INT16, F_INT32, "2", i16, 2, i16_le, 4},
-        {DT_UINT16, F_INT32, "2", u16, 2, u16_le, 4},
-        {DT_INT8, F_INT32, "2", i8, 2, i8_le, 2},
-        {DT_UINT8, F_INT32, "2", u8, 2, u8_le, 2},
-        {DT_BOOL, F_INT32, "2", b, 2, b_le, 2},
-        {DT_FLOAT16, F_INT32, "2", h, 2, h_le, 4},
-        {DT_BFLOAT16, F_INT32, "2", bf, 2, bf_le, 4},
-        {DT_INT64, F_INT64, "2", i64, 2, i64, 16},
-        {DT_UINT32, F_UINT64, "2", u32, 2, u32_le, 8},
-        {DT_UINT64, F_UINT64, "2,1", u64, 2, u64, 16},
-        {DT_FLOAT, F_FLOAT, "0,3", f32, 0, f32, 0},
+        {DT_FLOAT, F_FLOAT, "2,2", f32, 4, f32, 16},   {DT_COMPLEX64, F_FLOAT, "2", f32, 4, f32, 16},
+        {DT_DOUBLE, F_DOUBLE, "4", f64, 4, f64, 32},   {DT_COMPLEX128, F_DOUBLE, "1,2", f64, 4, f64, 32},
+        {DT_INT32, F_INT32, "2", i32, 2, i32, 8},      {DT_INT16, F_INT32, "2", i16, 2, i16_le, 4},
+        {DT_UINT16, F_INT32, "2", u16, 2, u16_le, 4},  {DT_INT8, F_INT32, "2", i8, 2, i8_le, 2},
+        {DT_UINT8, F_INT32, "2", u8, 2, u8_le, 2},     {DT_BOOL, F_INT32, "2", b, 2, b_le, 2},
+        {DT_FLOAT16, F_INT32, "2", h, 2, h_le, 4},     {DT_BFLOAT16, F_INT32, "2", bf, 2, bf_le, 4},
+        {DT_INT64, F_INT64, "2", i64, 2, i64, 16},     {DT_UINT32, F_UINT64, "2", u32, 2, u32_le, 8},
+        {DT_UINT64, F_UINT64, "2,1", u64, 2, u64, 16}, {DT_FLOAT, F_FLOAT, "0,3", f32, 0, f32, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_case(&cases[i]);
@@ -650,17 +322,6 @@ static void write_bytes(const char *path, const void *data, size_t len)
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, len, f), len);
     fclose(f);
-}
-
-static void add_external(Onnx__TensorProto *t, const char *key, const char *value)
-{
-    Onnx__StringStringEntryProto *e = alloc(sizeof *e);
-    onnx__string_string_entry_proto__init(e);
-    e->key = S(key);
-    e->value = S(value);
-    push(&t->external_data, &t->n_external_data, e);
-    t->has_data_location = 1;
-    t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
 }
 
 static void test_external_data(void **state)
@@ -715,197 +376,6 @@ static void test_external_data(void **state)
     rmdir(dir);
 }
 
-/* ---- validation errors built in memory ---- */
-
-static void test_tensor_errors(void **state)
-{
-    (void)state;
-    float f[4] = {0};
-    Onnx__TensorProto *t = raw_tensor("w", DT_FLOAT, "4", f, sizeof f);
-    set_typed(t, F_FLOAT, f, 4);
-    import_fails(init_model(t), "initializer 'w': holds both raw_data and float_data");
-    t = raw_tensor("w", DT_FLOAT, "1", NULL, 0);
-    set_typed(t, F_INT64, f, 1);
-    import_fails(init_model(t), "initializer 'w': int64_data cannot hold float values");
-    t = raw_tensor("w", DT_FLOAT, "1", NULL, 0);
-    set_typed(t, F_INT64, f, 1);
-    set_typed(t, F_DOUBLE, f, 1);
-    import_fails(init_model(t), "initializer 'w': holds both int64_data and double_data");
-    import_fails(init_model(raw_tensor("w", DT_STRING, "1", "x", 1)), "string tensors must use string_data");
-    t = raw_tensor("w", DT_COMPLEX64, "2", NULL, 0);
-    set_typed(t, F_FLOAT, f, 2);
-    import_fails(init_model(t), "initializer 'w': float_data holds 2 values but dims [2] of complex64 need 4");
-    import_fails(init_model(raw_tensor("w", DT_UNDEFINED, "1", f, 4)), "initializer 'w': unknown data_type 0");
-    t = raw_tensor("w", DT_FLOAT, "1", f, 4);
-    t->segment = alloc(sizeof *t->segment);
-    onnx__tensor_proto__segment__init(t->segment);
-    import_fails(init_model(t), "segmented tensors are not supported");
-    t = raw_tensor("w", DT_FLOAT, "1", f, 4);
-    add_external(t, "location", "w.bin");
-    import_fails(init_model(t), "initializer 'w': holds both external and inline data");
-    t = raw_tensor("w", DT_FLOAT, "1", NULL, 0);
-    add_external(t, "location", "a/../../w.bin");
-    import_fails(init_model(t), "leaves the model's folder");
-    t = raw_tensor("w", DT_FLOAT, "1", NULL, 0);
-    add_external(t, "location", "/etc/passwd");
-    import_fails(init_model(t), "leaves the model's folder");
-    t = raw_tensor("w", DT_FLOAT, "1", NULL, 0);
-    add_external(t, "location", "w.bin");
-    add_external(t, "offset", "-4");
-    import_fails(init_model(t), "external data offset '-4' is not a byte count");
-}
-
-static void test_graph_errors(void **state)
-{
-    (void)state;
-    Onnx__ModelProto *mp = small_model();
-    push(&mp->graph->output, &mp->graph->n_output, vinfo("q", NULL));
-    import_fails(mp, "graph output 'q' is not defined");
-
-    mp = small_model();
-    mp->graph->node[1]->op_type = S("");
-    import_fails(mp, "node 'a' (): node has no op_type");
-
-    mp = small_model();
-    push(&mp->graph->input, &mp->graph->n_input, vinfo("x", NULL));
-    import_fails(mp, "graph input 'x': value 'x' is defined more than once");
-
-    mp = small_model();
-    push(&mp->graph->input, &mp->graph->n_input, vinfo("v", tensor_type(1, "2,-1")));
-    import_fails(mp, "graph input 'v': negative dimension -1 in its shape");
-
-    mp = small_model();
-    push(&mp->graph->input, &mp->graph->n_input, vinfo("v", tensor_type(42, "2")));
-    import_fails(mp, "graph input 'v': unknown data_type 42");
-
-    mp = small_model();
-    add_attr(add_node(mp->graph, "Constant", "k", "", "kv"), "value", 4);
-    import_fails(mp, "node 'k' (Constant) attribute 'value': attribute of type 4 carries no value");
-
-    mp = small_model();
-    Onnx__GraphProto *then = branch("then", "Relu");
-    then->node[0]->input[0] = S("missing");
-    add_attr(add_node(mp->graph, "If", "if", "x", "o"), "then_branch", 5)->g = then;
-    import_fails(mp, "subgraph 'then': node #0 (Relu): input 'missing' is not defined");
-
-    mp = small_model();
-    then = branch("then", "Relu");
-    push(&then->value_info, &then->n_value_info, vinfo("x", NULL));
-    add_attr(add_node(mp->graph, "If", "if", "x", "o"), "then_branch", 5)->g = then;
-    import_fails(mp, "subgraph 'then': value_info 'x' describes a value of an enclosing graph");
-
-    mp = small_model();
-    then = branch("then", "Relu");
-    then->node[0]->output[0] = S("t"); /* shadows the outer "t" */
-    add_attr(add_node(mp->graph, "If", "if", "x", "o"), "then_branch", 5)->g = then;
-    import_fails(mp, "value 't' is defined more than once");
-}
-
-/* ---- the committed bad fixtures (tests/bad, written by make_bad_models.py) ---- */
-
-static void bad_dir(char *buf, size_t cap)
-{
-    /* __FILE__ is tests/unit/test_frontend.c as given to the compiler */
-    const char *unit = strstr(__FILE__, "unit/test_frontend.c");
-    snprintf(buf, cap, "%.*sbad", unit ? (int)(unit - __FILE__) : 0, __FILE__);
-}
-
-static void check_fixture(const char *dir, const char *file, const char *expect)
-{
-    char path[2048];
-    Model *m = (Model *)1;
-    Diag d = {{0}};
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    assert_int_equal(onnx_import_file(path, &m, &d), KDC_ERR);
-    assert_null(m);
-    size_t plen = strlen(path);
-    if (strncmp(d.msg, path, plen) || strncmp(d.msg + plen, ": ", 2) || !strstr(d.msg, expect) ||
-        strchr(d.msg, '\n'))
-        fail_msg("%s: got '%s', want the file name and '%s' on one line", file, d.msg, expect);
-}
-
-static void test_bad_fixtures(void **state)
-{
-    (void)state;
-    char dir[900], list[1024], line[1024];
-    bad_dir(dir, sizeof dir);
-    snprintf(list, sizeof list, "%s/expected.txt", dir);
-    FILE *f = fopen(list, "r");
-    if (!f)
-        fail_msg("cannot open %s (run the tests from the project root)", list);
-    char seen[64][128];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        char *tab = strchr(line, '\t');
-        if (line[0] == '#' || !tab)
-            continue;
-        *tab = 0;
-        check_fixture(dir, line, tab + 1);
-        if (n < 64 && strlen(line) < sizeof seen[0])
-            memcpy(seen[n++], line, strlen(line) + 1);
-    }
-    fclose(f);
-    assert_true(n >= 20);
-    /* every .onnx fixture must have an expected message */
-    DIR *dp = opendir(dir);
-    assert_non_null(dp);
-    for (struct dirent *e; (e = readdir(dp));) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 5, ".onnx"))
-            continue;
-        bool listed = false;
-        for (int i = 0; i < n && !listed; i++)
-            listed = !strcmp(seen[i], e->d_name);
-        if (!listed)
-            fail_msg("%s/%s has no line in expected.txt", dir, e->d_name);
-    }
-    closedir(dp);
-}
-
-/* ---- robustness: mutated and truncated files never crash ---- */
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static void import_any(const uint8_t *buf, size_t len)
-{
-    Model *m = NULL;
-    Diag d = {{0}};
-    if (onnx_import_buffer(buf, len, "fuzz.onnx", NULL, &m, &d) == KDC_OK)
-        model_free(m);
-    else if (strncmp(d.msg, "fuzz.onnx: ", 11) || strchr(d.msg, '\n'))
-        fail_msg("bad message: '%s'", d.msg);
-}
-
-static void test_mutations_never_crash(void **state)
-{
-    (void)state;
-    Onnx__ModelProto *mp = small_model();
-    add_every_attr(add_node(mp->graph, "Custom", "c", "y", "z"));
-    push(&mp->graph->input, &mp->graph->n_input, vinfo("seq", sequence_type()));
-    size_t len;
-    uint8_t *good = pack(&mp->base, &len);
-    uint8_t *buf = malloc(len);
-    for (size_t cut = 0; cut < len; cut++)
-        import_any(good, cut);
-    for (int iter = 0; iter < 3000; iter++) {
-        memcpy(buf, good, len);
-        int flips = 1 + (int)(rng() % 4);
-        for (int k = 0; k < flips; k++)
-            buf[rng() % len] = (uint8_t)rng();
-        import_any(buf, len);
-    }
-    free(buf);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -918,10 +388,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_typed_and_raw_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_string_tensor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_external_data, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tensor_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_graph_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_fixtures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mutations_never_crash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
