@@ -41,12 +41,15 @@ static void on_batch(const TrainProgress *tp, void *ctx)
 static void on_epoch(const EpochStats *s, void *ctx)
 {
     Progress *p = ctx;
+    char eta[16];
+    double elapsed = now_seconds() - p->start;
+    format_eta(s->epoch ? elapsed / s->epoch * (s->epochs - s->epoch) : 0, eta, sizeof eta);
     if (p->tty)
         fputs("\r\033[K", stderr);
     fprintf(stderr,
-            "epoch %d  loss %.4f  train acc %.2f%%  test acc %.2f%%  agreement %.2f%%  %.0f img/s  %.1f s\n",
-            s->epoch, s->loss, 100 * s->train_accuracy, 100 * s->test_accuracy, 100 * s->agreement,
-            s->images_per_s, s->seconds);
+            "epoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  agreement %.2f%%  %.0f img/s  %.1f s  ETA %s\n",
+            s->epoch, s->epochs, s->loss, 100 * s->train_accuracy, 100 * s->test_accuracy, 100 * s->agreement,
+            s->images_per_s, s->seconds, eta);
     fflush(stderr);
 }
 
@@ -54,6 +57,7 @@ void progress_init(Progress *p)
 {
     p->tty = isatty(fileno(stderr));
     p->last_draw = 0;
+    p->start = now_seconds();
 }
 
 TrainHooks progress_hooks(Progress *p)

@@ -138,10 +138,12 @@ Value *graph_add_value(Graph *g, const char *name, Diag *d)
 
 Value *graph_new_value(Graph *g, const char *prefix)
 {
-    char name[512];
-    snprintf(name, sizeof name, "%s", prefix);
+    /* sized for any prefix: a truncated name would never become free */
+    size_t cap = strlen(prefix) + 16;
+    char *name = arena_alloc(g->arena, cap);
+    snprintf(name, cap, "%s", prefix);
     for (int k = 1; graph_find_value(g, name); k++)
-        snprintf(name, sizeof name, "%s_%d", prefix, k);
+        snprintf(name, cap, "%s_%d", prefix, k);
     return graph_add_value(g, name, NULL);
 }
 
@@ -173,11 +175,15 @@ void node_set_output(Node *n, int k, Value *v)
 
 Attr *node_add_attr(Node *n, const char *name, AttrKind kind)
 {
-    Attr *na = arena_alloc(n->graph->arena, (size_t)(n->n_attrs + 1) * sizeof *na);
-    if (n->n_attrs)
-        memcpy(na, n->attrs, (size_t)n->n_attrs * sizeof *na);
-    n->attrs = na;
-    Attr *a = &na[n->n_attrs++];
+    if (n->n_attrs >= n->cap_attrs) { /* grow by doubling: adding k attributes costs O(k) */
+        int cap = n->n_attrs ? 2 * n->n_attrs : 4;
+        Attr *na = arena_alloc(n->graph->arena, (size_t)cap * sizeof *na);
+        if (n->n_attrs)
+            memcpy(na, n->attrs, (size_t)n->n_attrs * sizeof *na);
+        n->attrs = na;
+        n->cap_attrs = cap;
+    }
+    Attr *a = &n->attrs[n->n_attrs++];
     a->name = arena_strdup(n->graph->arena, name);
     a->kind = kind;
     return a;

@@ -63,6 +63,12 @@ Status infer_MatMul(InferCtx *c, Diag *d)
     return KDC_OK;
 }
 
+/* Equal, or not known yet. */
+static bool conv_dims_agree(const Dim *a, const Dim *b)
+{
+    return a->value < 0 || b->value < 0 || a->value == b->value;
+}
+
 Status infer_Conv(InferCtx *c, Diag *d)
 {
     const Shape *x = &c->in_shape[0], *w = &c->in_shape[1];
@@ -78,13 +84,23 @@ Status infer_Conv(InferCtx *c, Diag *d)
         kernel[i - 2] = w->dims[i].value;
     int ks = 0;
     const int64_t *kattr = node_attr_ints(c->node, "kernel_shape", &ks);
-    for (int i = 0; i < ks && i < w->rank - 2; i++)
+    if (kattr && ks != w->rank - 2)
+        return infer_error(c->node, d, "attribute 'kernel_shape' has %d values, expected %d", ks, w->rank - 2);
+    for (int i = 0; i < ks; i++) {
+        if (kernel[i] >= 0 && kernel[i] != kattr[i])
+            return infer_error(c->node, d, "kernel_shape %lld differs from the weight's %lld in spatial dim %d",
+                               (long long)kattr[i], (long long)kernel[i], i);
         kernel[i] = kattr[i];
+    }
     int64_t group = node_attr_int(c->node, "group", 1);
     const Dim *cin = &x->dims[1], *wc = &w->dims[1];
     if (group < 1 || (cin->value >= 0 && wc->value >= 0 && cin->value != wc->value * group))
         return infer_error(c->node, d, "input has %lld channels but weight expects %lld x group %lld",
                            (long long)cin->value, (long long)wc->value, (long long)group);
+    const Shape *b = c->n_in > 2 && c->in_dtype[2] != DT_UNDEFINED ? &c->in_shape[2] : NULL;
+    if (b && b->rank >= 0 && (b->rank != 1 || !conv_dims_agree(&b->dims[0], &w->dims[0])))
+        return infer_error(c->node, d, "bias must be 1-D with one value per output channel (%lld)",
+                           (long long)w->dims[0].value);
     ConvGeom g;
     if (conv_geom_resolve(c->node, x, kernel, &g, d))
         return KDC_ERR;
@@ -117,6 +133,8 @@ static Status infer_pool(InferCtx *c, Diag *d)
         c->out_shape[0].rank = -1;
         return KDC_OK;
     }
+    if (x->rank < 3)
+        return infer_error(c->node, d, "input must have rank >= 3 (N, C, spatial...), got %d", x->rank);
     int ks = 0;
     const int64_t *kernel = node_attr_ints(c->node, "kernel_shape", &ks);
     if (!kernel || ks != x->rank - 2)

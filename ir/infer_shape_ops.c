@@ -47,18 +47,43 @@ Status infer_Flatten(InferCtx *c, Diag *d)
 }
 
 /* Resolves the -1 entry of a Reshape: the input dims not copied by a 0
- * entry, divided by the product of the explicit entries. */
-static Dim reshape_infer_minus_one(const Shape *x, const bool *copied, int64_t explicit_product)
+ * entry, divided by the product of the explicit entries. A lone symbol (the
+ * batch) survives when the known dims divide out exactly. Fails when the
+ * input is fully known and does not divide. */
+static Status reshape_infer_minus_one(const Node *n, const Shape *x, const bool *copied, int64_t explicit_product,
+                                      Dim *out, Diag *d)
 {
-    Shape rest = {.rank = 0};
-    for (int i = 0; i < x->rank; i++)
-        if (!copied[i])
-            rest.dims[rest.rank++] = x->dims[i];
-    Dim p = dims_product(&rest, 0, rest.rank);
-    if (p.value >= 0)
-        return explicit_product > 0 && p.value % explicit_product == 0 ? (Dim){p.value / explicit_product, NULL}
-                                                                        : unknown_dim;
-    return p.param && explicit_product == 1 ? p : unknown_dim;
+    int64_t rest = 1, copied_product = 1;
+    const Dim *rest_sym = NULL;
+    int rest_unknown = 0, copied_unknown = 0;
+    for (int i = 0; i < x->rank; i++) {
+        bool known = x->dims[i].value >= 0;
+        if (copied[i]) {
+            copied_unknown += !known;
+            copied_product *= known ? x->dims[i].value : 1;
+        } else if (known) {
+            rest *= x->dims[i].value;
+        } else {
+            rest_sym = &x->dims[i];
+            rest_unknown++;
+        }
+    }
+    *out = unknown_dim;
+    if (explicit_product <= 0)
+        return KDC_OK;
+    if (rest % explicit_product != 0) {
+        if (rest_unknown || copied_unknown)
+            return KDC_OK;
+        return infer_error(n, d,
+                           "cannot reshape %lld elements: the entries other than -1 multiply to %lld, which does "
+                           "not divide it",
+                           (long long)(rest * copied_product), (long long)(explicit_product * copied_product));
+    }
+    if (rest_unknown == 0)
+        *out = (Dim){rest / explicit_product, NULL};
+    else if (rest_unknown == 1 && rest_sym->param && rest == explicit_product)
+        *out = *rest_sym;
+    return KDC_OK;
 }
 
 Status infer_Reshape(InferCtx *c, Diag *d)
@@ -95,8 +120,11 @@ Status infer_Reshape(InferCtx *c, Diag *d)
             explicit_product *= target[i];
         }
     }
-    if (minus_one >= 0)
-        y->dims[minus_one] = x->rank < 0 ? unknown_dim : reshape_infer_minus_one(x, copied, explicit_product);
+    if (minus_one >= 0) {
+        y->dims[minus_one] = unknown_dim;
+        if (x->rank >= 0 && reshape_infer_minus_one(c->node, x, copied, explicit_product, &y->dims[minus_one], d))
+            return KDC_ERR;
+    }
     int64_t in_n = shape_numel(x), out_n = shape_numel(y);
     if (in_n >= 0 && out_n >= 0 && in_n != out_n)
         return infer_error(c->node, d, "cannot reshape %lld elements into %lld", (long long)in_n, (long long)out_n);
@@ -209,6 +237,24 @@ Status infer_Squeeze(InferCtx *c, Diag *d)
     return KDC_OK;
 }
 
+/* The dims off the axis must agree; the most precise one wins (a number over
+ * a symbol over unknown). */
+static Status concat_merge_dims(const Node *n, Shape *y, const Shape *s, int axis, int k, Diag *d)
+{
+    for (int i = 0; i < y->rank; i++) {
+        Dim *a = &y->dims[i];
+        const Dim *b = &s->dims[i];
+        if (i == axis)
+            continue;
+        if (a->value >= 0 && b->value >= 0 && a->value != b->value)
+            return infer_error(n, d, "input %d has %lld in dim %d, input 0 has %lld", k, (long long)b->value, i,
+                               (long long)a->value);
+        if (b->value >= 0 || (a->value < 0 && !a->param))
+            *a = *b;
+    }
+    return KDC_OK;
+}
+
 Status infer_Concat(InferCtx *c, Diag *d)
 {
     const Shape *x0 = &c->in_shape[0];
@@ -226,6 +272,8 @@ Status infer_Concat(InferCtx *c, Diag *d)
         const Shape *s = &c->in_shape[k];
         if (s->rank != x0->rank)
             return infer_error(c->node, d, "input %d has rank %d, input 0 has rank %d", k, s->rank, x0->rank);
+        if (concat_merge_dims(c->node, &y, s, axis, k, d))
+            return KDC_ERR;
         const Dim *a = &y.dims[axis], *b = &s->dims[axis];
         y.dims[axis] = a->value >= 0 && b->value >= 0 ? (Dim){a->value + b->value, NULL} : unknown_dim;
     }

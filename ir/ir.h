@@ -155,6 +155,7 @@ struct Node {
     Value **inputs;     /* NULL entry: optional input left empty ("") */
     Value **outputs;    /* NULL entry: optional output not requested */
     Attr *attrs;
+    int cap_attrs;      /* room in attrs; 0 when someone else sized the array */
     Graph *graph;
     int index; /* position in graph->nodes; refreshed by graph_index_nodes() */
 };

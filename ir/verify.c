@@ -10,6 +10,14 @@
 
 static Status verify_graph(const Graph *g, Diag *d);
 
+static bool is_graph_input(const Graph *g, const Value *v)
+{
+    for (int i = 0; i < g->n_inputs; i++)
+        if (g->inputs[i] == v)
+            return true;
+    return false;
+}
+
 static Status verify_value_defined(const Graph *g, const Node *n, const Value *v, int pos, Diag *d)
 {
     if (!v)
@@ -19,13 +27,8 @@ static Status verify_value_defined(const Graph *g, const Node *n, const Value *v
     if (v->producer && v->producer->graph == g && v->producer->index >= pos)
         return diag_error(d, "node '%s' (%s): input '%s' is used before node '%s' defines it", n->name, n->op_type,
                           v->name, v->producer->name);
-    if (!v->producer && !v->init && v->graph == g) {
-        bool is_input = false;
-        for (int i = 0; i < g->n_inputs; i++)
-            is_input |= g->inputs[i] == v;
-        if (!is_input)
-            return diag_error(d, "node '%s' (%s): input '%s' has no definition", n->name, n->op_type, v->name);
-    }
+    if (!v->producer && !v->init && v->graph == g && !is_graph_input(g, v))
+        return diag_error(d, "node '%s' (%s): input '%s' has no definition", n->name, n->op_type, v->name);
     return KDC_OK;
 }
 
@@ -45,9 +48,8 @@ static Status verify_node(const Graph *g, const Node *n, int pos, Diag *d)
             return KDC_ERR;
     for (int k = 0; k < n->n_outputs; k++) {
         const Value *v = n->outputs[k];
-        if (v && (v->producer != n || v->producer_output != k || v->init))
-            return diag_error(d, "node '%s' (%s): output '%s' is defined more than once", n->name, n->op_type,
-                              v->name);
+        if (v && (v->producer != n || v->producer_output != k || v->init || is_graph_input(g, v)))
+            return diag_error(d, "node '%s' (%s): output '%s' is defined more than once", n->name, n->op_type, v->name);
     }
     for (int j = 0; j < n->n_attrs; j++) {
         const Attr *a = &n->attrs[j];
@@ -65,8 +67,11 @@ static Status verify_inits(const Graph *g, Diag *d)
     for (int i = 0; i < g->n_inits; i++) {
         const Value *v = g->inits[i];
         const Tensor *t = v->init;
-        if (!t || v->producer)
-            return diag_error(d, "initializer '%s' has no data or also has a producer", v->name);
+        if (!t)
+            return diag_error(d, "initializer '%s' has no data", v->name);
+        if (v->producer)
+            return diag_error(d, "initializer '%s' is also the output of node '%s' (%s)", v->name, v->producer->name,
+                              v->producer->op_type);
         if (t->dtype != DT_STRING && t->nbytes != (size_t)tensor_numel(t) * dtype_size(t->dtype))
             return diag_error(d, "initializer '%s' holds %zu bytes, its shape needs %zu", v->name, t->nbytes,
                               (size_t)tensor_numel(t) * dtype_size(t->dtype));

@@ -102,14 +102,6 @@ const RtOp rt_op_Div = {binary_prepare, binary_forward, binary_backward, 0};
 
 /* ---- activations ---- */
 
-static Status float_only_prepare(Step *s, Plan *p, Diag *d)
-{
-    (void)p;
-    if (s->in[0]->dtype != DT_FLOAT)
-        return rt_op_error(s, d, "type %s is not computed yet", dtype_name(s->in[0]->dtype));
-    return KDC_OK;
-}
-
 #define UNARY_ENTRY(Id, fwd, bwd)                                                                \
     static Status Id##_forward(Step *s, Plan *p, Diag *d)                                        \
     {                                                                                            \
@@ -124,7 +116,7 @@ static Status float_only_prepare(Step *s, Plan *p, Diag *d)
         if (s->in[0]->grad)                                                                      \
             bwd(rt_f(s->out[0]), s->out[0]->grad, s->in[0]->grad, s->out[0]->numel);             \
     }                                                                                            \
-    const RtOp rt_op_##Id = {float_only_prepare, Id##_forward, Id##_backward, 0};
+    const RtOp rt_op_##Id = {rt_float_prepare, Id##_forward, Id##_backward, 0};
 
 UNARY_ENTRY(Relu, k_relu_forward, k_relu_backward)
 UNARY_ENTRY(Sigmoid, k_sigmoid_forward, k_sigmoid_backward)
@@ -132,30 +124,7 @@ UNARY_ENTRY(Tanh, k_tanh_forward, k_tanh_backward)
 
 /* ---- Identity and Dropout ---- */
 
-static Status view_prepare(Step *s, Plan *p, Diag *d)
-{
-    (void)p;
-    (void)d;
-    s->out[0]->alias_of = s->in[0];
-    return KDC_OK;
-}
-
-static Status nothing_forward(Step *s, Plan *p, Diag *d)
-{
-    (void)s;
-    (void)p;
-    (void)d;
-    return KDC_OK;
-}
-
-/* Views share the gradient buffer of their root: nothing to do. */
-static void nothing_backward(Step *s, Plan *p)
-{
-    (void)s;
-    (void)p;
-}
-
-const RtOp rt_op_Identity = {view_prepare, nothing_forward, nothing_backward, 0};
+const RtOp rt_op_Identity = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0};
 
 typedef struct DropoutState {
     float ratio;
@@ -168,6 +137,8 @@ static Status dropout_ratio(const Step *s, float *ratio, Diag *d)
     if (s->n_in > 1 && s->in[1]) {
         if (!s->in[1]->is_const && !s->in[1]->value->init)
             return rt_op_error(s, d, "ratio must be a constant");
+        if (s->in[1]->dtype != DT_FLOAT && s->in[1]->dtype != DT_DOUBLE)
+            return rt_op_error(s, d, "a ratio of type %s is not computed yet", dtype_name(s->in[1]->dtype));
         *ratio = s->in[1]->dtype == DT_FLOAT ? rt_f(s->in[1])[0] : (float)((double *)s->in[1]->data)[0];
     }
     if (!(*ratio >= 0 && *ratio < 1))
@@ -175,23 +146,56 @@ static Status dropout_ratio(const Step *s, float *ratio, Diag *d)
     return KDC_OK;
 }
 
+/* Inference is the identity (the ratio does not matter) unless the model
+ * asks for random masks with training_mode (opset 12 input 2). */
+static Status dropout_inference_check(const Step *s, Diag *d)
+{
+    const RtTensor *mode = s->n_in > 2 ? s->in[2] : NULL;
+    if (!mode)
+        return KDC_OK;
+    if ((!mode->is_const && !mode->value->init) || !mode->data)
+        return rt_op_error(s, d, "training_mode must be a constant");
+    const Tensor t = {.dtype = mode->dtype, .data = mode->data};
+    if (tensor_get_int(&t, 0) != 0)
+        return rt_op_error(s, d, "training_mode=true (random masks at inference) is not computed yet");
+    return KDC_OK;
+}
+
 static Status dropout_prepare(Step *s, Plan *p, Diag *d)
 {
-    if (float_only_prepare(s, p, d))
+    if (rt_float_prepare(s, p, d))
         return KDC_ERR;
     DropoutState *st = calloc(1, sizeof *st);
     if (!st)
         return diag_error(d, "out of memory");
     s->state = st;
+    if (p->mode == PLAN_INFERENCE) {
+        s->out[0]->alias_of = s->in[0];
+        return dropout_inference_check(s, d);
+    }
     if (dropout_ratio(s, &st->ratio, d))
         return KDC_ERR;
     k_rng_seed(&st->rng, p->seed * 0x9E3779B97F4A7C15ull + (uint64_t)(s - p->steps));
-    if (p->mode == PLAN_INFERENCE || st->ratio == 0) {
+    if (st->ratio == 0) {
         s->out[0]->alias_of = s->in[0];
         return KDC_OK;
     }
     s->save_bytes = (size_t)s->in[0]->numel;
     return KDC_OK;
+}
+
+/* The mask output: bool from opset 10, the input's float type before. */
+static void dropout_write_mask(const Step *s, bool active)
+{
+    RtTensor *m = s->out[1];
+    const uint8_t *keep = s->save;
+    if (m->dtype == DT_BOOL && active)
+        memcpy(m->data, keep, (size_t)m->numel);
+    else if (m->dtype == DT_BOOL)
+        memset(m->data, 1, (size_t)m->numel);
+    else
+        for (int64_t i = 0; i < m->numel; i++)
+            rt_f(m)[i] = !active || keep[i] ? 1.0f : 0.0f;
 }
 
 static Status dropout_forward(Step *s, Plan *p, Diag *d)
@@ -201,12 +205,8 @@ static Status dropout_forward(Step *s, Plan *p, Diag *d)
     bool active = s->save_bytes != 0;
     if (active && k_dropout_forward(rt_f(s->in[0]), rt_f(s->out[0]), s->save, s->in[0]->numel, st->ratio, &st->rng, d))
         return KDC_ERR;
-    if (s->n_out > 1 && s->out[1]) { /* the mask output, as bool */
-        if (active)
-            memcpy(s->out[1]->data, s->save, (size_t)s->in[0]->numel);
-        else
-            memset(s->out[1]->data, 1, (size_t)s->out[1]->numel * dtype_size(s->out[1]->dtype));
-    }
+    if (s->n_out > 1 && s->out[1])
+        dropout_write_mask(s, active);
     return KDC_OK;
 }
 

@@ -7,29 +7,13 @@
 
 #include <stdlib.h>
 
-static Status require_float(const Step *s, Diag *d)
-{
-    for (int i = 0; i < s->n_in; i++)
-        if (s->in[i] && s->in[i]->dtype != DT_FLOAT)
-            return rt_op_error(s, d, "input %d has type %s; only float is computed yet", i, dtype_name(s->in[i]->dtype));
-    return KDC_OK;
-}
-
-static void *state_alloc(Step *s, size_t size, Diag *d)
-{
-    s->state = calloc(1, size);
-    if (!s->state)
-        diag_error(d, "out of memory");
-    return s->state;
-}
-
 /* ---- Gemm ---- */
 
 static Status gemm_prepare(Step *s, Plan *p, Diag *d)
 {
     (void)p;
     GemmDims *gd;
-    if (require_float(s, d) || !(gd = state_alloc(s, sizeof *gd, d)))
+    if (rt_require_float(s, d) || !(gd = rt_state_alloc(s, sizeof *gd, d)))
         return KDC_ERR;
     const Node *n = s->node;
     gd->trans_a = node_attr_int(n, "transA", 0) != 0;
@@ -73,7 +57,7 @@ static Status matmul_prepare(Step *s, Plan *p, Diag *d)
 {
     (void)p;
     MatMulDims *md;
-    if (require_float(s, d) || !(md = state_alloc(s, sizeof *md, d)))
+    if (rt_require_float(s, d) || !(md = rt_state_alloc(s, sizeof *md, d)))
         return KDC_ERR;
     int64_t ad[IR_MAX_RANK + 1], bd[IR_MAX_RANK + 1];
     int ar = s->in[0]->shape.rank, br = s->in[1]->shape.rank;
@@ -137,7 +121,7 @@ static Status conv_prepare(Step *s, Plan *p, Diag *d)
 {
     (void)p;
     ConvDims *cd;
-    if (require_float(s, d) || !(cd = state_alloc(s, sizeof *cd, d)) || conv_dims_from_geom(s, cd, d))
+    if (rt_require_float(s, d) || !(cd = rt_state_alloc(s, sizeof *cd, d)) || conv_dims_from_geom(s, cd, d))
         return KDC_ERR;
     s->ws_floats = k_conv2d_workspace_floats(cd, threads_count());
     return KDC_OK;

@@ -7,34 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static Status require_float(const Step *s, Diag *d)
-{
-    for (int i = 0; i < s->n_in; i++)
-        if (s->in[i] && s->in[i]->dtype != DT_FLOAT)
-            return rt_op_error(s, d, "input %d has type %s; only float is computed yet", i, dtype_name(s->in[i]->dtype));
-    return KDC_OK;
-}
-
-static void *state_alloc(Step *s, size_t size, Diag *d)
-{
-    s->state = calloc(1, size);
-    if (!s->state)
-        diag_error(d, "out of memory");
-    return s->state;
-}
-
 /* ---- BatchNormalization ---- */
 
 typedef struct BnState {
     NormDims nd;
     float eps, momentum;
-    bool train;
+    bool train;       /* training plan: batch statistics, running ones updated in the IR */
+    bool batch_stats; /* train, or training_mode=1 in an inference plan */
 } BnState;
 
 static Status bn_prepare(Step *s, Plan *p, Diag *d)
 {
     BnState *st;
-    if (require_float(s, d) || !(st = state_alloc(s, sizeof *st, d)))
+    if (rt_require_float(s, d) || !(st = rt_state_alloc(s, sizeof *st, d)))
         return KDC_ERR;
     const Shape *x = &s->in[0]->shape;
     if (x->rank < 2)
@@ -52,10 +37,28 @@ static Status bn_prepare(Step *s, Plan *p, Diag *d)
                                (long long)s->in[i]->numel, st->nd.C);
     st->eps = node_attr_float(s->node, "epsilon", 1e-5f);
     st->momentum = node_attr_float(s->node, "momentum", 0.9f);
+    if ((s->n_out > 3 && s->out[3]) || (s->n_out > 4 && s->out[4]))
+        return rt_op_error(s, d, "the saved mean and variance outputs are not computed yet");
     st->train = p->mode == PLAN_TRAINING;
-    if (st->train)
+    st->batch_stats = st->train || (s->node->opset >= 14 && node_attr_int(s->node, "training_mode", 0) != 0);
+    if (st->batch_stats)
         s->save_bytes = 2 * (size_t)st->nd.C * sizeof(float);
     return KDC_OK;
+}
+
+/* training_mode=1 in an inference plan: the IR keeps its statistics, and the
+ * running outputs get ONNX's update, which uses the biased batch variance. */
+static void bn_write_onnx_running(const Step *s, const BnState *st)
+{
+    const float *mean = rt_f(s->in[3]), *var = rt_f(s->in[4]), *save = s->save;
+    float m = st->momentum;
+    for (int c = 0; c < st->nd.C; c++) {
+        double invstd = save[st->nd.C + c], batch_var = 1.0 / (invstd * invstd) - st->eps;
+        if (s->n_out > 1 && s->out[1])
+            rt_f(s->out[1])[c] = mean[c] * m + save[c] * (1 - m);
+        if (s->n_out > 2 && s->out[2])
+            rt_f(s->out[2])[c] = var[c] * m + (float)batch_var * (1 - m);
+    }
 }
 
 static Status bn_forward(Step *s, Plan *p, Diag *d)
@@ -64,13 +67,18 @@ static Status bn_forward(Step *s, Plan *p, Diag *d)
     (void)d;
     BnState *st = s->state;
     float *mean = rt_f(s->in[3]), *var = rt_f(s->in[4]);
-    if (st->train) {
+    if (st->batch_stats) {
         float *save = s->save;
-        k_batchnorm_train_forward(&st->nd, rt_f(s->in[0]), rt_f(s->in[1]), rt_f(s->in[2]), st->eps, st->momentum, mean,
-                                  var, save, save + st->nd.C, rt_f(s->out[0]));
+        k_batchnorm_train_forward(&st->nd, rt_f(s->in[0]), rt_f(s->in[1]), rt_f(s->in[2]), st->eps, st->momentum,
+                                  st->train ? mean : NULL, st->train ? var : NULL, save, save + st->nd.C,
+                                  rt_f(s->out[0]));
     } else {
         k_batchnorm_infer_forward(&st->nd, rt_f(s->in[0]), rt_f(s->in[1]), rt_f(s->in[2]), mean, var, st->eps,
                                   rt_f(s->out[0]));
+    }
+    if (st->batch_stats && !st->train) {
+        bn_write_onnx_running(s, st);
+        return KDC_OK;
     }
     for (int k = 1; k < s->n_out && k < 3; k++) /* running mean / var outputs */
         if (s->out[k])
@@ -99,7 +107,7 @@ const RtOp rt_op_BatchNormalization = {bn_prepare, bn_forward, bn_backward, 0x18
 static Status pool_prepare(Step *s, Plan *p, Diag *d)
 {
     PoolDims *pd;
-    if (require_float(s, d) || !(pd = state_alloc(s, sizeof *pd, d)))
+    if (rt_require_float(s, d) || !(pd = rt_state_alloc(s, sizeof *pd, d)))
         return KDC_ERR;
     const Shape *x = &s->in[0]->shape;
     if (x->rank != 4)
@@ -120,6 +128,8 @@ static Status pool_prepare(Step *s, Plan *p, Diag *d)
     if (k_pool2d_check(pd, d))
         return diag_prefix(d, "node '%s' (%s)", s->node->name, s->node->op_type);
     bool indices = s->n_out > 1 && s->out[1];
+    if (indices && node_attr_int(s->node, "storage_order", 0) != 0)
+        return rt_op_error(s, d, "storage_order=1 (column-major indices) is not computed yet");
     if (s->node->op == OP_MaxPool && (p->mode == PLAN_TRAINING || indices))
         s->save_bytes = (size_t)s->out[0]->numel * sizeof(int32_t);
     return KDC_OK;
@@ -175,7 +185,7 @@ static Status gap_prepare(Step *s, Plan *p, Diag *d)
 {
     (void)p;
     int64_t *st;
-    if (require_float(s, d) || !(st = state_alloc(s, 2 * sizeof *st, d)))
+    if (rt_require_float(s, d) || !(st = rt_state_alloc(s, 2 * sizeof *st, d)))
         return KDC_ERR;
     st[0] = s->out[0]->numel;
     st[1] = st[0] ? s->in[0]->numel / st[0] : 0;
@@ -207,7 +217,7 @@ static Status softmax_prepare(Step *s, Plan *p, Diag *d)
 {
     (void)p;
     SoftmaxDims *sd;
-    if (require_float(s, d) || !(sd = state_alloc(s, sizeof *sd, d)))
+    if (rt_require_float(s, d) || !(sd = rt_state_alloc(s, sizeof *sd, d)))
         return KDC_ERR;
     const Shape *x = &s->in[0]->shape;
     bool legacy = s->node->opset < 13; /* before 13: coerced to 2-D at axis */

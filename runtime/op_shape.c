@@ -7,43 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static Status view_prepare(Step *s, Plan *p, Diag *d)
-{
-    (void)p;
-    (void)d;
-    s->out[0]->alias_of = s->in[0];
-    return KDC_OK;
-}
-
-static Status nothing_forward(Step *s, Plan *p, Diag *d)
-{
-    (void)s;
-    (void)p;
-    (void)d;
-    return KDC_OK;
-}
-
-/* Views share their root's gradient buffer, so backward has nothing to do. */
-static void nothing_backward(Step *s, Plan *p)
-{
-    (void)s;
-    (void)p;
-}
-
-const RtOp rt_op_Flatten = {view_prepare, nothing_forward, nothing_backward, 0};
-const RtOp rt_op_Reshape = {view_prepare, nothing_forward, nothing_backward, 0x2u};
-const RtOp rt_op_Squeeze = {view_prepare, nothing_forward, nothing_backward, 0x2u};
-const RtOp rt_op_Unsqueeze = {view_prepare, nothing_forward, nothing_backward, 0x2u};
+const RtOp rt_op_Flatten = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0};
+const RtOp rt_op_Reshape = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0x2u};
+const RtOp rt_op_Squeeze = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0x2u};
+const RtOp rt_op_Unsqueeze = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0x2u};
 
 /* ---- Constant ---- */
-
-static Status no_prepare(Step *s, Plan *p, Diag *d)
-{
-    (void)s;
-    (void)p;
-    (void)d;
-    return KDC_OK;
-}
 
 static Status constant_forward(Step *s, Plan *p, Diag *d)
 {
@@ -64,7 +33,7 @@ static Status constant_forward(Step *s, Plan *p, Diag *d)
     }
 }
 
-const RtOp rt_op_Constant = {no_prepare, constant_forward, NULL, 0};
+const RtOp rt_op_Constant = {rt_no_prepare, constant_forward, NULL, 0};
 
 /* ---- Shape ---- */
 
@@ -82,7 +51,7 @@ static Status shape_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Shape = {no_prepare, shape_forward, NULL, 0x1u};
+const RtOp rt_op_Shape = {rt_no_prepare, shape_forward, NULL, 0x1u};
 
 /* ---- Gather: data viewed as [outer, axis_len, inner] ---- */
 

@@ -207,6 +207,10 @@ static Status step_build(Plan *p, Step *s, const Node *n, Diag *d)
     if (n->op == OP_OPAQUE)
         return diag_error(d, "node '%s' (%s%s%s): kdc cannot compute this op yet", n->name, *n->domain ? n->domain : "",
                           *n->domain ? "." : "", n->op_type);
+    const OpInfo *op = &op_table[n->op];
+    for (int i = 0; i < op->min_inputs && i < n->n_inputs; i++)
+        if (!n->inputs[i])
+            return diag_error(d, "node '%s' (%s) lacks required input %d", n->name, n->op_type, i);
     s->n_in = n->n_inputs;
     s->n_out = n->n_outputs;
     s->in = calloc((size_t)s->n_in + 1, sizeof *s->in);

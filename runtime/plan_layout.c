@@ -126,8 +126,11 @@ static void compute_lifetimes(Plan *p)
     }
     for (int k = 0; k < p->n_outputs; k++)
         root(p->outputs[k])->last_use = INT_MAX;
-    for (int k = 0; k < p->n_inputs; k++)
+    /* the caller writes inputs once and may run forward again: never reuse them */
+    for (int k = 0; k < p->n_inputs; k++) {
         p->inputs[k]->def_step = -1;
+        p->inputs[k]->last_use = INT_MAX;
+    }
 }
 
 static bool needs_buffer(const RtTensor *t)

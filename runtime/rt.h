@@ -81,4 +81,14 @@ Status rt_op_error(const Step *s, Diag *d, const char *fmt, ...) __attribute__((
 /* Dims of a concrete shape as int64 (shape.dims[i].value). */
 void rt_dims(const RtTensor *t, int64_t *dims);
 
+/* Shared pieces of op entries (runtime/op_common.c). */
+Status rt_require_float(const Step *s, Diag *d);   /* every present input is float */
+void *rt_state_alloc(Step *s, size_t size, Diag *d); /* zeroed step->state */
+Status rt_float_prepare(Step *s, Plan *p, Diag *d);  /* stateless prepare: the data input (0) is float */
+Status rt_no_prepare(Step *s, Plan *p, Diag *d);
+Status rt_view_prepare(Step *s, Plan *p, Diag *d);   /* output 0 aliases input 0 */
+Status rt_nothing_forward(Step *s, Plan *p, Diag *d);
+/* Views share their root's gradient buffer, so their backward has nothing to do. */
+void rt_view_backward(Step *s, Plan *p);
+
 #endif

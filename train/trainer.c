@@ -74,7 +74,7 @@ Status trainer_check_data(const Graph *g, const Dataset *ds, int64_t classes, co
         return diag_error(d, "%s: samples are %s but the teacher's input '%s' takes %s", data_path, got, in->name, exp);
     }
     for (int64_t i = 0; i < ds->n; i++)
-        if (ds->y[i] >= classes)
+        if (ds->y[i] < 0 || ds->y[i] >= classes)
             return diag_error(d, "%s: label %d of sample %lld is out of range: the teacher has %lld classes",
                               labels_path, ds->y[i], (long long)i, (long long)classes);
     return KDC_OK;
@@ -213,7 +213,7 @@ static Status run_epoch(Run *r, int epoch, EpochStats *es, Diag *d)
     if (trainer_predict(r->student, r->test, r->classes, r->student_test, &acc, d))
         return KDC_ERR;
     SgdSchedule sched = r->topt->schedule == TRAIN_SCHEDULE_COSINE ? SGD_SCHEDULE_COSINE : SGD_SCHEDULE_CONSTANT;
-    *es = (EpochStats){epoch, loss_sum / (double)r->batches, (double)correct / (double)(r->batches * r->batch), acc,
+    *es = (EpochStats){epoch, r->topt->epochs, loss_sum / (double)r->batches, (double)correct / (double)(r->batches * r->batch), acc,
                        (double)loss_count_agree(r->student_test, r->teacher_test, r->test->n, r->classes) /
                            (double)(r->test->n ? r->test->n : 1),
                        sgd_schedule_lr(sched, r->topt->lr, (int64_t)epoch * r->batches, r->batches * r->topt->epochs),

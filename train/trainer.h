@@ -23,7 +23,7 @@ typedef struct TrainProgress {
 } TrainProgress;
 
 typedef struct EpochStats {
-    int epoch;
+    int epoch, epochs; /* 1-based epoch of how many */
     double loss, train_accuracy, test_accuracy, agreement, lr_end, seconds, images_per_s;
 } EpochStats;
 

@@ -356,7 +356,7 @@ static void test_demo_recipes(void **state)
         assert_true(r.data.normalize.scale == 1.0 / 255 && r.data.normalize.mean[0] == 0.2860);
         assert_true(r.data.normalize.std[0] == 0.3530 && r.student.width == 0.5);
         assert_true(r.distill.temperature == 4 && r.distill.alpha == 0.9 && r.train.epochs == 5);
-        assert_true(r.train.batch_size == 128 && r.train.lr == 0.05 && r.train.momentum == 0.9);
+        assert_true(r.train.batch_size == 128 && r.train.lr == 0.01 && r.train.momentum == 0.9);
         assert_true(r.train.weight_decay == 5e-4 && r.train.schedule == TRAIN_SCHEDULE_COSINE && r.train.seed == 0);
         recipe_free(&r);
     }

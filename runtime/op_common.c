@@ -1,0 +1,58 @@
+/* op_common.c - the small pieces many op entries share (see rt.h). */
+#include "runtime/rt.h"
+
+#include <stdlib.h>
+
+Status rt_require_float(const Step *s, Diag *d)
+{
+    for (int i = 0; i < s->n_in; i++)
+        if (s->in[i] && s->in[i]->dtype != DT_FLOAT)
+            return rt_op_error(s, d, "input %d has type %s; only float is computed yet", i, dtype_name(s->in[i]->dtype));
+    return KDC_OK;
+}
+
+void *rt_state_alloc(Step *s, size_t size, Diag *d)
+{
+    s->state = calloc(1, size);
+    if (!s->state)
+        diag_error(d, "out of memory");
+    return s->state;
+}
+
+Status rt_float_prepare(Step *s, Plan *p, Diag *d)
+{
+    (void)p;
+    if (s->in[0]->dtype != DT_FLOAT)
+        return rt_op_error(s, d, "type %s is not computed yet", dtype_name(s->in[0]->dtype));
+    return KDC_OK;
+}
+
+Status rt_no_prepare(Step *s, Plan *p, Diag *d)
+{
+    (void)s;
+    (void)p;
+    (void)d;
+    return KDC_OK;
+}
+
+Status rt_view_prepare(Step *s, Plan *p, Diag *d)
+{
+    (void)p;
+    (void)d;
+    s->out[0]->alias_of = s->in[0];
+    return KDC_OK;
+}
+
+Status rt_nothing_forward(Step *s, Plan *p, Diag *d)
+{
+    (void)s;
+    (void)p;
+    (void)d;
+    return KDC_OK;
+}
+
+void rt_view_backward(Step *s, Plan *p)
+{
+    (void)s;
+    (void)p;
+}

@@ -1,0 +1,879 @@
+/* test_infer_shapes.c - unit tests of pass_infer_shapes and the op
+ * registry's shape functions: every op of ir/ops.def, symbolic dims (the
+ * batch) carried by name, window geometry (pads, strides, dilations,
+ * ceil_mode, auto_pad), opset-dependent inputs vs attributes, what is kept
+ * from declared shapes, and errors that name the node. Shapes are written as
+ * compact specs: "N,3,32,32" (a name is a symbol, ? an unknown dim, "" a
+ * scalar, * an unknown rank). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ir/conv_geom.h"
+#include "ir/ops.h"
+#include "passes/passes.h"
+
+/* ---- shape specs ---- */
+
+static Shape parse_shape(Arena *a, const char *spec)
+{
+    Shape s = {.rank = 0};
+    if (!strcmp(spec, "*"))
+        return (Shape){.rank = -1};
+    for (const char *p = spec; *p;) {
+        size_t len = strcspn(p, ",");
+        Dim *d = &s.dims[s.rank++];
+        if (*p == '?')
+            *d = (Dim){-1, NULL};
+        else if ((*p >= '0' && *p <= '9') || *p == '-')
+            *d = (Dim){strtoll(p, NULL, 10), NULL};
+        else
+            *d = (Dim){-1, arena_strndup(a, p, len)};
+        p += len + (p[len] == ',');
+    }
+    return s;
+}
+
+static const char *shape_spec(const Shape *s)
+{
+    static char buf[256];
+    size_t k = 0;
+    buf[0] = '\0';
+    if (s->rank < 0)
+        return "*";
+    for (int i = 0; i < s->rank; i++) {
+        const Dim *d = &s->dims[i];
+        const char *sep = i ? "," : "";
+        if (d->value >= 0)
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%lld", sep, (long long)d->value);
+        else
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", sep, d->param ? d->param : "?");
+    }
+    return buf;
+}
+
+/* ---- graph building ---- */
+
+static Value **append_value(Arena *a, Value **list, int n, Value *v)
+{
+    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
+    if (n)
+        memcpy(grown, list, (size_t)n * sizeof *grown);
+    grown[n] = v;
+    return grown;
+}
+
+static Value *input(Graph *g, const char *name, DType dt, const char *spec)
+{
+    Value *v = graph_add_value(g, name, NULL);
+    v->kind = TYPE_TENSOR;
+    v->dtype = dt;
+    v->shape = parse_shape(g->arena, spec);
+    g->inputs = append_value(g->arena, g->inputs, g->n_inputs++, v);
+    return v;
+}
+
+static Value *init_tensor(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
+{
+    Value *v = graph_add_value(g, name, NULL);
+    v->init = tensor_new(g->arena, dt, rank, dims);
+    v->kind = TYPE_TENSOR;
+    v->dtype = dt;
+    v->shape = shape_from_dims(rank, dims);
+    g->inits = append_value(g->arena, g->inits, g->n_inits++, v);
+    return v;
+}
+
+static Value *weight(Graph *g, const char *name, const char *spec)
+{
+    Shape s = parse_shape(g->arena, spec);
+    int64_t dims[IR_MAX_RANK];
+    for (int i = 0; i < s.rank; i++)
+        dims[i] = s.dims[i].value;
+    return init_tensor(g, name, DT_FLOAT, s.rank, dims);
+}
+
+/* A 1-D int64 initializer; a negative n makes a scalar of ints[0]. */
+static Value *ints(Graph *g, const char *name, int n, const int64_t *v)
+{
+    Value *t = init_tensor(g, name, DT_INT64, n < 0 ? 0 : 1, (int64_t[]){n});
+    memcpy(t->init->data, v, (size_t)(n < 0 ? 1 : n) * sizeof *v);
+    return t;
+}
+
+static Node *node(Graph *g, const char *op, int opset, const char *name, int n_in, Value **in, int n_out)
+{
+    Node *n = graph_add_node(g, op, "", n_in, n_out);
+    n->name = arena_strdup(g->arena, name);
+    n->opset = opset;
+    for (int i = 0; i < n_in; i++)
+        n->inputs[i] = in[i];
+    for (int k = 0; k < n_out; k++) {
+        char out[64];
+        snprintf(out, sizeof out, k ? "%s_%d" : "%s", name, k);
+        node_set_output(n, k, graph_add_value(g, out, NULL));
+    }
+    op_bind(n);
+    return n;
+}
+
+static Value *op1(Graph *g, const char *op, int opset, const char *name, Value *x)
+{
+    return node(g, op, opset, name, 1, &x, 1)->outputs[0];
+}
+
+static Value *op2(Graph *g, const char *op, int opset, const char *name, Value *a, Value *b)
+{
+    return node(g, op, opset, name, 2, (Value *[]){a, b}, 1)->outputs[0];
+}
+
+static void set_int(Node *n, const char *name, int64_t v)
+{
+    node_add_attr(n, name, ATTR_INT)->i = v;
+}
+
+static void set_ints(Node *n, const char *name, int count, const int64_t *v)
+{
+    Attr *a = node_add_attr(n, name, ATTR_INTS);
+    a->n = count;
+    a->ints = arena_memdup(n->graph->arena, v, (size_t)count * sizeof *v);
+}
+
+static void set_str(Node *n, const char *name, const char *s)
+{
+    node_add_attr(n, name, ATTR_STRING)->s = (Bytes){(const uint8_t *)s, strlen(s)};
+}
+
+/* ---- checks ---- */
+
+static void run_infer(Graph *g)
+{
+    Diag d = {{0}};
+    if (pass_infer_shapes(g, &d))
+        fail_msg("infer: %s", d.msg);
+}
+
+static void expect_typed(const Value *v, DType dt, const char *spec)
+{
+    if (v->kind != TYPE_TENSOR)
+        fail_msg("%s: no type", v->name);
+    if (v->dtype != dt)
+        fail_msg("%s: dtype %s, expected %s", v->name, dtype_name(v->dtype), dtype_name(dt));
+    if (strcmp(shape_spec(&v->shape), spec))
+        fail_msg("%s: shape [%s], expected [%s]", v->name, shape_spec(&v->shape), spec);
+}
+
+static void expect_f(const Value *v, const char *spec)
+{
+    expect_typed(v, DT_FLOAT, spec);
+}
+
+static void expect_infer_error(Model *m, const char *want)
+{
+    Diag d = {{0}};
+    assert_int_equal(pass_infer_shapes(m->graph, &d), KDC_ERR);
+    if (strcmp(d.msg, want))
+        fail_msg("message '%s', expected '%s'", d.msg, want);
+    model_free(m);
+}
+
+/* ---- elementwise ---- */
+
+static void test_broadcasting(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *a = input(g, "a", DT_FLOAT, "N,3,1"), *b = input(g, "b", DT_FLOAT, "4");
+    Value *c = input(g, "c", DT_FLOAT, "N,C"), *e = input(g, "e", DT_FLOAT, "M,C");
+    Value *f = input(g, "f", DT_FLOAT, "5,1"), *h = input(g, "h", DT_FLOAT, "N,1");
+    Value *s = input(g, "s", DT_FLOAT, ""), *u = input(g, "u", DT_FLOAT, "*");
+    Value *i64 = input(g, "i64", DT_INT64, "3");
+    Value *add = op2(g, "Add", 14, "add", a, b);
+    Value *sub = op2(g, "Sub", 14, "sub", c, c);
+    Value *mul = op2(g, "Mul", 14, "mul", c, e);
+    Value *div = op2(g, "Div", 14, "div", f, h);
+    Value *div2 = op2(g, "Div", 14, "div2", h, f);
+    Value *scal = op2(g, "Mul", 14, "scal", s, a);
+    Value *unk = op2(g, "Add", 14, "unk", u, a);
+    Value *one = op2(g, "Add", 14, "one", h, c);
+    Value *iadd = op2(g, "Add", 14, "iadd", i64, i64);
+    run_infer(g);
+    expect_f(add, "N,3,4");
+    expect_f(sub, "N,C");
+    expect_f(mul, "?,C"); /* two different symbols: unknown */
+    expect_f(div, "5,1");
+    expect_f(div2, "5,1");
+    expect_f(scal, "N,3,1");
+    expect_f(unk, "*");
+    expect_f(one, "N,C");
+    expect_typed(iadd, DT_INT64, "3");
+    model_free(m);
+}
+
+static void test_broadcast_error(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    op2(g, "Add", 14, "add_bad", input(g, "a", DT_FLOAT, "N,3"), input(g, "b", DT_FLOAT, "4"));
+    expect_infer_error(m, "node 'add_bad' (Add): shapes cannot be broadcast: dim 1 is 3 vs 4");
+}
+
+static void test_unary_and_cast(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", DT_FLOAT, "N,3,H,W");
+    const char *ops[] = {"Relu", "Sigmoid", "Tanh", "Identity", "Softmax", "LogSoftmax"};
+    Value *out[6];
+    for (int i = 0; i < 6; i++)
+        out[i] = op1(g, ops[i], 13, ops[i], x);
+    Node *drop = node(g, "Dropout", 13, "drop", 1, &x, 2);
+    Node *drop7 = node(g, "Dropout", 7, "drop7", 1, &x, 2);
+    Node *cast = node(g, "Cast", 13, "cast", 1, &x, 1);
+    set_int(cast, "to", DT_INT64);
+    Node *cast_bool = node(g, "Cast", 13, "cast_bool", 1, &x, 1);
+    set_int(cast_bool, "to", DT_BOOL);
+    run_infer(g);
+    for (int i = 0; i < 6; i++)
+        expect_f(out[i], "N,3,H,W");
+    expect_f(drop->outputs[0], "N,3,H,W");
+    expect_typed(drop->outputs[1], DT_BOOL, "N,3,H,W");
+    expect_typed(drop7->outputs[1], DT_FLOAT, "N,3,H,W");
+    expect_typed(cast->outputs[0], DT_INT64, "N,3,H,W");
+    expect_typed(cast_bool->outputs[0], DT_BOOL, "N,3,H,W");
+    model_free(m);
+
+    m = model_new();
+    Node *bad = node(m->graph, "Cast", 13, "cast_bad", 1, (Value *[]){input(m->graph, "x", DT_FLOAT, "2")}, 1);
+    set_int(bad, "to", 99);
+    expect_infer_error(m, "node 'cast_bad' (Cast): attribute 'to' is not a known data type (99)");
+}
+
+/* ---- Gemm and MatMul ---- */
+
+static void test_gemm(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *a = input(g, "a", DT_FLOAT, "N,8"), *at = input(g, "at", DT_FLOAT, "8,N");
+    Value *b = weight(g, "b", "8,16"), *bt = weight(g, "bt", "16,8"), *c = weight(g, "c", "16");
+    Value *plain = node(g, "Gemm", 13, "plain", 3, (Value *[]){a, b, c}, 1)->outputs[0];
+    Node *tb = node(g, "Gemm", 13, "tb", 2, (Value *[]){a, bt}, 1);
+    set_int(tb, "transB", 1);
+    Node *ta = node(g, "Gemm", 13, "ta", 2, (Value *[]){at, b}, 1);
+    set_int(ta, "transA", 1);
+    Node *both = node(g, "Gemm", 13, "both", 2, (Value *[]){at, bt}, 1);
+    set_int(both, "transA", 1);
+    set_int(both, "transB", 1);
+    run_infer(g);
+    expect_f(plain, "N,16");
+    expect_f(tb->outputs[0], "N,16");
+    expect_f(ta->outputs[0], "N,16");
+    expect_f(both->outputs[0], "N,16");
+    model_free(m);
+
+    m = model_new();
+    g = m->graph;
+    node(g, "Gemm", 13, "gemm_bad", 2, (Value *[]){input(g, "a", DT_FLOAT, "N,8"), weight(g, "w", "7,8")}, 1);
+    expect_infer_error(m, "node 'gemm_bad' (Gemm): inner dimensions differ: A has 8, B has 7");
+
+    m = model_new();
+    g = m->graph;
+    node(g, "Gemm", 13, "gemm3d", 2, (Value *[]){input(g, "a", DT_FLOAT, "N,2,8"), weight(g, "w", "8,8")}, 1);
+    expect_infer_error(m, "node 'gemm3d' (Gemm): A and B must be 2-D, got ranks 3 and 2");
+}
+
+static void test_matmul(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", DT_FLOAT, "N,4,8"), *v = input(g, "v", DT_FLOAT, "8");
+    Value *w = weight(g, "w", "8,5"), *b4 = input(g, "b4", DT_FLOAT, "2,1,4,8"), *b3 = weight(g, "b3", "3,8,5");
+    Value *s4 = input(g, "s4", DT_FLOAT, "N,1,4,8"), *s3 = weight(g, "s3", "7,8,5");
+    Value *mm = op2(g, "MatMul", 13, "mm", x, w);
+    Value *vec_l = op2(g, "MatMul", 13, "vec_l", v, w);
+    Value *vec_r = op2(g, "MatMul", 13, "vec_r", x, v);
+    Value *dot = op2(g, "MatMul", 13, "dot", v, v);
+    Value *bat = op2(g, "MatMul", 13, "bat", b4, b3);
+    Value *sym = op2(g, "MatMul", 13, "sym", s4, s3);
+    run_infer(g);
+    expect_f(mm, "N,4,5");
+    expect_f(vec_l, "5");
+    expect_f(vec_r, "N,4");
+    expect_f(dot, "");
+    expect_f(bat, "2,3,4,5");
+    expect_f(sym, "N,7,4,5");
+    model_free(m);
+
+    m = model_new();
+    g = m->graph;
+    op2(g, "MatMul", 13, "mm_bad", input(g, "x", DT_FLOAT, "N,4,8"), weight(g, "w", "6,5"));
+    expect_infer_error(m, "node 'mm_bad' (MatMul): inner dimensions differ: 8 vs 6");
+
+    m = model_new();
+    g = m->graph;
+    op2(g, "MatMul", 13, "mm_batch", input(g, "x", DT_FLOAT, "2,4,8"), weight(g, "w", "3,8,5"));
+    expect_infer_error(m, "node 'mm_batch' (MatMul): shapes cannot be broadcast: dim 0 is 2 vs 3");
+}
+
+/* ---- Conv and pooling ---- */
+
+static Node *conv(Graph *g, const char *name, Value *x, const char *wspec)
+{
+    char wname[64];
+    snprintf(wname, sizeof wname, "%s_w", name);
+    return node(g, "Conv", 13, name, 2, (Value *[]){x, weight(g, wname, wspec)}, 1);
+}
+
+static void test_conv(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", DT_FLOAT, "N,3,32,32"), *odd = input(g, "odd", DT_FLOAT, "N,3,7,9");
+    Node *same = conv(g, "same", x, "16,3,3,3");
+    set_ints(same, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    Node *stride = conv(g, "stride", x, "16,3,3,3");
+    set_ints(stride, "strides", 2, (int64_t[]){2, 2});
+    Node *dil = conv(g, "dil", x, "8,3,3,3");
+    set_ints(dil, "dilations", 2, (int64_t[]){2, 1});
+    Node *grp = conv(g, "grp", x, "6,1,3,3");
+    set_int(grp, "group", 3);
+    Node *asym = conv(g, "asym", odd, "4,3,2,3");
+    set_ints(asym, "pads", 4, (int64_t[]){0, 1, 1, 2});
+    set_ints(asym, "strides", 2, (int64_t[]){2, 3});
+    Node *up = conv(g, "up", x, "4,3,3,3");
+    set_str(up, "auto_pad", "SAME_UPPER");
+    set_ints(up, "strides", 2, (int64_t[]){2, 2});
+    Node *low = conv(g, "low", odd, "4,3,4,4");
+    set_str(low, "auto_pad", "SAME_LOWER");
+    Node *valid = conv(g, "valid", odd, "4,3,3,3");
+    set_str(valid, "auto_pad", "VALID");
+    set_ints(valid, "strides", 2, (int64_t[]){2, 2});
+    Node *sym = conv(g, "sym", input(g, "hw", DT_FLOAT, "N,3,H,W"), "5,3,3,3");
+    run_infer(g);
+    expect_f(same->outputs[0], "N,16,32,32");
+    expect_f(stride->outputs[0], "N,16,15,15");
+    expect_f(dil->outputs[0], "N,8,28,30");
+    expect_f(grp->outputs[0], "N,6,30,30");
+    expect_f(asym->outputs[0], "N,4,4,4"); /* (7+0+1-2)/2+1, (9+1+2-3)/3+1 */
+    expect_f(up->outputs[0], "N,4,16,16");
+    expect_f(low->outputs[0], "N,4,7,9");
+    expect_f(valid->outputs[0], "N,4,3,4");
+    expect_f(sym->outputs[0], "N,5,?,?");
+    model_free(m);
+}
+
+static void test_conv_errors(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    conv(m->graph, "big", input(m->graph, "x", DT_FLOAT, "N,3,2,2"), "4,3,5,5");
+    expect_infer_error(m, "node 'big' (Conv): window 5 does not fit spatial size 2 (padded 2)");
+
+    m = model_new();
+    Node *n = conv(m->graph, "dilated", input(m->graph, "x", DT_FLOAT, "N,3,6,6"), "4,3,3,3");
+    set_ints(n, "dilations", 2, (int64_t[]){3, 3});
+    set_ints(n, "pads", 4, (int64_t[]){0, 0, 0, 0});
+    expect_infer_error(m, "node 'dilated' (Conv): window 7 does not fit spatial size 6 (padded 6)");
+
+    m = model_new();
+    conv(m->graph, "chan", input(m->graph, "x", DT_FLOAT, "N,3,8,8"), "4,2,3,3");
+    expect_infer_error(m, "node 'chan' (Conv): input has 3 channels but weight expects 2 x group 1");
+
+    m = model_new();
+    n = conv(m->graph, "pads", input(m->graph, "x", DT_FLOAT, "N,3,8,8"), "4,3,3,3");
+    set_ints(n, "pads", 2, (int64_t[]){1, 1});
+    expect_infer_error(m, "node 'pads' (Conv): attribute 'pads' has 2 values, expected 4");
+
+    m = model_new();
+    n = conv(m->graph, "stride0", input(m->graph, "x", DT_FLOAT, "N,3,8,8"), "4,3,3,3");
+    set_ints(n, "strides", 2, (int64_t[]){1, 0});
+    expect_infer_error(m, "node 'stride0' (Conv): attribute 'strides' has an invalid value 0");
+
+    m = model_new();
+    Graph *g = m->graph;
+    node(g, "Conv", 13, "bias", 3,
+         (Value *[]){input(g, "x", DT_FLOAT, "N,3,8,8"), weight(g, "w", "4,3,3,3"), weight(g, "b", "3")}, 1);
+    expect_infer_error(m, "node 'bias' (Conv): bias must be 1-D with one value per output channel (4)");
+
+    m = model_new();
+    n = conv(m->graph, "ks", input(m->graph, "x", DT_FLOAT, "N,3,8,8"), "4,3,3,3");
+    set_ints(n, "kernel_shape", 2, (int64_t[]){3, 2});
+    expect_infer_error(m, "node 'ks' (Conv): kernel_shape 2 differs from the weight's 3 in spatial dim 1");
+
+    m = model_new();
+    n = conv(m->graph, "ap", input(m->graph, "x", DT_FLOAT, "N,3,8,8"), "4,3,3,3");
+    set_str(n, "auto_pad", "SAME");
+    expect_infer_error(m, "node 'ap' (Conv): unknown auto_pad 'SAME'");
+}
+
+/* SAME_UPPER puts the odd padding at the end, SAME_LOWER at the beginning. */
+static void test_conv_geom_auto_pad(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Node *n = node(g, "Conv", 13, "c", 0, NULL, 1);
+    Shape x = parse_shape(m->arena, "N,3,7,8");
+    ConvGeom geo;
+    Diag d = {{0}};
+    set_str(n, "auto_pad", "SAME_UPPER");
+    set_ints(n, "strides", 2, (int64_t[]){1, 2});
+    assert_int_equal(conv_geom_resolve(n, &x, (int64_t[]){4, 3}, &geo, &d), KDC_OK);
+    assert_int_equal(geo.pad_begin[0], 1); /* total 3 */
+    assert_int_equal(geo.pad_end[0], 2);
+    assert_int_equal(geo.pad_begin[1], 0); /* out 4: total (4-1)*2+3-8 = 1 */
+    assert_int_equal(geo.pad_end[1], 1);
+    assert_int_equal(geo.out[0], 7);
+    assert_int_equal(geo.out[1], 4);
+    n->attrs[0].s = (Bytes){(const uint8_t *)"SAME_LOWER", 10};
+    assert_int_equal(conv_geom_resolve(n, &x, (int64_t[]){4, 3}, &geo, &d), KDC_OK);
+    assert_int_equal(geo.pad_begin[0], 2);
+    assert_int_equal(geo.pad_end[0], 1);
+    assert_int_equal(geo.pad_begin[1], 1);
+    assert_int_equal(geo.pad_end[1], 0);
+    assert_int_equal(geo.out[0], 7);
+    assert_int_equal(geo.out[1], 4);
+    model_free(m);
+}
+
+static Node *pool(Graph *g, const char *op, const char *name, Value *x, int64_t k, int64_t s, int n_out)
+{
+    Node *n = node(g, op, 13, name, 1, &x, n_out);
+    set_ints(n, "kernel_shape", 2, (int64_t[]){k, k});
+    set_ints(n, "strides", 2, (int64_t[]){s, s});
+    return n;
+}
+
+static void test_pooling(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", DT_FLOAT, "N,3,32,32"), *five = input(g, "five", DT_FLOAT, "N,C,5,6");
+    Node *mp = pool(g, "MaxPool", "mp", x, 2, 2, 2);
+    Node *padded = pool(g, "AveragePool", "padded", x, 3, 2, 1);
+    set_ints(padded, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    Node *floor_mode = pool(g, "MaxPool", "floor_mode", five, 2, 2, 1);
+    Node *ceil = pool(g, "MaxPool", "ceil", five, 2, 2, 1);
+    set_int(ceil, "ceil_mode", 1);
+    /* ceil mode with padding: the last window would start in the end padding */
+    Node *ceil_pad = pool(g, "AveragePool", "ceil_pad", five, 2, 2, 1);
+    set_int(ceil_pad, "ceil_mode", 1);
+    set_ints(ceil_pad, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    Node *same = pool(g, "AveragePool", "same", five, 3, 2, 1);
+    set_str(same, "auto_pad", "SAME_UPPER");
+    Value *gap = op1(g, "GlobalAveragePool", 13, "gap", x);
+    Node *bn =
+        node(g, "BatchNormalization", 15, "bn", 5,
+             (Value *[]){x, weight(g, "s", "3"), weight(g, "b", "3"), weight(g, "mu", "3"), weight(g, "var", "3")}, 3);
+    run_infer(g);
+    expect_f(mp->outputs[0], "N,3,16,16");
+    expect_typed(mp->outputs[1], DT_INT64, "N,3,16,16");
+    expect_f(padded->outputs[0], "N,3,16,16");
+    expect_f(floor_mode->outputs[0], "N,C,2,3");
+    expect_f(ceil->outputs[0], "N,C,3,3");
+    /* H: ceil(5/2)+1 = 4 windows, but the 4th would start at 6 >= 5+1 (in the end padding) */
+    expect_f(ceil_pad->outputs[0], "N,C,3,4");
+    expect_f(same->outputs[0], "N,C,3,3");
+    expect_f(gap, "N,3,1,1");
+    expect_f(bn->outputs[0], "N,3,32,32");
+    expect_f(bn->outputs[1], "3");
+    expect_f(bn->outputs[2], "3");
+    model_free(m);
+}
+
+static void test_pooling_errors(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    pool(m->graph, "MaxPool", "mp_big", input(m->graph, "x", DT_FLOAT, "N,3,4,4"), 5, 1, 1);
+    expect_infer_error(m, "node 'mp_big' (MaxPool): window 5 does not fit spatial size 4 (padded 4)");
+
+    m = model_new();
+    op1(m->graph, "MaxPool", 13, "mp_nok", input(m->graph, "x", DT_FLOAT, "N,3,4,4"));
+    expect_infer_error(m, "node 'mp_nok' (MaxPool): attribute 'kernel_shape' must have 2 values");
+
+    m = model_new();
+    op1(m->graph, "GlobalAveragePool", 13, "gap2", input(m->graph, "x", DT_FLOAT, "N,3"));
+    expect_infer_error(m, "node 'gap2' (GlobalAveragePool): input must have rank >= 3, got 2");
+
+    m = model_new();
+    pool(m->graph, "AveragePool", "ap1", input(m->graph, "x", DT_FLOAT, "N,3"), 1, 1, 1);
+    expect_infer_error(m, "node 'ap1' (AveragePool): input must have rank >= 3 (N, C, spatial...), got 2");
+}
+
+/* ---- data movement ---- */
+
+static void test_flatten(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", DT_FLOAT, "N,3,4,5"), *k = input(g, "k", DT_FLOAT, "2,3,4");
+    Value *f1 = op1(g, "Flatten", 13, "f1", x);
+    Node *f0 = node(g, "Flatten", 13, "f0", 1, &x, 1);
+    set_int(f0, "axis", 0);
+    Node *f2 = node(g, "Flatten", 13, "f2", 1, &x, 1);
+    set_int(f2, "axis", 2);
+    Node *fneg = node(g, "Flatten", 13, "fneg", 1, &x, 1);
+    set_int(fneg, "axis", -1);
+    Node *f4 = node(g, "Flatten", 13, "f4", 1, &x, 1);
+    set_int(f4, "axis", 4);
+    Node *k0 = node(g, "Flatten", 13, "k0", 1, &k, 1);
+    set_int(k0, "axis", 0);
+    run_infer(g);
+    expect_f(f1, "N,60");
+    expect_f(f0->outputs[0], "1,?");
+    expect_f(f2->outputs[0], "?,20");
+    expect_f(fneg->outputs[0], "?,5");
+    expect_f(f4->outputs[0], "?,1");
+    expect_f(k0->outputs[0], "1,24");
+    model_free(m);
+
+    m = model_new();
+    Node *bad = node(m->graph, "Flatten", 13, "fbad", 1, (Value *[]){input(m->graph, "x", DT_FLOAT, "N,3")}, 1);
+    set_int(bad, "axis", 3);
+    expect_infer_error(m, "node 'fbad' (Flatten): axis 3 is out of range for rank 2");
+}
+
+static void test_reshape(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", DT_FLOAT, "N,3,4,5"), *k = input(g, "k", DT_FLOAT, "2,3,4");
+    Value *x12 = input(g, "x12", DT_FLOAT, "N,12");
+    Value *copy_rest = op2(g, "Reshape", 14, "copy_rest", x, ints(g, "s1", 2, (int64_t[]){0, -1}));
+    Value *rest_known = op2(g, "Reshape", 14, "rest_known", x, ints(g, "s2", 2, (int64_t[]){-1, 60}));
+    Value *partial = op2(g, "Reshape", 14, "partial", x, ints(g, "s3", 3, (int64_t[]){0, 3, 20}));
+    Value *known = op2(g, "Reshape", 14, "known", k, ints(g, "s4", 2, (int64_t[]){4, -1}));
+    Value *keep = op2(g, "Reshape", 14, "keep", k, ints(g, "s5", 3, (int64_t[]){0, 0, -1}));
+    Value *split = op2(g, "Reshape", 14, "split", x12, ints(g, "s6", 3, (int64_t[]){-1, 3, 4}));
+    Value *mixed = op2(g, "Reshape", 14, "mixed", x, ints(g, "s7", 2, (int64_t[]){-1, 20}));
+    Value *shape_in = input(g, "shape_in", DT_INT64, "2");
+    Value *runtime = op2(g, "Reshape", 14, "runtime", x, shape_in);
+    Value *declared = op2(g, "Reshape", 14, "declared", x, shape_in);
+    declared->kind = TYPE_TENSOR; /* a shape the model declares is kept */
+    declared->dtype = DT_FLOAT;
+    declared->shape = parse_shape(m->arena, "N,60");
+    run_infer(g);
+    expect_f(copy_rest, "N,60");
+    expect_f(rest_known, "N,60");
+    expect_f(partial, "N,3,20");
+    expect_f(known, "4,6");
+    expect_f(keep, "2,3,4");
+    expect_f(split, "N,3,4");
+    expect_f(mixed, "?,20");
+    expect_f(runtime, "*");
+    expect_f(declared, "N,60");
+    model_free(m);
+}
+
+static void test_reshape_errors(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    op2(g, "Reshape", 14, "r_numel", input(g, "x", DT_FLOAT, "2,3,4"), ints(g, "s", 2, (int64_t[]){5, 5}));
+    expect_infer_error(m, "node 'r_numel' (Reshape): cannot reshape 24 elements into 25");
+
+    m = model_new();
+    g = m->graph;
+    op2(g, "Reshape", 14, "r_div", input(g, "x", DT_FLOAT, "2,3,4"), ints(g, "s", 2, (int64_t[]){5, -1}));
+    expect_infer_error(m, "node 'r_div' (Reshape): cannot reshape 24 elements: the entries other than -1 multiply "
+                          "to 5, which does not divide it");
+
+    m = model_new();
+    g = m->graph;
+    op2(g, "Reshape", 14, "r_two", input(g, "x", DT_FLOAT, "2,3,4"), ints(g, "s", 2, (int64_t[]){-1, -1}));
+    expect_infer_error(m, "node 'r_two' (Reshape): shape has more than one -1");
+
+    m = model_new();
+    g = m->graph;
+    op2(g, "Reshape", 14, "r_zero", input(g, "x", DT_FLOAT, "24"), ints(g, "s", 2, (int64_t[]){4, 0}));
+    expect_infer_error(m, "node 'r_zero' (Reshape): shape entry 1 is 0 but the input has rank 1");
+
+    m = model_new();
+    g = m->graph;
+    op2(g, "Reshape", 14, "r_neg", input(g, "x", DT_FLOAT, "24"), ints(g, "s", 2, (int64_t[]){4, -3}));
+    expect_infer_error(m, "node 'r_neg' (Reshape): shape entry 1 is -3");
+}
+
+static void test_shape_gather(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", DT_FLOAT, "N,3,4");
+    Value *shp = op1(g, "Shape", 13, "shp", x);
+    Node *tail = node(g, "Shape", 15, "tail", 1, &x, 1);
+    set_int(tail, "start", 1);
+    Node *last = node(g, "Shape", 15, "last", 1, &x, 1);
+    set_int(last, "start", -1);
+    Node *head = node(g, "Shape", 15, "head", 1, &x, 1);
+    set_int(head, "end", -1);
+    Value *g_scalar = op2(g, "Gather", 13, "g_scalar", shp, ints(g, "i0", -1, (int64_t[]){0}));
+    Node *g_axis1 = node(g, "Gather", 13, "g_axis1", 2, (Value *[]){x, ints(g, "i1", -1, (int64_t[]){2})}, 1);
+    set_int(g_axis1, "axis", 1);
+    Value *table = weight(g, "table", "10,6");
+    Value *embed = op2(g, "Gather", 13, "embed", table, input(g, "tok", DT_INT64, "N,7"));
+    Node *g_neg = node(g, "Gather", 13, "g_neg", 2, (Value *[]){x, ints(g, "i2", 2, (int64_t[]){0, 1})}, 1);
+    set_int(g_neg, "axis", -1);
+    run_infer(g);
+    expect_typed(shp, DT_INT64, "3");
+    expect_typed(tail->outputs[0], DT_INT64, "2");
+    expect_typed(last->outputs[0], DT_INT64, "1");
+    expect_typed(head->outputs[0], DT_INT64, "2");
+    expect_typed(g_scalar, DT_INT64, "");
+    expect_f(g_axis1->outputs[0], "N,4");
+    expect_f(embed, "N,7,6");
+    expect_f(g_neg->outputs[0], "N,3,2");
+    model_free(m);
+
+    m = model_new();
+    g = m->graph;
+    Node *bad = node(g, "Gather", 13, "g_bad", 2,
+                     (Value *[]){input(g, "x", DT_FLOAT, "N,3,4"), ints(g, "i", 1, (int64_t[]){0})}, 1);
+    set_int(bad, "axis", 3);
+    expect_infer_error(m, "node 'g_bad' (Gather): axis 3 is out of range for rank 3");
+}
+
+static void test_unsqueeze_squeeze(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", DT_FLOAT, "N,3"), *y = input(g, "y", DT_FLOAT, "N,1,3,1");
+    Value *k = input(g, "k", DT_FLOAT, "2,1,3,1"), *axes_in = input(g, "axes_in", DT_INT64, "1");
+    Node *u11 = node(g, "Unsqueeze", 11, "u11", 1, &x, 1);
+    set_ints(u11, "axes", 1, (int64_t[]){0});
+    Value *u13 = op2(g, "Unsqueeze", 13, "u13", x, ints(g, "a1", 1, (int64_t[]){-1}));
+    Value *u_two = op2(g, "Unsqueeze", 13, "u_two", x, ints(g, "a2", 2, (int64_t[]){1, 3}));
+    Value *u_run = op2(g, "Unsqueeze", 13, "u_run", x, axes_in);
+    Node *s11 = node(g, "Squeeze", 11, "s11", 1, &y, 1);
+    set_ints(s11, "axes", 1, (int64_t[]){1});
+    Value *s13 = op2(g, "Squeeze", 13, "s13", y, ints(g, "a3", 1, (int64_t[]){-1}));
+    Value *s_all = op1(g, "Squeeze", 13, "s_all", k);
+    Value *s_sym = op1(g, "Squeeze", 13, "s_sym", y);
+    run_infer(g);
+    expect_f(u11->outputs[0], "1,N,3");
+    expect_f(u13, "N,3,1");
+    expect_f(u_two, "N,1,3,1");
+    expect_f(u_run, "*");
+    expect_f(s11->outputs[0], "N,3,1");
+    expect_f(s13, "N,1,3");
+    expect_f(s_all, "2,3");
+    expect_f(s_sym, "*"); /* is N 1? not known yet */
+    model_free(m);
+
+    m = model_new();
+    g = m->graph;
+    op2(g, "Unsqueeze", 13, "u_rep", input(g, "x", DT_FLOAT, "N,3"), ints(g, "a", 2, (int64_t[]){1, -3}));
+    expect_infer_error(m, "node 'u_rep' (Unsqueeze): axis -3 is repeated");
+
+    m = model_new();
+    g = m->graph;
+    op2(g, "Unsqueeze", 13, "u_far", input(g, "x", DT_FLOAT, "N,3"), ints(g, "a", 1, (int64_t[]){3}));
+    expect_infer_error(m, "node 'u_far' (Unsqueeze): axis 3 is out of range for rank 3");
+
+    m = model_new();
+    g = m->graph;
+    op2(g, "Squeeze", 13, "s_three", input(g, "x", DT_FLOAT, "N,3"), ints(g, "a", 1, (int64_t[]){1}));
+    expect_infer_error(m, "node 's_three' (Squeeze): cannot squeeze axis 1 of size 3");
+}
+
+static void test_concat(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *a = input(g, "a", DT_FLOAT, "N,3"), *b = input(g, "b", DT_FLOAT, "N,5");
+    Value *c = input(g, "c", DT_FLOAT, "2,3"), *e = input(g, "e", DT_FLOAT, "4,3");
+    Value *q = input(g, "q", DT_FLOAT, "?,3");
+    Node *cols = node(g, "Concat", 13, "cols", 3, (Value *[]){a, b, a}, 1);
+    set_int(cols, "axis", 1);
+    Node *rows = node(g, "Concat", 13, "rows", 2, (Value *[]){c, e}, 1);
+    set_int(rows, "axis", 0);
+    Node *sym_rows = node(g, "Concat", 13, "sym_rows", 2, (Value *[]){a, c}, 1);
+    set_int(sym_rows, "axis", -2);
+    Node *fill = node(g, "Concat", 13, "fill", 2, (Value *[]){q, a}, 1);
+    set_int(fill, "axis", 1);
+    run_infer(g);
+    expect_f(cols->outputs[0], "N,11");
+    expect_f(rows->outputs[0], "6,3");
+    expect_f(sym_rows->outputs[0], "?,3");
+    expect_f(fill->outputs[0], "N,6"); /* the other input tells the unknown dim */
+    model_free(m);
+
+    m = model_new();
+    g = m->graph;
+    Node *n = node(g, "Concat", 13, "cat_rank", 2,
+                   (Value *[]){input(g, "a", DT_FLOAT, "N,3"), input(g, "b", DT_FLOAT, "3")}, 1);
+    set_int(n, "axis", 0);
+    expect_infer_error(m, "node 'cat_rank' (Concat): input 1 has rank 1, input 0 has rank 2");
+
+    m = model_new();
+    g = m->graph;
+    n = node(g, "Concat", 13, "cat_dim", 2, (Value *[]){input(g, "a", DT_FLOAT, "2,3"), input(g, "b", DT_FLOAT, "2,4")},
+             1);
+    set_int(n, "axis", 0);
+    expect_infer_error(m, "node 'cat_dim' (Concat): input 1 has 4 in dim 1, input 0 has 3");
+
+    m = model_new();
+    g = m->graph;
+    n = node(g, "Concat", 13, "cat_axis", 1, (Value *[]){input(g, "a", DT_FLOAT, "2,3")}, 1);
+    set_int(n, "axis", 2);
+    expect_infer_error(m, "node 'cat_axis' (Concat): axis 2 is out of range for rank 2");
+}
+
+static void test_constant(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Node *t = node(g, "Constant", 13, "t", 0, NULL, 1);
+    node_add_attr(t, "value", ATTR_TENSOR)->t = tensor_new(m->arena, DT_INT32, 2, (int64_t[]){2, 3});
+    Node *f = node(g, "Constant", 13, "f", 0, NULL, 1);
+    node_add_attr(f, "value_float", ATTR_FLOAT)->f = 1.5f;
+    Node *i = node(g, "Constant", 13, "i", 0, NULL, 1);
+    node_add_attr(i, "value_int", ATTR_INT)->i = 7;
+    Node *fs = node(g, "Constant", 13, "fs", 0, NULL, 1);
+    node_add_attr(fs, "value_floats", ATTR_FLOATS)->n = 4;
+    Node *is = node(g, "Constant", 13, "is", 0, NULL, 1);
+    set_ints(is, "value_ints", 3, (int64_t[]){1, 2, 3});
+    Node *s = node(g, "Constant", 13, "s", 0, NULL, 1);
+    set_str(s, "value_string", "hi");
+    run_infer(g);
+    expect_typed(t->outputs[0], DT_INT32, "2,3");
+    expect_typed(f->outputs[0], DT_FLOAT, "");
+    expect_typed(i->outputs[0], DT_INT64, "");
+    expect_typed(fs->outputs[0], DT_FLOAT, "4");
+    expect_typed(is->outputs[0], DT_INT64, "3");
+    expect_typed(s->outputs[0], DT_STRING, "");
+    model_free(m);
+
+    m = model_new();
+    node_add_attr(node(m->graph, "Constant", 13, "sparse", 0, NULL, 1), "sparse_value", ATTR_SPARSE_TENSOR);
+    expect_infer_error(m, "node 'sparse' (Constant): attribute 'sparse_value' is not supported (sparse constants are "
+                          "not computed)");
+
+    m = model_new();
+    node(m->graph, "Constant", 13, "empty", 0, NULL, 1);
+    expect_infer_error(m, "node 'empty' (Constant): must have exactly one value attribute, has 0");
+}
+
+/* ---- the pass ---- */
+
+/* A classifier with the batch as a symbol, through every layer kind. */
+static void test_symbolic_batch_through_network(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", DT_FLOAT, "batch,1,28,28");
+    Node *c1 = conv(g, "c1", x, "8,1,5,5");
+    Value *r1 = op1(g, "Relu", 13, "r1", c1->outputs[0]);
+    Value *p1 = pool(g, "MaxPool", "p1", r1, 2, 2, 1)->outputs[0];
+    Value *fl = op1(g, "Flatten", 13, "fl", p1);
+    Node *fc = node(g, "Gemm", 13, "fc", 3, (Value *[]){fl, weight(g, "fw", "10,1152"), weight(g, "fb", "10")}, 1);
+    set_int(fc, "transB", 1);
+    Value *sm = op1(g, "LogSoftmax", 13, "sm", fc->outputs[0]);
+    Value *sh = op1(g, "Shape", 13, "sh", p1);
+    Value *b0 = op2(g, "Gather", 13, "b0", sh, ints(g, "zero", -1, (int64_t[]){0}));
+    Value *b1 = op2(g, "Unsqueeze", 13, "b1", b0, ints(g, "ax0", 1, (int64_t[]){0}));
+    Node *cat = node(g, "Concat", 13, "cat", 2, (Value *[]){b1, ints(g, "m1", 1, (int64_t[]){-1})}, 1);
+    set_int(cat, "axis", 0);
+    Value *rs = op2(g, "Reshape", 14, "rs", p1, cat->outputs[0]);
+    Node *opaque = node(g, "FancyOp", 1, "fancy", 1, &sm, 1);
+    run_infer(g);
+    expect_f(c1->outputs[0], "batch,8,24,24");
+    expect_f(p1, "batch,8,12,12");
+    expect_f(fl, "batch,1152");
+    expect_f(sm, "batch,10");
+    expect_typed(b1, DT_INT64, "1");
+    expect_typed(cat->outputs[0], DT_INT64, "2");
+    expect_f(rs, "*"); /* the shape is computed: pass_fold_constants resolves it */
+    assert_int_equal(opaque->outputs[0]->kind, TYPE_NONE);
+    model_free(m);
+}
+
+static void test_declared_dims_are_kept(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", DT_FLOAT, "N,3");
+    Value *y = input(g, "y", DT_FLOAT, "M,3");
+    Value *sum = op2(g, "Add", 14, "sum", x, y); /* inferred [?,3] */
+    sum->kind = TYPE_TENSOR;
+    sum->shape = parse_shape(m->arena, "N,?");
+    Value *r = op1(g, "Relu", 13, "r", x);
+    r->kind = TYPE_TENSOR;
+    r->shape = parse_shape(m->arena, "7"); /* a wrong rank is replaced */
+    run_infer(g);
+    expect_f(sum, "N,3");
+    expect_f(r, "N,3");
+    model_free(m);
+}
+
+static void test_arity_errors(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", DT_FLOAT, "N,3");
+    node(g, "Relu", 13, "r2", 2, (Value *[]){x, x}, 1);
+    expect_infer_error(m, "node 'r2' (Relu) has 2 inputs, expected 1 to 1");
+
+    m = model_new();
+    g = m->graph;
+    x = input(g, "x", DT_FLOAT, "N,3");
+    node(g, "Add", 13, "half", 2, (Value *[]){x, NULL}, 1);
+    expect_infer_error(m, "node 'half' (Add) lacks required input 1");
+
+    m = model_new();
+    g = m->graph;
+    x = input(g, "x", DT_FLOAT, "N,3");
+    node(g, "Relu", 13, "r_out", 1, &x, 2);
+    expect_infer_error(m, "node 'r_out' (Relu) has 2 outputs, expected 1 to 1");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_broadcasting),
+        cmocka_unit_test(test_broadcast_error),
+        cmocka_unit_test(test_unary_and_cast),
+        cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_matmul),
+        cmocka_unit_test(test_conv),
+        cmocka_unit_test(test_conv_errors),
+        cmocka_unit_test(test_conv_geom_auto_pad),
+        cmocka_unit_test(test_pooling),
+        cmocka_unit_test(test_pooling_errors),
+        cmocka_unit_test(test_flatten),
+        cmocka_unit_test(test_reshape),
+        cmocka_unit_test(test_reshape_errors),
+        cmocka_unit_test(test_shape_gather),
+        cmocka_unit_test(test_unsqueeze_squeeze),
+        cmocka_unit_test(test_concat),
+        cmocka_unit_test(test_constant),
+        cmocka_unit_test(test_symbolic_batch_through_network),
+        cmocka_unit_test(test_declared_dims_are_kept),
+        cmocka_unit_test(test_arity_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1173 @@
+/* test_plan.c - unit tests of inference execution plans (runtime/plan.c,
+ * plan_layout.c and the op entries runtime/op_*.c).
+ *
+ * Small graphs built in memory run forward and are compared with reference
+ * values computed here by naive double-precision loops: Conv+BN+Relu+MaxPool+
+ * Flatten+Gemm, an MLP of MatMul+Add, Softmax/LogSoftmax under both opset
+ * semantics, pooling, views (Identity, Reshape, Flatten, Squeeze, Unsqueeze,
+ * inference Dropout) and the Shape->Gather->Unsqueeze->Concat->Reshape
+ * pattern evaluated at build time. Buffer reuse is checked three ways: the
+ * layout never overlaps two live buffers, inference and training plans give
+ * the same outputs, and a long chain needs far less activation memory in
+ * inference. Errors are checked word for word. Training plans (gradients,
+ * parameters, BatchNormalization statistics) are in test_plan_train.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include <cmocka.h>
+
+#include "runtime/kernels.h"
+#include "runtime/rt.h"
+#include "runtime/threads.h"
+
+/* ---- deterministic random numbers ---- */
+
+static uint64_t rng_state = 42;
+
+static float frand(void) /* in [-1, 1) */
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng_state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+}
+
+static void fill_random(float *p, int64_t n, float lo, float hi)
+{
+    for (int64_t i = 0; i < n; i++)
+        p[i] = lo + (hi - lo) * (frand() + 1.0f) / 2.0f;
+}
+
+/* ---- graph building ---- */
+
+static Value **append_value(Arena *a, Value **list, int n, Value *v)
+{
+    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
+    if (n)
+        memcpy(grown, list, (size_t)n * sizeof *grown);
+    grown[n] = v;
+    return grown;
+}
+
+/* A float input whose dim 0 is the symbolic batch "N". */
+static Value *input(Graph *g, const char *name, int rank, const int64_t *dims)
+{
+    Value *v = graph_add_value(g, name, NULL);
+    v->kind = TYPE_TENSOR;
+    v->dtype = DT_FLOAT;
+    v->shape = shape_from_dims(rank, dims);
+    v->shape.dims[0] = (Dim){-1, "N"};
+    g->inputs = append_value(g->arena, g->inputs, g->n_inputs++, v);
+    return v;
+}
+
+static Value *init_tensor(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
+{
+    Value *v = graph_add_value(g, name, NULL);
+    v->init = tensor_new(g->arena, dt, rank, dims);
+    v->kind = TYPE_TENSOR;
+    v->dtype = dt;
+    v->shape = shape_from_dims(rank, dims);
+    g->inits = append_value(g->arena, g->inits, g->n_inits++, v);
+    return v;
+}
+
+/* A float initializer with values uniform in [lo, hi). */
+static Value *param(Graph *g, const char *name, int rank, const int64_t *dims, float lo, float hi)
+{
+    Value *v = init_tensor(g, name, DT_FLOAT, rank, dims);
+    fill_random(v->init->data, tensor_numel(v->init), lo, hi);
+    return v;
+}
+
+/* A 1-D int64 initializer; n < 0 makes a scalar holding v[0]. */
+static Value *ints(Graph *g, const char *name, int n, const int64_t *v)
+{
+    Value *t = init_tensor(g, name, DT_INT64, n < 0 ? 0 : 1, (int64_t[]){n});
+    memcpy(t->init->data, v, (size_t)(n < 0 ? 1 : n) * sizeof *v);
+    return t;
+}
+
+static Node *node(Graph *g, const char *op, int opset, const char *name, int n_in, Value **in, int n_out)
+{
+    Node *n = graph_add_node(g, op, "", n_in, n_out);
+    n->name = arena_strdup(g->arena, name);
+    n->opset = opset;
+    for (int i = 0; i < n_in; i++)
+        n->inputs[i] = in[i];
+    for (int k = 0; k < n_out; k++) {
+        char out[64];
+        snprintf(out, sizeof out, k ? "%s_out%d" : "%s_out", name, k);
+        node_set_output(n, k, graph_add_value(g, out, NULL));
+    }
+    op_bind(n);
+    return n;
+}
+
+static Value *op1(Graph *g, const char *op, const char *name, Value *x)
+{
+    return node(g, op, 13, name, 1, &x, 1)->outputs[0];
+}
+
+static Value *op2(Graph *g, const char *op, const char *name, Value *a, Value *b)
+{
+    return node(g, op, 13, name, 2, (Value *[]){a, b}, 1)->outputs[0];
+}
+
+static void set_int(Node *n, const char *name, int64_t v)
+{
+    node_add_attr(n, name, ATTR_INT)->i = v;
+}
+
+static void set_float(Node *n, const char *name, float v)
+{
+    node_add_attr(n, name, ATTR_FLOAT)->f = v;
+}
+
+static void set_ints(Node *n, const char *name, int count, const int64_t *v)
+{
+    Attr *a = node_add_attr(n, name, ATTR_INTS);
+    a->n = count;
+    a->ints = arena_memdup(n->graph->arena, v, (size_t)count * sizeof *v);
+}
+
+static void output(Graph *g, Value *v)
+{
+    g->outputs = append_value(g->arena, g->outputs, g->n_outputs++, v);
+}
+
+/* ---- plans ---- */
+
+static Plan *build(Graph *g, PlanMode mode, int64_t batch)
+{
+    Shape shapes[4];
+    int n = 0;
+    Diag d = {{0}};
+    Plan *p = NULL;
+    if (plan_input_shapes_for_batch(g, batch, shapes, 4, &n, &d) || plan_build(g, mode, shapes, 7, &p, &d))
+        fail_msg("plan: %s", d.msg);
+    return p;
+}
+
+static void forward(Plan *p)
+{
+    Diag d = {{0}};
+    if (plan_forward(p, &d))
+        fail_msg("forward: %s", d.msg);
+}
+
+static double *to_double(const float *x, int64_t n)
+{
+    double *y = malloc((size_t)n * sizeof *y);
+    assert_non_null(y);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i];
+    return y;
+}
+
+static const float *fdata(const Value *v)
+{
+    return v->init->data;
+}
+
+static void expect_close(const float *got, const double *want, int64_t n, double tol)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (fabs(got[i] - want[i]) > tol * (1.0 + fabs(want[i])))
+            fail_msg("element %lld: got %.7g, expected %.7g", (long long)i, got[i], want[i]);
+}
+
+static void expect_output(const Plan *p, int k, DType dt, int rank, const int64_t *dims)
+{
+    DType got_dt;
+    Shape s;
+    plan_output_info(p, k, &got_dt, &s);
+    assert_int_equal(got_dt, dt);
+    assert_int_equal(s.rank, rank);
+    for (int i = 0; i < rank; i++)
+        assert_int_equal(s.dims[i].value, dims[i]);
+}
+
+/* Writes a random input into input 0 of p and returns a copy in double. */
+static double *random_input(Plan *p, int64_t n)
+{
+    float *x = plan_input(p, 0);
+    fill_random(x, n, -1.0f, 1.0f);
+    return to_double(x, n);
+}
+
+/* Placed buffers whose lifetimes intersect must not share bytes. */
+static void check_no_live_overlap(const Plan *p)
+{
+    for (int i = 0; i < p->n_tensors; i++) {
+        const RtTensor *a = &p->tensors[i];
+        if (!a->bytes || (unsigned char *)a->data != p->act + a->offset)
+            continue;
+        for (int j = i + 1; j < p->n_tensors; j++) {
+            const RtTensor *b = &p->tensors[j];
+            if (!b->bytes || (unsigned char *)b->data != p->act + b->offset)
+                continue;
+            bool live_together = !(a->last_use < b->def_step || b->last_use < a->def_step);
+            bool share = a->offset < b->offset + b->bytes && b->offset < a->offset + a->bytes;
+            if (live_together && share)
+                fail_msg("'%s' and '%s' are live together in overlapping buffers", a->value->name, b->value->name);
+        }
+    }
+}
+
+static size_t activation_bytes(const Plan *p)
+{
+    size_t end = 0;
+    for (int i = 0; i < p->n_tensors; i++) {
+        const RtTensor *t = &p->tensors[i];
+        if (t->bytes && (unsigned char *)t->data == p->act + t->offset && t->offset + t->bytes > end)
+            end = t->offset + t->bytes;
+    }
+    return end;
+}
+
+/* ---- errors ---- */
+
+static void expect_build_error(Graph *g, PlanMode mode, const Shape *shapes, const char *want)
+{
+    Diag d = {{0}};
+    Plan *p = NULL;
+    assert_int_equal(plan_build(g, mode, shapes, 1, &p, &d), KDC_ERR);
+    assert_null(p);
+    if (strcmp(d.msg, want))
+        fail_msg("message '%s', expected '%s'", d.msg, want);
+}
+
+/* ---- reference layers (double) ---- */
+
+static void ref_conv(const ConvDims *c, const double *x, const double *w, const double *b, double *y)
+{
+    int cpg = c->C / c->groups, mpg = c->M / c->groups;
+    for (int n = 0; n < c->N; n++)
+        for (int m = 0; m < c->M; m++)
+            for (int oh = 0; oh < c->OH; oh++)
+                for (int ow = 0; ow < c->OW; ow++) {
+                    double s = b ? b[m] : 0.0;
+                    for (int ci = 0; ci < cpg; ci++)
+                        for (int kh = 0; kh < c->KH; kh++)
+                            for (int kw = 0; kw < c->KW; kw++) {
+                                int ih = oh * c->stride_h - c->pad_top + kh * c->dil_h;
+                                int iw = ow * c->stride_w - c->pad_left + kw * c->dil_w;
+                                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
+                                    continue;
+                                int cin = (m / mpg) * cpg + ci;
+                                s += x[((n * c->C + cin) * c->H + ih) * c->W + iw] *
+                                     w[((m * cpg + ci) * c->KH + kh) * c->KW + kw];
+                            }
+                    y[((n * c->M + m) * c->OH + oh) * c->OW + ow] = s;
+                }
+}
+
+/* Max or average (divisor: taps in the input, or in input+pads) pooling. */
+static void ref_pool(const PoolDims *p, bool is_max, const double *x, double *y)
+{
+    for (int nc = 0; nc < p->N * p->C; nc++)
+        for (int oh = 0; oh < p->OH; oh++)
+            for (int ow = 0; ow < p->OW; ow++) {
+                double acc = is_max ? -INFINITY : 0.0;
+                int taps = 0, padded_taps = 0;
+                for (int kh = 0; kh < p->KH; kh++)
+                    for (int kw = 0; kw < p->KW; kw++) {
+                        int ih = oh * p->stride_h - p->pad_top + kh, iw = ow * p->stride_w - p->pad_left + kw;
+                        padded_taps += ih < p->H + p->pad_bottom && iw < p->W + p->pad_right;
+                        if (ih < 0 || ih >= p->H || iw < 0 || iw >= p->W)
+                            continue;
+                        double v = x[(nc * p->H + ih) * p->W + iw];
+                        acc = is_max ? fmax(acc, v) : acc + v;
+                        taps++;
+                    }
+                y[(nc * p->OH + oh) * p->OW + ow] = is_max ? acc : acc / (p->count_include_pad ? padded_taps : taps);
+            }
+}
+
+/* y[m,n] = alpha * x[m,:] . W[n,:] (trans_b) or W[:,n] + beta * b[n] */
+static void ref_dense(int M, int K, int N, const double *x, const double *w, bool trans_b, const double *b,
+                      double alpha, double beta, double *y)
+{
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = 0.0;
+            for (int k = 0; k < K; k++)
+                s += x[m * K + k] * (trans_b ? w[n * K + k] : w[k * N + n]);
+            y[m * N + n] = alpha * s + (b ? beta * b[n] : 0.0);
+        }
+}
+
+/* Softmax (or log-softmax) of x viewed as [outer, n, inner] along n. */
+static void ref_softmax(int64_t outer, int64_t n, int64_t inner, bool log_form, const double *x, double *y)
+{
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            double mx = -INFINITY, sum = 0.0;
+            for (int64_t k = 0; k < n; k++)
+                mx = fmax(mx, x[(o * n + k) * inner + i]);
+            for (int64_t k = 0; k < n; k++)
+                sum += exp(x[(o * n + k) * inner + i] - mx);
+            for (int64_t k = 0; k < n; k++) {
+                double v = x[(o * n + k) * inner + i] - mx;
+                y[(o * n + k) * inner + i] = log_form ? v - log(sum) : exp(v) / sum;
+            }
+        }
+}
+
+/* ---- forward against references ---- */
+
+static void test_cnn_forward(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    const int N = 2;
+    Value *x = input(g, "x", 4, (int64_t[]){1, 3, 6, 6});
+    Value *w = param(g, "w", 4, (int64_t[]){4, 3, 3, 3}, -0.5f, 0.5f),
+          *b = param(g, "b", 1, (int64_t[]){4}, -0.5f, 0.5f);
+    Value *scale = param(g, "scale", 1, (int64_t[]){4}, 0.5f, 1.5f), *bias = param(g, "bias", 1, (int64_t[]){4}, -1, 1);
+    Value *mean = param(g, "mean", 1, (int64_t[]){4}, -0.3f, 0.3f), *var = param(g, "var", 1, (int64_t[]){4}, 0.5f, 2);
+    Node *conv = node(g, "Conv", 13, "conv", 3, (Value *[]){x, w, b}, 1);
+    set_ints(conv, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    Node *bn = node(g, "BatchNormalization", 15, "bn", 5, (Value *[]){conv->outputs[0], scale, bias, mean, var}, 1);
+    set_float(bn, "epsilon", 1e-3f);
+    Value *r = op1(g, "Relu", "relu", bn->outputs[0]);
+    Node *mp = node(g, "MaxPool", 13, "pool", 1, &r, 1);
+    set_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
+    set_ints(mp, "strides", 2, (int64_t[]){2, 2});
+    Value *fl = op1(g, "Flatten", "flat", mp->outputs[0]);
+    Value *fw = param(g, "fw", 2, (int64_t[]){5, 36}, -0.3f, 0.3f), *fb = param(g, "fb", 1, (int64_t[]){5}, -1, 1);
+    Node *fc = node(g, "Gemm", 13, "fc", 3, (Value *[]){fl, fw, fb}, 1);
+    set_int(fc, "transB", 1);
+    output(g, fc->outputs[0]);
+
+    Plan *p = build(g, PLAN_INFERENCE, N);
+    double *xd = random_input(p, N * 3 * 36);
+    forward(p);
+    expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){N, 5});
+
+    ConvDims cd = {.N = N,
+                   .C = 3,
+                   .H = 6,
+                   .W = 6,
+                   .M = 4,
+                   .KH = 3,
+                   .KW = 3,
+                   .stride_h = 1,
+                   .stride_w = 1,
+                   .dil_h = 1,
+                   .dil_w = 1,
+                   .pad_top = 1,
+                   .pad_left = 1,
+                   .groups = 1,
+                   .OH = 6,
+                   .OW = 6};
+    double *wd = to_double(fdata(w), 108), *bd = to_double(fdata(b), 4), y1[2 * 4 * 36], y2[2 * 4 * 9], y3[2 * 5];
+    ref_conv(&cd, xd, wd, bd, y1);
+    for (int i = 0; i < N * 4 * 36; i++) {
+        int c = (i / 36) % 4;
+        double v = (y1[i] - fdata(mean)[c]) / sqrt(fdata(var)[c] + 1e-3) * fdata(scale)[c] + fdata(bias)[c];
+        y1[i] = v > 0 ? v : 0;
+    }
+    PoolDims pd = {.N = N, .C = 4, .H = 6, .W = 6, .OH = 3, .OW = 3, .KH = 2, .KW = 2, .stride_h = 2, .stride_w = 2};
+    ref_pool(&pd, true, y1, y2);
+    double *fwd = to_double(fdata(fw), 180), *fbd = to_double(fdata(fb), 5);
+    ref_dense(N, 36, 5, y2, fwd, true, fbd, 1.0, 1.0, y3);
+    expect_close(plan_output(p, 0), y3, N * 5, 1e-5);
+    check_no_live_overlap(p);
+    free(xd);
+    free(wd);
+    free(bd);
+    free(fwd);
+    free(fbd);
+    plan_free(p);
+    model_free(m);
+}
+
+static void test_mlp_matmul_forward(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    const int N = 5;
+    Value *x = input(g, "x", 2, (int64_t[]){1, 8});
+    Value *w1 = param(g, "w1", 2, (int64_t[]){8, 16}, -0.5f, 0.5f), *b1 = param(g, "b1", 1, (int64_t[]){16}, -1, 1);
+    Value *w2 = param(g, "w2", 2, (int64_t[]){16, 4}, -0.5f, 0.5f), *b2 = param(g, "b2", 1, (int64_t[]){4}, -1, 1);
+    Value *h = op1(g, "Relu", "relu", op2(g, "Add", "add1", op2(g, "MatMul", "mm1", x, w1), b1));
+    Value *y = op2(g, "Add", "add2", op2(g, "MatMul", "mm2", h, w2), b2);
+    output(g, y);
+    Plan *p = build(g, PLAN_INFERENCE, N);
+    double *xd = random_input(p, N * 8);
+    forward(p);
+    double *w1d = to_double(fdata(w1), 128), *b1d = to_double(fdata(b1), 16);
+    double *w2d = to_double(fdata(w2), 64), *b2d = to_double(fdata(b2), 4), hd[5 * 16], yd[5 * 4];
+    ref_dense(N, 8, 16, xd, w1d, false, b1d, 1.0, 1.0, hd);
+    for (int i = 0; i < N * 16; i++)
+        hd[i] = hd[i] > 0 ? hd[i] : 0;
+    ref_dense(N, 16, 4, hd, w2d, false, b2d, 1.0, 1.0, yd);
+    expect_close(plan_output(p, 0), yd, N * 4, 1e-5);
+    check_no_live_overlap(p);
+    free(xd);
+    free(w1d);
+    free(b1d);
+    free(w2d);
+    free(b2d);
+    plan_free(p);
+    model_free(m);
+}
+
+/* Gemm's alpha/beta and every accepted shape of C. */
+static void test_gemm_forward_variants(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    const int N = 3;
+    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
+    Value *w = param(g, "w", 2, (int64_t[]){4, 6}, -1, 1), *wt = param(g, "wt", 2, (int64_t[]){6, 4}, -1, 1);
+    Value *c_row = param(g, "c_row", 2, (int64_t[]){1, 6}, -1, 1),
+          *c_col = param(g, "c_col", 2, (int64_t[]){3, 1}, -1, 1);
+    Value *c_one = param(g, "c_one", 1, (int64_t[]){1}, -1, 1);
+    Node *a = node(g, "Gemm", 13, "a", 3, (Value *[]){x, w, c_row}, 1);
+    set_float(a, "alpha", 0.5f);
+    set_float(a, "beta", 2.0f);
+    Node *b = node(g, "Gemm", 13, "b", 3, (Value *[]){x, wt, c_col}, 1);
+    set_int(b, "transB", 1);
+    Node *c = node(g, "Gemm", 13, "c", 3, (Value *[]){x, w, c_one}, 1);
+    Node *e = node(g, "Gemm", 13, "e", 2, (Value *[]){x, w}, 1);
+    Node *ta = node(g, "Gemm", 13, "ta", 2, (Value *[]){x, param(g, "right", 2, (int64_t[]){3, 5}, -1, 1)}, 1);
+    set_int(ta, "transA", 1); /* x^T [4,N] . right [N,5] */
+    output(g, a->outputs[0]);
+    output(g, b->outputs[0]);
+    output(g, c->outputs[0]);
+    output(g, e->outputs[0]);
+    output(g, ta->outputs[0]);
+    Plan *p = build(g, PLAN_INFERENCE, N);
+    double *xd = random_input(p, N * 4);
+    forward(p);
+    double *wd = to_double(fdata(w), 24), *wtd = to_double(fdata(wt), 24), y[20], bias[6];
+    for (int i = 0; i < 6; i++)
+        bias[i] = fdata(c_row)[i];
+    ref_dense(N, 4, 6, xd, wd, false, bias, 0.5, 2.0, y);
+    expect_close(plan_output(p, 0), y, 18, 1e-5);
+    ref_dense(N, 4, 6, xd, wtd, true, NULL, 1.0, 1.0, y);
+    for (int i = 0; i < 18; i++)
+        y[i] += fdata(c_col)[i / 6];
+    expect_close(plan_output(p, 1), y, 18, 1e-5);
+    ref_dense(N, 4, 6, xd, wd, false, NULL, 1.0, 1.0, y);
+    expect_close(plan_output(p, 3), y, 18, 1e-5);
+    for (int i = 0; i < 18; i++)
+        y[i] += fdata(c_one)[0];
+    expect_close(plan_output(p, 2), y, 18, 1e-5);
+    const float *right = fdata(graph_find_value(g, "right"));
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 5; j++) {
+            y[i * 5 + j] = 0;
+            for (int k = 0; k < N; k++)
+                y[i * 5 + j] += xd[k * 4 + i] * right[k * 5 + j];
+        }
+    expect_output(p, 4, DT_FLOAT, 2, (int64_t[]){4, 5});
+    expect_close(plan_output(p, 4), y, 20, 1e-5);
+    free(xd);
+    free(wd);
+    free(wtd);
+    plan_free(p);
+    model_free(m);
+}
+
+static Value *softmax_node(Graph *g, const char *op, int opset, const char *name, Value *x, int64_t axis, bool has_axis)
+{
+    Node *n = node(g, op, opset, name, 1, &x, 1);
+    if (has_axis)
+        set_int(n, "axis", axis);
+    output(g, n->outputs[0]);
+    return n->outputs[0];
+}
+
+/* Before opset 13 the input is coerced to 2-D at axis (default 1); from 13
+ * the op works along the one axis (default -1). */
+static void test_softmax_opsets(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", 3, (int64_t[]){1, 3, 4});
+    softmax_node(g, "Softmax", 13, "s13_axis1", x, 1, true);
+    softmax_node(g, "Softmax", 11, "s11_axis1", x, 1, true);
+    softmax_node(g, "Softmax", 11, "s11_default", x, 0, false);
+    softmax_node(g, "Softmax", 13, "s13_default", x, 0, false);
+    softmax_node(g, "LogSoftmax", 11, "l11_axis2", x, 2, true);
+    softmax_node(g, "LogSoftmax", 13, "l13_axis0", x, 0, true);
+    softmax_node(g, "LogSoftmax", 11, "l11_axis0", x, -3, true);
+    Plan *p = build(g, PLAN_INFERENCE, 2);
+    double *xd = random_input(p, 24), y[24];
+    for (int i = 0; i < 24; i++)
+        xd[i] *= 4; /* spread the values so the max matters */
+    float *xin = plan_input(p, 0);
+    for (int i = 0; i < 24; i++)
+        xin[i] = (float)xd[i];
+    forward(p);
+    ref_softmax(2, 3, 4, false, xd, y);
+    expect_close(plan_output(p, 0), y, 24, 1e-5);
+    ref_softmax(2, 12, 1, false, xd, y);
+    expect_close(plan_output(p, 1), y, 24, 1e-5);
+    expect_close(plan_output(p, 2), y, 24, 1e-5);
+    ref_softmax(6, 4, 1, false, xd, y);
+    expect_close(plan_output(p, 3), y, 24, 1e-5);
+    ref_softmax(6, 4, 1, true, xd, y);
+    expect_close(plan_output(p, 4), y, 24, 1e-5);
+    ref_softmax(1, 2, 12, true, xd, y);
+    expect_close(plan_output(p, 5), y, 24, 1e-5);
+    ref_softmax(1, 24, 1, true, xd, y);
+    expect_close(plan_output(p, 6), y, 24, 1e-5);
+    free(xd);
+    plan_free(p);
+    model_free(m);
+}
+
+static Value *pool_node(Graph *g, const char *op, const char *name, Value *x, int64_t k, int64_t s, int64_t pad,
+                        bool ceil, bool include_pad)
+{
+    Node *n = node(g, op, 13, name, 1, &x, 1);
+    set_ints(n, "kernel_shape", 2, (int64_t[]){k, k});
+    set_ints(n, "strides", 2, (int64_t[]){s, s});
+    set_ints(n, "pads", 4, (int64_t[]){pad, pad, pad, pad});
+    set_int(n, "ceil_mode", ceil);
+    if (include_pad)
+        set_int(n, "count_include_pad", 1);
+    output(g, n->outputs[0]);
+    return n->outputs[0];
+}
+
+static void test_pooling_forward(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    const int N = 2;
+    Value *x = input(g, "x", 4, (int64_t[]){1, 3, 7, 7});
+    pool_node(g, "AveragePool", "avg", x, 3, 2, 1, false, false);
+    pool_node(g, "AveragePool", "avg_pad", x, 3, 2, 1, false, true);
+    pool_node(g, "AveragePool", "avg_ceil", x, 2, 2, 0, true, false);
+    pool_node(g, "MaxPool", "max_ceil", x, 3, 2, 1, true, false);
+    output(g, op1(g, "GlobalAveragePool", "gap", x));
+    Plan *p = build(g, PLAN_INFERENCE, N);
+    double *xd = random_input(p, N * 3 * 49), y[2 * 3 * 49];
+    forward(p);
+    PoolDims pd = {.N = N,
+                   .C = 3,
+                   .H = 7,
+                   .W = 7,
+                   .OH = 4,
+                   .OW = 4,
+                   .KH = 3,
+                   .KW = 3,
+                   .stride_h = 2,
+                   .stride_w = 2,
+                   .pad_top = 1,
+                   .pad_left = 1,
+                   .pad_bottom = 1,
+                   .pad_right = 1};
+    expect_output(p, 0, DT_FLOAT, 4, (int64_t[]){N, 3, 4, 4});
+    ref_pool(&pd, false, xd, y);
+    expect_close(plan_output(p, 0), y, N * 3 * 16, 1e-5);
+    pd.count_include_pad = true;
+    ref_pool(&pd, false, xd, y);
+    expect_close(plan_output(p, 1), y, N * 3 * 16, 1e-5);
+    /* ceil mode: the last window hangs over the end */
+    PoolDims pc = {.N = N, .C = 3, .H = 7, .W = 7, .OH = 4, .OW = 4, .KH = 2, .KW = 2, .stride_h = 2, .stride_w = 2};
+    expect_output(p, 2, DT_FLOAT, 4, (int64_t[]){N, 3, 4, 4});
+    ref_pool(&pc, false, xd, y);
+    expect_close(plan_output(p, 2), y, N * 3 * 16, 1e-5);
+    pd.count_include_pad = false;
+    ref_pool(&pd, true, xd, y);
+    expect_output(p, 3, DT_FLOAT, 4, (int64_t[]){N, 3, 4, 4});
+    expect_close(plan_output(p, 3), y, N * 3 * 16, 1e-5);
+    for (int c = 0; c < N * 3; c++) {
+        double s = 0;
+        for (int i = 0; i < 49; i++)
+            s += xd[c * 49 + i];
+        y[c] = s / 49;
+    }
+    expect_output(p, 4, DT_FLOAT, 4, (int64_t[]){N, 3, 1, 1});
+    expect_close(plan_output(p, 4), y, N * 3, 1e-5);
+    free(xd);
+    plan_free(p);
+    model_free(m);
+}
+
+/* Elementwise ops with broadcasting, Concat and a runtime Gather. */
+static void test_elementwise_concat_gather_forward(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    const int N = 2;
+    Value *x = input(g, "x", 3, (int64_t[]){1, 3, 4});
+    Value *col = param(g, "col", 2, (int64_t[]){3, 1}, 1, 2), *row = param(g, "row", 1, (int64_t[]){4}, -1, 1);
+    Value *sub = op2(g, "Sub", "sub", x, row);
+    Value *div = op2(g, "Div", "div", sub, col);
+    Value *mul = op2(g, "Mul", "mul", op1(g, "Sigmoid", "sig", div), op1(g, "Tanh", "tanh", x));
+    Node *cat = node(g, "Concat", 13, "cat", 3, (Value *[]){mul, x, div}, 1);
+    set_int(cat, "axis", -1);
+    Node *gat =
+        node(g, "Gather", 13, "gat", 2, (Value *[]){cat->outputs[0], ints(g, "idx", 3, (int64_t[]){11, 0, -1})}, 1);
+    set_int(gat, "axis", 2);
+    output(g, cat->outputs[0]);
+    output(g, gat->outputs[0]);
+    Plan *p = build(g, PLAN_INFERENCE, N);
+    double *xd = random_input(p, N * 12), yc[2 * 3 * 12], yg[2 * 3 * 3];
+    forward(p);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < 4; k++) {
+                double xv = xd[(n * 3 + c) * 4 + k];
+                double dv = (xv - fdata(row)[k]) / fdata(col)[c];
+                double *out = &yc[(n * 3 + c) * 12];
+                out[k] = 1.0 / (1.0 + exp(-dv)) * tanh(xv);
+                out[4 + k] = xv;
+                out[8 + k] = dv;
+            }
+    for (int r = 0; r < N * 3; r++) {
+        yg[r * 3 + 0] = yc[r * 12 + 11];
+        yg[r * 3 + 1] = yc[r * 12 + 0];
+        yg[r * 3 + 2] = yc[r * 12 + 11];
+    }
+    expect_output(p, 0, DT_FLOAT, 3, (int64_t[]){N, 3, 12});
+    expect_close(plan_output(p, 0), yc, N * 36, 1e-5);
+    expect_output(p, 1, DT_FLOAT, 3, (int64_t[]){N, 3, 3});
+    expect_close(plan_output(p, 1), yg, N * 9, 1e-5);
+    check_no_live_overlap(p);
+    free(xd);
+    plan_free(p);
+    model_free(m);
+}
+
+/* Identity, Unsqueeze, Squeeze, Flatten, Reshape and inference Dropout move
+ * no data: each output reads its input's buffer. */
+static void test_views(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    const int N = 3;
+    Value *x = input(g, "x", 3, (int64_t[]){1, 2, 3});
+    Value *id = op1(g, "Identity", "id", x);
+    Node *un = node(g, "Unsqueeze", 11, "un", 1, &id, 1);
+    set_ints(un, "axes", 1, (int64_t[]){1});
+    Value *sq = op2(g, "Squeeze", "sq", un->outputs[0], ints(g, "ax1", 1, (int64_t[]){1}));
+    Value *fl = op1(g, "Flatten", "fl", sq);
+    Value *rs = op2(g, "Reshape", "rs", fl, ints(g, "shape", 3, (int64_t[]){0, 3, -1}));
+    Node *drop = node(g, "Dropout", 13, "drop", 2, (Value *[]){rs, param(g, "ratio", 0, NULL, 0.5f, 0.5f)}, 2);
+    Node *drop7 = node(g, "Dropout", 7, "drop7", 1, &rs, 2);
+    set_float(drop7, "ratio", 0.3f);
+    output(g, drop->outputs[0]);
+    output(g, drop->outputs[1]);
+    output(g, drop7->outputs[0]);
+    output(g, un->outputs[0]);
+    output(g, drop7->outputs[1]);
+    Plan *p = build(g, PLAN_INFERENCE, N);
+    double *xd = random_input(p, N * 6);
+    forward(p);
+    expect_output(p, 0, DT_FLOAT, 3, (int64_t[]){N, 3, 2});
+    expect_close(plan_output(p, 0), xd, N * 6, 0);
+    expect_output(p, 1, DT_BOOL, 3, (int64_t[]){N, 3, 2});
+    const uint8_t *mask = plan_output(p, 1);
+    for (int i = 0; i < N * 6; i++)
+        assert_int_equal(mask[i], 1);
+    expect_close(plan_output(p, 2), xd, N * 6, 0);
+    expect_output(p, 3, DT_FLOAT, 4, (int64_t[]){N, 1, 2, 3});
+    expect_output(p, 4, DT_FLOAT, 3, (int64_t[]){N, 3, 2}); /* before opset 10 the mask is float */
+    const float *fmask = plan_output(p, 4);
+    for (int i = 0; i < N * 6; i++)
+        assert_true(fmask[i] == 1.0f);
+    assert_ptr_equal(plan_output(p, 0), plan_input(p, 0));
+    assert_ptr_equal(plan_output(p, 3), plan_input(p, 0));
+    free(xd);
+    plan_free(p);
+    model_free(m);
+}
+
+/* The exporter's Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1]))
+ * runs once at build time with the concrete batch. */
+static void test_shape_pattern_at_build_time(void **state)
+{
+    (void)state;
+    for (int opset = 11; opset <= 13; opset += 2) {
+        Model *m = model_new();
+        Graph *g = m->graph;
+        const int N = 3;
+        Value *x = input(g, "x", 4, (int64_t[]){1, 2, 3, 4});
+        Value *shp = op1(g, "Shape", "shape", x);
+        Value *b = op2(g, "Gather", "batch", shp, ints(g, "zero", -1, (int64_t[]){0}));
+        Value *c = op2(g, "Gather", "chan", shp, ints(g, "one", -1, (int64_t[]){1}));
+        Value *c12 = op2(g, "Mul", "c12", c, ints(g, "twelve", -1, (int64_t[]){12}));
+        Node *ub, *uc;
+        if (opset >= 13) {
+            ub = node(g, "Unsqueeze", 13, "ub", 2, (Value *[]){b, ints(g, "ax", 1, (int64_t[]){0})}, 1);
+            uc = node(g, "Unsqueeze", 13, "uc", 2, (Value *[]){c12, ints(g, "ax2", 1, (int64_t[]){-1})}, 1);
+        } else {
+            ub = node(g, "Unsqueeze", 11, "ub", 1, &b, 1);
+            set_ints(ub, "axes", 1, (int64_t[]){0});
+            uc = node(g, "Unsqueeze", 11, "uc", 1, &c12, 1);
+            set_ints(uc, "axes", 1, (int64_t[]){0});
+        }
+        Node *cat = node(g, "Concat", 13, "cat", 2, (Value *[]){ub->outputs[0], uc->outputs[0]}, 1);
+        set_int(cat, "axis", 0);
+        Value *rs = op2(g, "Reshape", "rs", x, cat->outputs[0]);
+        Value *r = op1(g, "Relu", "relu", rs);
+        output(g, r);
+        output(g, cat->outputs[0]);
+        Plan *p = build(g, PLAN_INFERENCE, N);
+        expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){N, 24});
+        expect_output(p, 1, DT_INT64, 1, (int64_t[]){2});
+        const int64_t *shape = plan_output(p, 1);
+        assert_int_equal(shape[0], N);
+        assert_int_equal(shape[1], 24);
+        double *xd = random_input(p, N * 24);
+        for (int i = 0; i < N * 24; i++)
+            xd[i] = xd[i] > 0 ? xd[i] : 0;
+        forward(p);
+        expect_close(plan_output(p, 0), xd, N * 24, 0);
+        free(xd);
+        plan_free(p);
+        model_free(m);
+    }
+}
+
+/* Integer shape arithmetic and Cast and Constant run at build time. */
+static void test_constants_at_build_time(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
+    Node *k = node(g, "Constant", 13, "k", 0, NULL, 1);
+    Tensor *t = tensor_new(m->arena, DT_INT32, 1, (int64_t[]){4});
+    memcpy(t->data, (int32_t[]){1, -2, 3, 7}, sizeof(int32_t[4]));
+    node_add_attr(k, "value", ATTR_TENSOR)->t = t;
+    Node *two = node(g, "Constant", 13, "two", 0, NULL, 1);
+    node_add_attr(two, "value_int", ATTR_INT)->i = 2;
+    Node *cast2 = node(g, "Cast", 13, "cast2", 1, two->outputs, 1);
+    set_int(cast2, "to", DT_INT32);
+    Value *q = op2(g, "Div", "q", k->outputs[0], cast2->outputs[0]); /* truncating: 0,-1,1,3 */
+    Node *cf = node(g, "Cast", 13, "cf", 1, &q, 1);
+    set_int(cf, "to", DT_FLOAT);
+    Node *half = node(g, "Constant", 13, "half", 0, NULL, 1);
+    node_add_attr(half, "value_float", ATTR_FLOAT)->f = 0.5f;
+    Value *y = op2(g, "Add", "y", op2(g, "Mul", "scaled", x, half->outputs[0]), cf->outputs[0]);
+    output(g, y);
+    output(g, q);
+    Plan *p = build(g, PLAN_INFERENCE, 2);
+    double *xd = random_input(p, 8);
+    forward(p);
+    const int32_t *qv = plan_output(p, 1);
+    assert_int_equal(qv[0], 0);
+    assert_int_equal(qv[1], -1);
+    assert_int_equal(qv[2], 1);
+    assert_int_equal(qv[3], 3);
+    double want[8];
+    for (int i = 0; i < 8; i++)
+        want[i] = 0.5 * xd[i] + qv[i % 4];
+    expect_close(plan_output(p, 0), want, 8, 1e-6);
+    free(xd);
+    plan_free(p);
+    model_free(m);
+}
+
+/* BatchNormalization with training_mode=1 (opset 14+) in an inference plan:
+ * batch statistics, ONNX's running outputs (biased variance), the IR's
+ * statistics untouched. */
+static void test_batchnorm_training_mode_inference(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    enum { N = 2, C = 3, S = 5 };
+    Value *x = input(g, "x", 3, (int64_t[]){1, C, S});
+    Value *in[5] = {x, param(g, "scale", 1, (int64_t[]){C}, 0.5f, 1.5f), param(g, "bias", 1, (int64_t[]){C}, -1, 1),
+                    param(g, "mean", 1, (int64_t[]){C}, -1, 1), param(g, "var", 1, (int64_t[]){C}, 0.5f, 2)};
+    Node *bn = node(g, "BatchNormalization", 15, "bn", 5, in, 3);
+    set_int(bn, "training_mode", 1);
+    set_float(bn, "momentum", 0.7f);
+    for (int k = 0; k < 3; k++)
+        output(g, bn->outputs[k]);
+    float mean0[C], var0[C];
+    memcpy(mean0, fdata(in[3]), sizeof mean0);
+    memcpy(var0, fdata(in[4]), sizeof var0);
+    Plan *p = build(g, PLAN_INFERENCE, N);
+    double *xd = random_input(p, N * C * S), y[N * C * S], rm[C], rv[C];
+    forward(p);
+    for (int c = 0; c < C; c++) {
+        double mu = 0, var = 0;
+        for (int i = 0; i < N * S; i++)
+            mu += xd[(i / S * C + c) * S + i % S] / (N * S);
+        for (int i = 0; i < N * S; i++)
+            var += pow(xd[(i / S * C + c) * S + i % S] - mu, 2) / (N * S);
+        for (int i = 0; i < N * S; i++) {
+            int at = (i / S * C + c) * S + i % S;
+            y[at] = (xd[at] - mu) / sqrt(var + 1e-5) * fdata(in[1])[c] + fdata(in[2])[c];
+        }
+        rm[c] = mean0[c] * 0.7 + mu * 0.3;
+        rv[c] = var0[c] * 0.7 + var * 0.3;
+    }
+    expect_close(plan_output(p, 0), y, N * C * S, 1e-5);
+    expect_close(plan_output(p, 1), rm, C, 1e-5);
+    expect_close(plan_output(p, 2), rv, C, 1e-5);
+    assert_memory_equal(mean0, fdata(in[3]), sizeof mean0);
+    assert_memory_equal(var0, fdata(in[4]), sizeof var0);
+    free(xd);
+    plan_free(p);
+    model_free(m);
+}
+
+/* Inference Dropout is the identity whatever the ratio, even one computed at
+ * run time; random masks asked by training_mode are refused. */
+static void test_dropout_inputs_at_inference(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
+    Value *ratio = graph_add_value(g, "ratio", NULL);
+    ratio->kind = TYPE_TENSOR;
+    ratio->dtype = DT_FLOAT;
+    ratio->shape.rank = 0;
+    g->inputs = append_value(m->arena, g->inputs, g->n_inputs++, ratio);
+    Node *drop = node(g, "Dropout", 13, "drop", 2, (Value *[]){x, ratio}, 1);
+    output(g, drop->outputs[0]);
+    Shape s[2] = {shape_from_dims(2, (int64_t[]){2, 4}), {.rank = 0}};
+    Plan *p = NULL;
+    Diag d = {{0}};
+    if (plan_build(g, PLAN_INFERENCE, s, 1, &p, &d))
+        fail_msg("%s", d.msg);
+    float *xin = plan_input(p, 0);
+    *(float *)plan_input(p, 1) = 0.9f;
+    fill_random(xin, 8, -1, 1);
+    forward(p);
+    assert_memory_equal(plan_output(p, 0), xin, 8 * sizeof(float));
+    plan_free(p);
+
+    Value *mode = init_tensor(g, "mode", DT_BOOL, 0, NULL);
+    drop->n_inputs = 3;
+    drop->inputs = arena_memdup(m->arena, (Value *[]){x, ratio, mode}, 3 * sizeof(Value *));
+    *(uint8_t *)mode->init->data = 1;
+    expect_build_error(g, PLAN_INFERENCE, s,
+                       "node 'drop' (Dropout): training_mode=true (random masks at inference) is not computed yet");
+    *(uint8_t *)mode->init->data = 0;
+    if (plan_build(g, PLAN_INFERENCE, s, 1, &p, &d))
+        fail_msg("%s", d.msg);
+    plan_free(p);
+    drop->inputs[2] = ratio;
+    expect_build_error(g, PLAN_INFERENCE, s, "node 'drop' (Dropout): training_mode must be a constant");
+    model_free(m);
+}
+
+static void test_profile(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
+    output(g, op1(g, "Tanh", "t", op1(g, "Relu", "r1", op1(g, "Relu", "r0", x))));
+    Plan *p = build(g, PLAN_INFERENCE, 2);
+    fill_random(plan_input(p, 0), 8, -1, 1);
+    plan_set_profiling(p, true);
+    forward(p);
+    forward(p);
+    plan_set_profiling(p, false);
+    forward(p);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    plan_print_profile(p, f);
+    fclose(f);
+    if (!strstr(text, "Relu") || !strstr(text, "Tanh") || !strstr(text, "total") || strstr(text, "Sigmoid"))
+        fail_msg("profile:\n%s", text);
+    assert_non_null(strstr(text, "       4 ")); /* two Relu steps, profiled twice */
+    free(text);
+    plan_free(p);
+    model_free(m);
+}
+
+/* ---- buffer reuse ---- */
+
+/* A branchy graph without BatchNormalization or Dropout: values are read
+ * long after they are written, so a buffer reused too early shows up. */
+static Model *branchy_model(void)
+{
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", 2, (int64_t[]){1, 6});
+    Node *g1 =
+        node(g, "Gemm", 13, "g1", 3,
+             (Value *[]){x, param(g, "w1", 2, (int64_t[]){6, 8}, -1, 1), param(g, "b1", 1, (int64_t[]){8}, -1, 1)}, 1);
+    Value *h = op1(g, "Relu", "h", g1->outputs[0]);
+    Value *a = op1(g, "Tanh", "a", op2(g, "MatMul", "mm", h, param(g, "w2", 2, (int64_t[]){8, 8}, -1, 1)));
+    Value *s = op1(g, "Sigmoid", "s", h);
+    Value *sum = op2(g, "Add", "sum", a, s);
+    Value *prod = op2(g, "Mul", "prod", sum, op1(g, "Tanh", "t2", sum));
+    Node *cat = node(g, "Concat", 13, "cat", 3, (Value *[]){prod, h, x}, 1);
+    set_int(cat, "axis", 1);
+    Value *y = op1(g, "LogSoftmax", "y",
+                   op2(g, "MatMul", "out", cat->outputs[0], param(g, "w3", 2, (int64_t[]){22, 5}, -1, 1)));
+    output(g, y);
+    output(g, s);
+    return m;
+}
+
+static void test_inference_and_training_agree(void **state)
+{
+    (void)state;
+    Model *m = branchy_model();
+    Graph *g = m->graph;
+    const int N = 4;
+    Plan *inf = build(g, PLAN_INFERENCE, N), *train = build(g, PLAN_TRAINING, N);
+    check_no_live_overlap(inf);
+    float *xi = plan_input(inf, 0), *xt = plan_input(train, 0);
+    fill_random(xi, N * 6, -2, 2);
+    memcpy(xt, xi, N * 6 * sizeof(float));
+    forward(inf);
+    forward(train);
+    for (int k = 0; k < 2; k++) {
+        int64_t n = k ? N * 8 : N * 5;
+        double *want = to_double(plan_output(train, k), n);
+        expect_close(plan_output(inf, k), want, n, 1e-6);
+        free(want);
+    }
+    /* running again without writing the input gives the same outputs */
+    double *first = to_double(plan_output(inf, 0), N * 5);
+    forward(inf);
+    expect_close(plan_output(inf, 0), first, N * 5, 0);
+    free(first);
+    plan_free(inf);
+    plan_free(train);
+    model_free(m);
+}
+
+static void test_inference_reuses_buffers(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    enum { DEPTH = 30, N = 4, W = 64 };
+    Value *v = input(g, "x", 2, (int64_t[]){1, W});
+    Value *w = param(g, "w", 2, (int64_t[]){W, W}, -0.2f, 0.2f);
+    for (int i = 0; i < DEPTH; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "mm%d", i);
+        v = op2(g, "MatMul", name, v, w);
+        snprintf(name, sizeof name, "t%d", i);
+        v = op1(g, "Tanh", name, v);
+    }
+    output(g, v);
+    Plan *inf = build(g, PLAN_INFERENCE, N), *train = build(g, PLAN_TRAINING, N);
+    size_t one = N * W * sizeof(float), bi = activation_bytes(inf), bt = activation_bytes(train);
+    if (bi < 3 * one || bi > 4 * one || bt < (2 * DEPTH + 1) * one)
+        fail_msg("activations: inference %zu bytes, training %zu bytes, one value %zu", bi, bt, one);
+    check_no_live_overlap(inf);
+    float *xi = plan_input(inf, 0), *xt = plan_input(train, 0);
+    fill_random(xi, N * W, -1, 1);
+    memcpy(xt, xi, sizeof(float) * N * W);
+    forward(inf);
+    forward(train);
+    double *want = to_double(plan_output(train, 0), N * W);
+    expect_close(plan_output(inf, 0), want, N * W, 1e-6);
+    free(want);
+    plan_free(inf);
+    plan_free(train);
+    model_free(m);
+}
+
+static void test_opaque_op_error(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
+    Value *r = op1(g, "Relu", "r", x);
+    output(g, op1(g, "Foo", "x", r));
+    Shape s = shape_from_dims(2, (int64_t[]){2, 4});
+    expect_build_error(g, PLAN_INFERENCE, &s, "node 'x' (Foo): kdc cannot compute this op yet");
+    g->nodes[1]->domain = "com.acme";
+    expect_build_error(g, PLAN_TRAINING, &s, "node 'x' (com.acme.Foo): kdc cannot compute this op yet");
+    model_free(m);
+}
+
+static void test_input_shape_errors(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
+    output(g, op1(g, "Relu", "r", x));
+    Shape s = shape_from_dims(2, (int64_t[]){2, 5});
+    expect_build_error(g, PLAN_INFERENCE, &s, "input 'x': shape [2,5] does not match the model's declared shape");
+    s = shape_from_dims(3, (int64_t[]){2, 4, 1});
+    expect_build_error(g, PLAN_INFERENCE, &s, "input 'x': shape [2,4,1] does not match the model's declared shape");
+    s = shape_from_dims(2, (int64_t[]){-1, 4});
+    expect_build_error(g, PLAN_INFERENCE, &s, "input 'x': shape [-1,4] does not match the model's declared shape");
+
+    Shape shapes[2];
+    int n = 0;
+    Diag d = {{0}};
+    x->shape.dims[1] = (Dim){-1, "C"};
+    assert_int_equal(plan_input_shapes_for_batch(g, 2, shapes, 2, &n, &d), KDC_ERR);
+    assert_string_equal(d.msg, "input 'x': dim 1 is not fixed ('C'); only the batch dim may vary");
+    x->shape.rank = -1;
+    assert_int_equal(plan_input_shapes_for_batch(g, 2, shapes, 2, &n, &d), KDC_ERR);
+    assert_string_equal(d.msg, "input 'x' has no declared shape; kdc needs it to plan a batch");
+    model_free(m);
+}
+
+static void test_unsupported_attribute_errors(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", 4, (int64_t[]){1, 1, 4, 4});
+    Node *mp = node(g, "MaxPool", 13, "mp", 1, &x, 2);
+    set_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
+    set_int(mp, "storage_order", 1);
+    output(g, mp->outputs[0]);
+    output(g, mp->outputs[1]);
+    Shape s = shape_from_dims(4, (int64_t[]){2, 1, 4, 4});
+    expect_build_error(g, PLAN_INFERENCE, &s,
+                       "node 'mp' (MaxPool): storage_order=1 (column-major indices) is not computed yet");
+    model_free(m);
+
+    m = model_new();
+    g = m->graph;
+    x = input(g, "x", 2, (int64_t[]){1, 3});
+    Value *st[5] = {x, param(g, "s", 1, (int64_t[]){3}, 1, 1), param(g, "b", 1, (int64_t[]){3}, 0, 0),
+                    param(g, "m", 1, (int64_t[]){3}, 0, 0), param(g, "v", 1, (int64_t[]){3}, 1, 1)};
+    Node *bn = node(g, "BatchNormalization", 9, "bn", 5, st, 5);
+    output(g, bn->outputs[0]);
+    output(g, bn->outputs[3]);
+    s = shape_from_dims(2, (int64_t[]){2, 3});
+    expect_build_error(g, PLAN_TRAINING, &s,
+                       "node 'bn' (BatchNormalization): the saved mean and variance outputs "
+                       "are not computed yet");
+    model_free(m);
+
+    m = model_new();
+    g = m->graph;
+    x = input(g, "x", 2, (int64_t[]){1, 4});
+    output(g, node(g, "Add", 13, "half", 2, (Value *[]){x, NULL}, 1)->outputs[0]);
+    s = shape_from_dims(2, (int64_t[]){2, 4});
+    expect_build_error(g, PLAN_INFERENCE, &s, "node 'half' (Add) lacks required input 1");
+    model_free(m);
+}
+
+static void test_runtime_reshape_shape_error(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
+    Value *shape = graph_add_value(g, "shape", NULL);
+    shape->kind = TYPE_TENSOR;
+    shape->dtype = DT_INT64;
+    shape->shape = shape_from_dims(1, (int64_t[]){2});
+    g->inputs = append_value(m->arena, g->inputs, g->n_inputs++, shape);
+    output(g, op2(g, "Reshape", "r", x, shape));
+    Shape s[2] = {shape_from_dims(2, (int64_t[]){2, 4}), shape_from_dims(1, (int64_t[]){2})};
+    expect_build_error(g, PLAN_INFERENCE, s,
+                       "node 'r' (Reshape): output 'r_out' has no concrete shape (an input that decides it is "
+                       "computed at run time, which kdc does not support yet)");
+    model_free(m);
+}
+
+static void test_run_time_errors(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
+    Value *idx = graph_add_value(g, "idx", NULL);
+    idx->kind = TYPE_TENSOR;
+    idx->dtype = DT_INT64;
+    idx->shape = shape_from_dims(1, (int64_t[]){2});
+    g->inputs = append_value(m->arena, g->inputs, g->n_inputs++, idx);
+    Node *gat = node(g, "Gather", 13, "gat", 2, (Value *[]){x, idx}, 1);
+    set_int(gat, "axis", 1);
+    output(g, gat->outputs[0]);
+    Shape s[2] = {shape_from_dims(2, (int64_t[]){2, 4}), shape_from_dims(1, (int64_t[]){2})};
+    Plan *p = NULL;
+    Diag d = {{0}};
+    if (plan_build(g, PLAN_INFERENCE, s, 1, &p, &d))
+        fail_msg("%s", d.msg);
+    int64_t *iv = plan_input(p, 1);
+    iv[0] = 3;
+    iv[1] = -5;
+    assert_int_equal(plan_forward(p, &d), KDC_ERR);
+    assert_string_equal(d.msg, "node 'gat' (Gather): index -5 is out of range [-4, 4)");
+    iv[1] = -4;
+    forward(p);
+    plan_free(p);
+    model_free(m);
+
+    m = model_new(); /* integer division by zero in build-time arithmetic */
+    g = m->graph;
+    x = input(g, "x", 2, (int64_t[]){1, 4});
+    Value *q = op2(g, "Div", "q", op1(g, "Shape", "shp", x), ints(g, "zero", 1, (int64_t[]){0}));
+    output(g, op2(g, "Reshape", "r", x, q));
+    s[0] = shape_from_dims(2, (int64_t[]){2, 4});
+    expect_build_error(g, PLAN_INFERENCE, s, "node 'q' (Div): integer division by zero");
+    model_free(m);
+
+    m = model_new();
+    g = m->graph;
+    x = input(g, "x", 2, (int64_t[]){1, 4});
+    Node *c = node(g, "Cast", 13, "half", 1, &x, 1);
+    set_int(c, "to", DT_FLOAT16);
+    output(g, c->outputs[0]);
+    expect_build_error(g, PLAN_INFERENCE, s, "node 'half' (Cast): cast from float to float16 is not computed yet");
+    model_free(m);
+}
+
+static int setup_threads(void **state)
+{
+    (void)state;
+    Diag d;
+    return threads_init(2, &d) == KDC_OK ? 0 : -1;
+}
+
+static int teardown_threads(void **state)
+{
+    (void)state;
+    threads_shutdown();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cnn_forward),
+        cmocka_unit_test(test_mlp_matmul_forward),
+        cmocka_unit_test(test_gemm_forward_variants),
+        cmocka_unit_test(test_softmax_opsets),
+        cmocka_unit_test(test_pooling_forward),
+        cmocka_unit_test(test_elementwise_concat_gather_forward),
+        cmocka_unit_test(test_views),
+        cmocka_unit_test(test_shape_pattern_at_build_time),
+        cmocka_unit_test(test_constants_at_build_time),
+        cmocka_unit_test(test_batchnorm_training_mode_inference),
+        cmocka_unit_test(test_dropout_inputs_at_inference),
+        cmocka_unit_test(test_profile),
+        cmocka_unit_test(test_inference_and_training_agree),
+        cmocka_unit_test(test_inference_reuses_buffers),
+        cmocka_unit_test(test_opaque_op_error),
+        cmocka_unit_test(test_input_shape_errors),
+        cmocka_unit_test(test_unsupported_attribute_errors),
+        cmocka_unit_test(test_runtime_reshape_shape_error),
+        cmocka_unit_test(test_run_time_errors),
+    };
+    return cmocka_run_group_tests(tests, setup_threads, teardown_threads);
+}
