@@ -9,6 +9,8 @@ KDC=${KDC:-build/asan/kdc}
 E2E=build/e2e
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/kdc-bad.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
+# the data-mismatch cases use files from the end-to-end data set
+/usr/bin/python3 tests/e2e/make_data.py "$E2E" || fail "e2e data for the bad-input cases"
 
 # expect_error NAME EXIT_CODE PATTERN CMD... : CMD fails with EXIT_CODE and its
 # error is one line matching PATTERN, the last on stderr (progress lines such as
