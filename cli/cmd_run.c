@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 
 enum { RUN_MAX_INPUTS = 64 };
 
@@ -18,14 +20,17 @@ typedef struct RunArgs {
     const char *inputs[RUN_MAX_INPUTS];
     int n_inputs;
     bool npy, profile;
+    int repeat; /* timed forward runs after the first */
 } RunArgs;
 
 static const char run_help[] =
-    "usage: kdc run MODEL -i FILE... -o DIR [--npy] [--profile]\n"
+    "usage: kdc run MODEL -i FILE... -o DIR [--npy] [--profile] [--repeat N]\n"
     "\n"
     "Runs MODEL on the given inputs, bound in graph-input order; each FILE is an ONNX\n"
     "TensorProto (.pb) or a NumPy array (.npy). Writes DIR/output_K.pb for each graph\n"
-    "output K (and DIR/output_K.npy with --npy). --profile prints time per op type.\n";
+    "output K (and DIR/output_K.npy with --npy). --profile prints time per op type.\n"
+    "--repeat N runs the forward pass N more times and prints the mean and best time\n"
+    "per run on stderr (the plan is built once, as in a server).\n";
 
 static int parse_args(int argc, char **argv, RunArgs *a)
 {
@@ -45,6 +50,12 @@ static int parse_args(int argc, char **argv, RunArgs *a)
             a->npy = true;
         } else if (!strcmp(argv[i], "--profile")) {
             a->profile = true;
+        } else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 1000000)
+                return cli_usage("run", "--repeat takes a count from 1 to 1000000, got '%s'", argv[i]);
+            a->repeat = (int)n;
         } else if (argv[i][0] == '-' || a->model) {
             return cli_usage("run", "unexpected argument '%s'", argv[i]);
         } else {
@@ -123,6 +134,30 @@ static Status make_dirs(const char *path, Diag *d)
     return KDC_OK;
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Runs the forward pass a->repeat more times and prints mean and best. */
+static Status time_forward(Plan *p, const RunArgs *a, Diag *d)
+{
+    double total = 0, best = 1e300;
+    for (int r = 0; r < a->repeat; r++) {
+        double t0 = now_seconds();
+        if (plan_forward(p, d))
+            return KDC_ERR;
+        double t = now_seconds() - t0;
+        total += t;
+        best = t < best ? t : best;
+    }
+    fprintf(stderr, "forward: mean %.3f ms, best %.3f ms over %d runs\n", 1e3 * total / a->repeat, 1e3 * best,
+            a->repeat);
+    return KDC_OK;
+}
+
 static Status run(const RunArgs *a, Diag *d)
 {
     Model *m = NULL;
@@ -139,7 +174,8 @@ static Status run(const RunArgs *a, Diag *d)
     for (int k = 0; k < plan_n_inputs(p); k++)
         memcpy(plan_input(p, k), tensors[k]->data, tensors[k]->nbytes);
     plan_set_profiling(p, a->profile);
-    if (plan_forward(p, d) || make_dirs(a->out_dir, d) || write_outputs(p, m, a, d))
+    if (plan_forward(p, d) || (a->repeat && time_forward(p, a, d)) || make_dirs(a->out_dir, d) ||
+        write_outputs(p, m, a, d))
         goto fail;
     if (a->profile)
         plan_print_profile(p, stderr);

@@ -39,6 +39,21 @@ elif [ "$rt_fail" -eq 0 ]; then
 fi
 rm -f "$rt_log"
 
+echo "== ONNX backend conformance (libonnx-testdata; expected failures in tests/conformance/expected_failures.txt)"
+cf_log=$(mktemp)
+tests/conformance.sh >"$cf_log" 2>&1
+cf_rc=$?
+cat "$cf_log"
+cf_counts=$(sed -n 's/^conformance: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) expected failures$/\1 \2 \3/p' "$cf_log")
+read -r cf_pass cf_fail cf_skip <<<"${cf_counts:-0 1 0}"
+tally_add "$cf_pass" "$cf_fail" "$cf_skip"
+if [ "$cf_rc" -ne 0 ] && [ "$cf_fail" -eq 0 ]; then
+    fail "conformance" "the runner did not finish; see above"
+fi
+rm -f "$cf_log"
+check "conformance under ASan+UBSan (no crash, same results)" env BUILD=build/asan \
+    SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" tests/conformance.sh
+
 echo "== end to end: compress, onnx.checker, onnxruntime parity"
 KDC=build/kdc tests/e2e/run.sh
 
