@@ -1,5 +1,11 @@
 #!/bin/bash
-# run_all.sh - every benchmark (`make bench`). Long; prints numbers, asserts nothing.
+# run_all.sh - every benchmark (`make bench`). Long (about 15 minutes); prints
+# numbers and ratios against peers measured in the same run, asserts nothing.
 set -eu
 cd "$(dirname "$0")/.."
+echo "== distillation against labels only (bench/distill_vs_ce.sh)"
 bench/distill_vs_ce.sh
+echo "== inference against onnxruntime (bench/inference_vs_ort.sh)"
+bench/inference_vs_ort.sh
+echo "== training step against PyTorch (bench/train_vs_torch.sh)"
+bench/train_vs_torch.sh
