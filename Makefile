@@ -72,9 +72,9 @@ $(BUILD)/kdc: $(CLI_OBJS) $(BUILD)/libkdc.a
 	@$(CC) $(CLI_OBJS) $(BUILD)/libkdc.a $(LDLIBS_ALL) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkdc.a
-	@mkdir -p $(dir $@)
+	@mkdir -p $(dir $@) $(BUILD)/obj/tests
 	@echo "  TEST    $@"
-	@$(CC) $(CFLAGS_ALL) $< $(BUILD)/libkdc.a $(CMOCKA_LIBS) $(LDLIBS_ALL) -o $@
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -MF $(BUILD)/obj/tests/$(notdir $@).d -MT $@ $< $(BUILD)/libkdc.a $(CMOCKA_LIBS) $(LDLIBS_ALL) -o $@
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

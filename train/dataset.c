@@ -1,5 +1,6 @@
-/* dataset.c - the IDX loader, the shape and label checks shared with the .npy
- * loader (dataset_npy.c), normalization and freeing of Datasets.
+/* dataset.c - the IDX loader, the load driver and the shape and label checks
+ * shared with the .npy loader (dataset_npy.c), normalization and freeing of
+ * Datasets.
  *
  * IDX (the MNIST format): bytes 0 and 1 are zero, byte 2 the element type
  * (0x08 ubyte, 0x09 sbyte, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64),
@@ -225,10 +226,9 @@ fail:
     return KDC_ERR;
 }
 
-static Status idx_load_labels(const char *path, const char *inputs, Dataset *ds, Diag *d)
+static Status idx_read_labels(const char *path, int64_t **labels, int64_t *count, Diag *d)
 {
     uint8_t *buf = NULL;
-    int64_t *labels = NULL;
     size_t len;
     IdxArray a;
     if (gz_inflate_file(path, &buf, &len, d) || idx_parse(buf, len, path, &a, d))
@@ -238,35 +238,42 @@ static Status idx_load_labels(const char *path, const char *inputs, Dataset *ds,
                    a.type, a.ndims);
         goto fail;
     }
-    labels = malloc((size_t)a.count * sizeof *labels);
-    if (!labels) {
+    *labels = malloc((size_t)a.count * sizeof **labels);
+    if (!*labels) {
         diag_error(d, "%s: out of memory for %lld labels", path, (long long)a.count);
         goto fail;
     }
     for (int64_t i = 0; i < a.count; i++)
-        labels[i] = (int64_t)idx_element(&a, i);
-    if (dataset_set_labels(ds, labels, a.count, path, inputs, d))
-        goto fail;
-    free(labels);
+        (*labels)[i] = (int64_t)idx_element(&a, i);
+    *count = a.count;
     free(buf);
     return KDC_OK;
 fail:
-    free(labels);
     free(buf);
+    return KDC_ERR;
+}
+
+Status dataset_load_with(const char *inputs, const char *labels, DatasetInputsReader read_inputs,
+                         DatasetLabelsReader read_labels, Dataset *out, Diag *d)
+{
+    Dataset ds = {0};
+    int64_t *labels64 = NULL, count = 0;
+    memset(out, 0, sizeof *out);
+    if (read_inputs(inputs, &ds, d) || read_labels(labels, &labels64, &count, d) ||
+        dataset_set_labels(&ds, labels64, count, labels, inputs, d))
+        goto fail;
+    free(labels64);
+    *out = ds;
+    return KDC_OK;
+fail:
+    free(labels64);
+    dataset_free(&ds);
     return KDC_ERR;
 }
 
 Status dataset_load_idx(const char *inputs, const char *labels, Dataset *out, Diag *d)
 {
-    Dataset ds = {0};
-    memset(out, 0, sizeof *out);
-    if (idx_load_inputs(inputs, &ds, d) || idx_load_labels(labels, inputs, &ds, d))
-        goto fail;
-    *out = ds;
-    return KDC_OK;
-fail:
-    dataset_free(&ds);
-    return KDC_ERR;
+    return dataset_load_with(inputs, labels, idx_load_inputs, idx_read_labels, out, d);
 }
 
 static bool has_suffix(const char *s, const char *suffix)

@@ -59,6 +59,17 @@ Status dataset_set_shape(Dataset *ds, const int64_t *shape, int ndims, const cha
 Status dataset_set_labels(Dataset *ds, const int64_t *labels64, int64_t count,
                           const char *labels_path, const char *inputs_path, Diag *d);
 
+/* The format-specific halves of a loader: one reads an inputs file into ds (shape
+ * and x), the other a labels file into *labels, malloc'ed for the caller, and
+ * *count. Both name the file in their errors. */
+typedef Status (*DatasetInputsReader)(const char *path, Dataset *ds, Diag *d);
+typedef Status (*DatasetLabelsReader)(const char *path, int64_t **labels, int64_t *count, Diag *d);
+
+/* Reads inputs then labels with a format's readers and checks them together
+ * (dataset_set_labels); on error *out is zeroed and nothing is kept. */
+Status dataset_load_with(const char *inputs, const char *labels, DatasetInputsReader read_inputs,
+                         DatasetLabelsReader read_labels, Dataset *out, Diag *d);
+
 /* Reports the first NaN or infinity in ds->x as an error naming path. */
 Status dataset_check_finite(const Dataset *ds, const char *path, Diag *d);
 

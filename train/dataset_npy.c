@@ -306,10 +306,9 @@ fail:
     return KDC_ERR;
 }
 
-static Status npy_load_labels(const char *path, const char *inputs, Dataset *ds, Diag *d)
+static Status npy_read_labels(const char *path, int64_t **labels, int64_t *count, Diag *d)
 {
     uint8_t *buf = NULL;
-    int64_t *labels = NULL;
     NpyArray a;
     if (npy_open(path, &buf, &a, d))
         goto fail;
@@ -318,36 +317,25 @@ static Status npy_load_labels(const char *path, const char *inputs, Dataset *ds,
                    "%d dims", path, a.descr, a.ndims);
         goto fail;
     }
-    labels = malloc((size_t)(a.count ? a.count : 1) * sizeof *labels);
-    if (!labels) {
+    *labels = malloc((size_t)(a.count ? a.count : 1) * sizeof **labels);
+    if (!*labels) {
         diag_error(d, "%s: out of memory for %lld labels", path, (long long)a.count);
         goto fail;
     }
     for (int64_t i = 0; i < a.count; i++) {
         uint64_t u = le_bytes(a.data + i * a.elem_size, a.elem_size);
-        labels[i] = a.type == NPY_I8 ? (int64_t)u : a.type == NPY_I4 ? (int32_t)(uint32_t)u
-                                                                     : (int64_t)u;
+        (*labels)[i] = a.type == NPY_I8 ? (int64_t)u : a.type == NPY_I4 ? (int32_t)(uint32_t)u
+                                                                        : (int64_t)u;
     }
-    if (dataset_set_labels(ds, labels, a.count, path, inputs, d))
-        goto fail;
-    free(labels);
+    *count = a.count;
     free(buf);
     return KDC_OK;
 fail:
-    free(labels);
     free(buf);
     return KDC_ERR;
 }
 
 Status dataset_load_npy(const char *inputs, const char *labels, Dataset *out, Diag *d)
 {
-    Dataset ds = {0};
-    memset(out, 0, sizeof *out);
-    if (npy_load_inputs(inputs, &ds, d) || npy_load_labels(labels, inputs, &ds, d))
-        goto fail;
-    *out = ds;
-    return KDC_OK;
-fail:
-    dataset_free(&ds);
-    return KDC_ERR;
+    return dataset_load_with(inputs, labels, npy_load_inputs, npy_read_labels, out, d);
 }

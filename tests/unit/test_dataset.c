@@ -24,22 +24,7 @@
 #include "train/batcher.h"
 #include "train/dataset.h"
 #include "train/rng.h"
-
-static char tmpdir[] = "/tmp/kdc_test_dataset_XXXXXX";
-
-static int group_setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "tests/unit/temp_dir.h"
 
 /* tests/data/name, relative to the project root or, failing that, to this file. */
 static const char *fixture(const char *name)
@@ -52,20 +37,6 @@ static const char *fixture(const char *name)
     int prefix = unit ? (int)(unit - __FILE__) : 0;
     snprintf(path, sizeof path, "%.*sdata/%s", prefix, __FILE__, name);
     return path;
-}
-
-static const char *tmp_file(char *buf, size_t n, const char *name)
-{
-    snprintf(buf, n, "%s/%s", tmpdir, name);
-    return buf;
-}
-
-static void write_bytes(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(p, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
 }
 
 /* Writes an IDX file; dims are written as given (so tests can lie about them). */
@@ -83,7 +54,7 @@ static void write_idx(const char *path, int type, int ndims, const int32_t *dims
             buf[n++] = (uint8_t)((uint32_t)dims[i] >> (8 * k));
     assert_true(n + payload_len <= sizeof buf);
     memcpy(buf + n, payload, payload_len);
-    write_bytes(path, buf, n + payload_len);
+    temp_write_file(path, buf, n + payload_len);
 }
 
 static void expect_error(Status st, const Diag *d, const char *needle)
@@ -141,11 +112,11 @@ static void test_idx_element_types(void **state)
     char in[256], lab[256];
     const int32_t dims[2] = {2, 2}, ldims[1] = {2};
     const uint8_t labels[8] = {0, 0, 0, 3, 0, 0, 0, 1}; /* int32 labels */
-    write_idx(tmp_file(lab, sizeof lab, "l.idx"), 0x0C, 1, ldims, labels, 8);
+    write_idx(temp_path(lab, sizeof lab, "l.idx"), 0x0C, 1, ldims, labels, 8);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         Dataset ds;
         Diag d = {{0}};
-        write_idx(tmp_file(in, sizeof in, "x.idx"), cases[c].type, 2, dims, cases[c].payload,
+        write_idx(temp_path(in, sizeof in, "x.idx"), cases[c].type, 2, dims, cases[c].payload,
                   cases[c].len);
         if (dataset_load_idx(in, lab, &ds, &d))
             fail_msg("type 0x%02x: %s", cases[c].type, d.msg);
@@ -168,8 +139,8 @@ static void test_idx_four_dims(void **state)
     uint8_t px[6] = {1, 2, 3, 4, 5, 6}, label = 2;
     Dataset ds;
     Diag d = {{0}};
-    write_idx(tmp_file(in, sizeof in, "x4.idx"), 0x08, 4, dims, px, 6);
-    write_idx(tmp_file(lab, sizeof lab, "l4.idx"), 0x08, 1, ldims, &label, 1);
+    write_idx(temp_path(in, sizeof in, "x4.idx"), 0x08, 4, dims, px, 6);
+    write_idx(temp_path(lab, sizeof lab, "l4.idx"), 0x08, 1, ldims, &label, 1);
     assert_int_equal(dataset_load_idx(in, lab, &ds, &d), KDC_OK);
     assert_int_equal(ds.rank, 3);
     assert_int_equal(ds.dims[0], 2);
@@ -185,8 +156,8 @@ static Status load_idx_inputs(const char *name, int type, int ndims, const int32
     const int32_t ldims[1] = {2};
     const uint8_t labels[2] = {0, 1};
     Dataset ds;
-    write_idx(tmp_file(lab, sizeof lab, "ok_labels.idx"), 0x08, 1, ldims, labels, 2);
-    write_idx(tmp_file(in, sizeof in, name), type, ndims, dims, payload, len);
+    write_idx(temp_path(lab, sizeof lab, "ok_labels.idx"), 0x08, 1, ldims, labels, 2);
+    write_idx(temp_path(in, sizeof in, name), type, ndims, dims, payload, len);
     Status st = dataset_load_idx(in, lab, &ds, d);
     if (st == KDC_OK)
         dataset_free(&ds);
@@ -226,10 +197,10 @@ static void test_idx_broken_inputs(void **state)
                      &d, BROKEN_IDX[i].needle);
     char path[256];
     Dataset ds;
-    write_bytes(tmp_file(path, sizeof path, "magic.idx"), "\x12\x34\x08\x03xxxxxxxxxxxx", 16);
+    temp_write_file(temp_path(path, sizeof path, "magic.idx"), "\x12\x34\x08\x03xxxxxxxxxxxx", 16);
     expect_error(dataset_load_idx(path, path, &ds, &d), &d,
                  "magic.idx: not an IDX file (bad magic 0x12340803)");
-    write_bytes(tmp_file(path, sizeof path, "hdr.idx"), "\0\0\x08\x03\0\0\0\x02", 8);
+    temp_write_file(temp_path(path, sizeof path, "hdr.idx"), "\0\0\x08\x03\0\0\0\x02", 8);
     expect_error(dataset_load_idx(path, path, &ds, &d), &d, "hdr.idx: truncated IDX header");
     expect_error(dataset_load_idx("/nonexistent/in.idx", path, &ds, &d), &d,
                  "/nonexistent/in.idx: cannot open");
@@ -244,8 +215,8 @@ static void test_idx_broken_labels(void **state)
     const uint8_t negative[3] = {0, 0xff, 1};
     Dataset ds;
     Diag d = {{0}};
-    write_idx(tmp_file(in, sizeof in, "inputs"), 0x08, 3, dims, px, 3);
-    write_idx(tmp_file(lab, sizeof lab, "labels"), 0x08, 1, ldims2, labels, 2);
+    write_idx(temp_path(in, sizeof in, "inputs"), 0x08, 3, dims, px, 3);
+    write_idx(temp_path(lab, sizeof lab, "labels"), 0x08, 1, ldims2, labels, 2);
     char want[600];
     snprintf(want, sizeof want, "%s: 2 labels but %s has 3 samples", lab, in);
     expect_error(dataset_load_idx(in, lab, &ds, &d), &d, want);
@@ -314,7 +285,7 @@ static const char *write_npy(const char *name, const char *dict, const void *pay
     memcpy(buf + 10, dict, hlen);
     assert_true(10 + hlen + payload_len <= sizeof buf);
     memcpy(buf + 10 + hlen, payload, payload_len);
-    write_bytes(tmp_file(path, sizeof path, name), buf, 10 + hlen + payload_len);
+    temp_write_file(temp_path(path, sizeof path, name), buf, 10 + hlen + payload_len);
     return path;
 }
 
@@ -392,11 +363,11 @@ static void test_npy_broken(void **state)
                  "labels.npy: label -3 of sample 1 is out of range");
     char path[256];
     Dataset ds;
-    write_bytes(tmp_file(path, sizeof path, "short.npy"), "\x93NUMPY\x01\x00\xff\x00{", 11);
+    temp_write_file(temp_path(path, sizeof path, "short.npy"), "\x93NUMPY\x01\x00\xff\x00{", 11);
     expect_error(dataset_load_npy(path, path, &ds, &d), &d, "short.npy: truncated .npy header");
-    write_bytes(path, "\x93NUMPX\x01\x00\x00\x00", 10);
+    temp_write_file(path, "\x93NUMPX\x01\x00\x00\x00", 10);
     expect_error(dataset_load_npy(path, path, &ds, &d), &d, "not a .npy file");
-    write_bytes(path, "\x93NUMPY\x04\x00\x00\x00", 10);
+    temp_write_file(path, "\x93NUMPY\x04\x00\x00\x00", 10);
     expect_error(dataset_load_npy(path, path, &ds, &d), &d, "unsupported .npy version 4.0");
 }
 
@@ -654,5 +625,5 @@ int main(void)
         cmocka_unit_test(test_rng_distributions), cmocka_unit_test(test_rng_permutation),
         cmocka_unit_test(test_batcher),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, temp_dir_setup, temp_dir_teardown);
 }

@@ -12,56 +12,7 @@
 
 #include "ir/ops.h"
 #include "passes/passes.h"
-
-static Value **append_value(Arena *a, Value **list, int n, Value *v)
-{
-    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
-    if (n)
-        memcpy(grown, list, (size_t)n * sizeof *grown);
-    grown[n] = v;
-    return grown;
-}
-
-static Value *add_input(Graph *g, const char *name)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->kind = TYPE_TENSOR;
-    v->dtype = DT_FLOAT;
-    v->shape = shape_from_dims(1, (int64_t[]){4});
-    g->inputs = append_value(g->arena, g->inputs, g->n_inputs++, v);
-    return v;
-}
-
-static Value *add_init(Graph *g, const char *name)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->init = tensor_new(g->arena, DT_FLOAT, 1, (int64_t[]){4});
-    v->kind = TYPE_TENSOR;
-    v->dtype = DT_FLOAT;
-    v->shape = shape_from_dims(1, (int64_t[]){4});
-    g->inits = append_value(g->arena, g->inits, g->n_inits++, v);
-    return v;
-}
-
-static Node *add_node(Graph *g, const char *op, const char *name, int n_in, Value **in, int n_out)
-{
-    Node *n = graph_add_node(g, op, "", n_in, n_out);
-    n->name = arena_strdup(g->arena, name);
-    for (int i = 0; i < n_in; i++)
-        n->inputs[i] = in[i];
-    for (int k = 0; k < n_out; k++) {
-        char out[64];
-        snprintf(out, sizeof out, "%s_out%d", name, k);
-        node_set_output(n, k, graph_add_value(g, out, NULL));
-    }
-    op_bind(n);
-    return n;
-}
-
-static void add_output(Graph *g, Value *v)
-{
-    g->outputs = append_value(g->arena, g->outputs, g->n_outputs++, v);
-}
+#include "tests/unit/graph_build.h"
 
 static void run_dce(Model *m)
 {
@@ -76,13 +27,13 @@ static void test_dead_branch_and_chain(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
-    Node *a = add_node(g, "Relu", "a", 1, &x, 1);
-    Node *b = add_node(g, "Sigmoid", "b", 1, &x, 1);
-    Node *c = add_node(g, "Tanh", "c", 1, b->outputs, 1);
-    Node *e = add_node(g, "Add", "e", 2, (Value *[]){a->outputs[0], x}, 1);
+    Value *x = gb_input(g, "x", DT_FLOAT, 1, (int64_t[]){4});
+    Node *a = gb_node(g, "Relu", 13, "a", 1, &x, 1);
+    Node *b = gb_node(g, "Sigmoid", 13, "b", 1, &x, 1);
+    Node *c = gb_node(g, "Tanh", 13, "c", 1, b->outputs, 1);
+    Node *e = gb_node(g, "Add", 13, "e", 2, (Value *[]){a->outputs[0], x}, 1);
     c->outputs[0]->in_value_info = true;
-    add_output(g, e->outputs[0]);
+    gb_append_output(g, e->outputs[0]);
     run_dce(m);
     assert_int_equal(g->n_nodes, 2);
     assert_ptr_equal(g->nodes[0], a);
@@ -99,15 +50,15 @@ static void test_initializers(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
-    Value *unused = add_init(g, "unused");
-    Value *w = add_init(g, "w");
-    Value *fed = add_init(g, "fed"); /* also a graph input: the caller may feed it */
-    g->inputs = append_value(g->arena, g->inputs, g->n_inputs++, fed);
-    Value *dead_w = add_init(g, "dead_w");
-    Node *mul = add_node(g, "Mul", "mul", 2, (Value *[]){x, w}, 1);
-    add_node(g, "Mul", "dead_mul", 2, (Value *[]){x, dead_w}, 1);
-    add_output(g, mul->outputs[0]);
+    Value *x = gb_input(g, "x", DT_FLOAT, 1, (int64_t[]){4});
+    Value *unused = gb_init(g, "unused", DT_FLOAT, 1, (int64_t[]){4});
+    Value *w = gb_init(g, "w", DT_FLOAT, 1, (int64_t[]){4});
+    Value *fed = gb_init(g, "fed", DT_FLOAT, 1, (int64_t[]){4}); /* also a graph input: the caller may feed it */
+    gb_append_input(g, fed);
+    Value *dead_w = gb_init(g, "dead_w", DT_FLOAT, 1, (int64_t[]){4});
+    Node *mul = gb_node(g, "Mul", 13, "mul", 2, (Value *[]){x, w}, 1);
+    gb_node(g, "Mul", 13, "dead_mul", 2, (Value *[]){x, dead_w}, 1);
+    gb_append_output(g, mul->outputs[0]);
     run_dce(m);
     (void)unused;
     assert_int_equal(g->n_nodes, 1);
@@ -125,19 +76,19 @@ static void test_subgraph_uses(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
-    Value *cond = add_input(g, "cond");
-    Node *p = add_node(g, "Relu", "p", 1, &x, 1);
-    Node *q = add_node(g, "Tanh", "q", 1, &x, 1); /* read by a dead node in the branch only */
-    Node *iff = add_node(g, "If", "if", 1, &cond, 1);
+    Value *x = gb_input(g, "x", DT_FLOAT, 1, (int64_t[]){4});
+    Value *cond = gb_input(g, "cond", DT_FLOAT, 1, (int64_t[]){4});
+    Node *p = gb_node(g, "Relu", 13, "p", 1, &x, 1);
+    Node *q = gb_node(g, "Tanh", 13, "q", 1, &x, 1); /* read by a dead node in the branch only */
+    Node *iff = gb_node(g, "If", 13, "if", 1, &cond, 1);
     iff->op = OP_OPAQUE;
     Graph *then = graph_new(g->arena, g);
     then->name = "then";
-    Node *inner = add_node(then, "Sigmoid", "inner", 1, p->outputs, 1);
-    add_node(then, "Sigmoid", "inner_dead", 1, q->outputs, 1);
-    add_output(then, inner->outputs[0]);
+    Node *inner = gb_node(then, "Sigmoid", 13, "inner", 1, p->outputs, 1);
+    gb_node(then, "Sigmoid", 13, "inner_dead", 1, q->outputs, 1);
+    gb_append_output(then, inner->outputs[0]);
     node_add_attr(iff, "then_branch", ATTR_GRAPH)->g = then;
-    add_output(g, iff->outputs[0]);
+    gb_append_output(g, iff->outputs[0]);
     run_dce(m);
     assert_int_equal(g->n_nodes, 2);
     assert_ptr_equal(g->nodes[0], p);
@@ -153,10 +104,10 @@ static void test_multi_output_node(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
-    Node *drop = add_node(g, "Dropout", "drop", 1, &x, 2);
-    Node *use = add_node(g, "Identity", "use", 1, &drop->outputs[1], 1);
-    add_output(g, use->outputs[0]);
+    Value *x = gb_input(g, "x", DT_FLOAT, 1, (int64_t[]){4});
+    Node *drop = gb_node(g, "Dropout", 13, "drop", 1, &x, 2);
+    Node *use = gb_node(g, "Identity", 13, "use", 1, &drop->outputs[1], 1);
+    gb_append_output(g, use->outputs[0]);
     run_dce(m);
     assert_int_equal(g->n_nodes, 2);
     model_free(m);
@@ -168,10 +119,10 @@ static void test_everything_dead(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
-    add_node(g, "Relu", "r", 1, &x, 1);
-    add_init(g, "w");
-    add_output(g, x);
+    Value *x = gb_input(g, "x", DT_FLOAT, 1, (int64_t[]){4});
+    gb_node(g, "Relu", 13, "r", 1, &x, 1);
+    gb_init(g, "w", DT_FLOAT, 1, (int64_t[]){4});
+    gb_append_output(g, x);
     run_dce(m);
     assert_int_equal(g->n_nodes, 0);
     assert_int_equal(g->n_inits, 0);

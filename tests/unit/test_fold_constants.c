@@ -15,82 +15,13 @@
 
 #include "ir/ops.h"
 #include "passes/passes.h"
+#include "tests/unit/graph_build.h"
 
 /* ---- graph building helpers ---- */
-
-static Value **append_value(Arena *a, Value **list, int n, Value *v)
-{
-    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
-    if (n)
-        memcpy(grown, list, (size_t)n * sizeof *grown);
-    grown[n] = v;
-    return grown;
-}
-
-static Value *add_input(Graph *g, const char *name, DType dt, int rank, const Dim *dims)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->kind = TYPE_TENSOR;
-    v->dtype = dt;
-    v->shape.rank = rank;
-    for (int i = 0; i < rank; i++)
-        v->shape.dims[i] = dims[i];
-    g->inputs = append_value(g->arena, g->inputs, g->n_inputs++, v);
-    return v;
-}
-
-static Value *add_init(Graph *g, const char *name, DType dt, int rank, const int64_t *dims, const void *data)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    Tensor *t = tensor_new(g->arena, dt, rank, dims);
-    memcpy(t->data, data, t->nbytes);
-    t->name = v->name;
-    v->init = t;
-    v->kind = TYPE_TENSOR;
-    v->dtype = dt;
-    v->shape = shape_from_dims(rank, dims);
-    g->inits = append_value(g->arena, g->inits, g->n_inits++, v);
-    return v;
-}
-
-static Value *add_i64(Graph *g, const char *name, int rank, int64_t n, const int64_t *data)
-{
-    return add_init(g, name, DT_INT64, rank, &n, data);
-}
-
-/* A node with one output named `out` (created here). */
-static Node *add_node(Graph *g, const char *op, const char *name, int opset, int n_in, Value **in, const char *out)
-{
-    Node *n = graph_add_node(g, op, "", n_in, 1);
-    n->name = arena_strdup(g->arena, name);
-    n->opset = opset;
-    for (int i = 0; i < n_in; i++)
-        n->inputs[i] = in[i];
-    node_set_output(n, 0, graph_add_value(g, out, NULL));
-    op_bind(n);
-    return n;
-}
 
 static Value *out_of(Node *n)
 {
     return n->outputs[0];
-}
-
-static void add_output(Graph *g, Value *v)
-{
-    g->outputs = append_value(g->arena, g->outputs, g->n_outputs++, v);
-}
-
-static void set_ints(Node *n, const char *name, int count, const int64_t *v)
-{
-    Attr *a = node_add_attr(n, name, ATTR_INTS);
-    a->n = count;
-    a->ints = arena_memdup(n->graph->arena, v, (size_t)count * sizeof *v);
-}
-
-static void set_int(Node *n, const char *name, int64_t v)
-{
-    node_add_attr(n, name, ATTR_INT)->i = v;
 }
 
 /* An opaque consumer, so that folded values are not graph outputs. */
@@ -99,7 +30,7 @@ static Node *add_use(Graph *g, Value *v, const char *out)
     Node *n = graph_add_node(g, "Use", "test", 1, 1);
     n->inputs[0] = v;
     node_set_output(n, 0, graph_add_value(g, out, NULL));
-    add_output(g, n->outputs[0]);
+    gb_append_output(g, n->outputs[0]);
     return n;
 }
 
@@ -140,7 +71,7 @@ static bool is_init(const Graph *g, const Value *v)
  * `gather_index`/`minus_one_first` let tests break the pattern. */
 static Node *build_view(Graph *g, Value *x, Value *shape_src, int64_t gather_index, bool minus_one_first, int opset)
 {
-    Node *shape = add_node(g, "Shape", "shape", opset, 1, &shape_src, "s");
+    Node *shape = gb_node_to(g, "Shape", opset, "shape", 1, &shape_src, "s");
     Node *c0 = graph_add_node(g, "Constant", "", 0, 1);
     c0->name = "c0";
     op_bind(c0);
@@ -148,37 +79,36 @@ static Node *build_view(Graph *g, Value *x, Value *shape_src, int64_t gather_ind
     memcpy(idx->data, &gather_index, 8);
     node_add_attr(c0, "value", ATTR_TENSOR)->t = idx;
     node_set_output(c0, 0, graph_add_value(g, "idx", NULL));
-    Node *gather = add_node(g, "Gather", "gather", opset, 2, (Value *[]){out_of(shape), out_of(c0)}, "g0");
-    set_int(gather, "axis", 0);
+    Node *gather = gb_node_to(g, "Gather", opset, "gather", 2, (Value *[]){out_of(shape), out_of(c0)}, "g0");
+    gb_set_int(gather, "axis", 0);
     Node *unsq;
     if (opset >= 13) {
-        Value *axes = add_i64(g, "axes", 1, 1, (int64_t[]){0});
-        unsq = add_node(g, "Unsqueeze", "unsq", opset, 2, (Value *[]){out_of(gather), axes}, "u");
+        Value *axes = gb_ints(g, "axes", 1, (int64_t[]){0});
+        unsq = gb_node_to(g, "Unsqueeze", opset, "unsq", 2, (Value *[]){out_of(gather), axes}, "u");
     } else {
-        unsq = add_node(g, "Unsqueeze", "unsq", opset, 1, (Value *[]){out_of(gather)}, "u");
-        set_ints(unsq, "axes", 1, (int64_t[]){0});
+        unsq = gb_node_to(g, "Unsqueeze", opset, "unsq", 1, (Value *[]){out_of(gather)}, "u");
+        gb_set_ints(unsq, "axes", 1, (int64_t[]){0});
     }
     Node *cm = graph_add_node(g, "Constant", "", 0, 1);
     cm->name = "cm";
     op_bind(cm);
-    set_ints(cm, "value_ints", 1, (int64_t[]){-1});
+    gb_set_ints(cm, "value_ints", 1, (int64_t[]){-1});
     node_set_output(cm, 0, graph_add_value(g, "m1", NULL));
     Value *parts[2] = {out_of(unsq), out_of(cm)};
     if (minus_one_first) {
         parts[0] = out_of(cm);
         parts[1] = out_of(unsq);
     }
-    Node *cat = add_node(g, "Concat", "cat", opset, 2, parts, "cat_out");
-    set_int(cat, "axis", 0);
-    Node *reshape = add_node(g, "Reshape", "reshape", opset, 2, (Value *[]){x, out_of(cat)}, "y");
-    add_output(g, out_of(reshape));
+    Node *cat = gb_node_to(g, "Concat", opset, "cat", 2, parts, "cat_out");
+    gb_set_int(cat, "axis", 0);
+    Node *reshape = gb_node_to(g, "Reshape", opset, "reshape", 2, (Value *[]){x, out_of(cat)}, "y");
+    gb_append_output(g, out_of(reshape));
     return reshape;
 }
 
 static Value *batch_input(Graph *g, const char *name, const char *batch)
 {
-    Dim dims[4] = {{-1, batch}, {32, NULL}, {7, NULL}, {7, NULL}};
-    return add_input(g, name, DT_FLOAT, 4, dims);
+    return gb_input_shaped(g, name, DT_FLOAT, (Shape){4, {{-1, batch}, {32, NULL}, {7, NULL}, {7, NULL}}});
 }
 
 static void test_view_symbolic_batch(void **state, int opset)
@@ -219,7 +149,7 @@ static void test_view_through_named_symbol(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     Value *x = batch_input(g, "x", "N");
-    Node *relu = add_node(g, "Relu", "relu", 13, 1, &x, "r");
+    Node *relu = gb_node_to(g, "Relu", 13, "relu", 1, &x, "r");
     Node *reshape = build_view(g, out_of(relu), x, 0, false, 13);
     run_pipeline(m);
     assert_int_equal(g->n_nodes, 2);
@@ -250,7 +180,7 @@ static void test_view_unknown_dim_of_other_value_left_alone(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     Value *x = batch_input(g, "x", "batch");
-    Value *z = add_input(g, "z", DT_FLOAT, 2, (Dim[]){{-1, NULL}, {3, NULL}});
+    Value *z = gb_input_shaped(g, "z", DT_FLOAT, (Shape){2, {{-1, NULL}, {3, NULL}}});
     Node *reshape = build_view(g, x, z, 0, false, 13);
     run_pipeline(m);
     assert_null(reshape->inputs[1]->init);
@@ -278,15 +208,15 @@ static void test_shape_start_gather_cast(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x", DT_FLOAT, 4, (Dim[]){{2, NULL}, {3, NULL}, {4, NULL}, {5, NULL}});
-    Node *shape = add_node(g, "Shape", "shape", 15, 1, &x, "s");
-    set_int(shape, "start", 1);
-    Value *last = add_i64(g, "last", 0, 1, (int64_t[]){-1});
-    Node *gather = add_node(g, "Gather", "gather", 15, 2, (Value *[]){out_of(shape), last}, "g0");
-    Node *unsq = add_node(g, "Unsqueeze", "unsq", 11, 1, (Value *[]){out_of(gather)}, "u");
-    set_ints(unsq, "axes", 1, (int64_t[]){-1});
-    Node *cast = add_node(g, "Cast", "cast", 15, 1, (Value *[]){out_of(unsq)}, "c");
-    set_int(cast, "to", DT_INT32);
+    Value *x = gb_input_shaped(g, "x", DT_FLOAT, (Shape){4, {{2, NULL}, {3, NULL}, {4, NULL}, {5, NULL}}});
+    Node *shape = gb_node_to(g, "Shape", 15, "shape", 1, &x, "s");
+    gb_set_int(shape, "start", 1);
+    Value *last = gb_ints(g, "last", -1, (int64_t[]){-1});
+    Node *gather = gb_node_to(g, "Gather", 15, "gather", 2, (Value *[]){out_of(shape), last}, "g0");
+    Node *unsq = gb_node_to(g, "Unsqueeze", 11, "unsq", 1, (Value *[]){out_of(gather)}, "u");
+    gb_set_ints(unsq, "axes", 1, (int64_t[]){-1});
+    Node *cast = gb_node_to(g, "Cast", 15, "cast", 1, (Value *[]){out_of(unsq)}, "c");
+    gb_set_int(cast, "to", DT_INT32);
     Node *use_shape = add_use(g, out_of(shape), "use_s");
     Node *use_cast = add_use(g, out_of(cast), "use_c");
     run_pipeline(m);
@@ -306,14 +236,14 @@ static void test_int_arithmetic(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     int64_t dims23[2] = {2, 3};
-    Value *a = add_init(g, "a", DT_INT64, 2, dims23, (int64_t[]){1, 2, 3, -7, 8, 9});
-    Value *b = add_i64(g, "b", 1, 3, (int64_t[]){2, 2, 2});
-    Value *zero = add_i64(g, "zero", 0, 1, (int64_t[]){0});
-    Node *add = add_node(g, "Add", "add", 14, 2, (Value *[]){a, b}, "sum");
-    Node *sub = add_node(g, "Sub", "sub", 14, 2, (Value *[]){b, a}, "diff");
-    Node *mul = add_node(g, "Mul", "mul", 14, 2, (Value *[]){a, b}, "prod");
-    Node *div = add_node(g, "Div", "div", 14, 2, (Value *[]){a, b}, "quot");
-    Node *div0 = add_node(g, "Div", "div0", 14, 2, (Value *[]){a, zero}, "bad");
+    Value *a = gb_init_copy(g, "a", DT_INT64, 2, dims23, (int64_t[]){1, 2, 3, -7, 8, 9});
+    Value *b = gb_ints(g, "b", 3, (int64_t[]){2, 2, 2});
+    Value *zero = gb_ints(g, "zero", -1, (int64_t[]){0});
+    Node *add = gb_node_to(g, "Add", 14, "add", 2, (Value *[]){a, b}, "sum");
+    Node *sub = gb_node_to(g, "Sub", 14, "sub", 2, (Value *[]){b, a}, "diff");
+    Node *mul = gb_node_to(g, "Mul", 14, "mul", 2, (Value *[]){a, b}, "prod");
+    Node *div = gb_node_to(g, "Div", 14, "div", 2, (Value *[]){a, b}, "quot");
+    Node *div0 = gb_node_to(g, "Div", 14, "div0", 2, (Value *[]){a, zero}, "bad");
     Node *uses[5];
     Node *ops[5] = {add, sub, mul, div, div0};
     for (int i = 0; i < 5; i++) {
@@ -336,15 +266,15 @@ static void test_gather_concat_squeeze_2d(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     int64_t dims23[2] = {2, 3}, dims21[2] = {2, 1};
-    Value *a = add_init(g, "a", DT_INT32, 2, dims23, (int32_t[]){10, 11, 12, 20, 21, 22});
-    Value *idx = add_i64(g, "idx", 1, 2, (int64_t[]){2, -3});
-    Value *col = add_init(g, "col", DT_INT32, 2, dims21, (int32_t[]){7, 8});
-    Node *gather = add_node(g, "Gather", "gather", 13, 2, (Value *[]){a, idx}, "picked");
-    set_int(gather, "axis", 1);
-    Node *cat = add_node(g, "Concat", "cat", 13, 2, (Value *[]){out_of(gather), col}, "joined");
-    set_int(cat, "axis", -1);
-    Value *axes = add_i64(g, "axes", 1, 1, (int64_t[]){1});
-    Node *sq = add_node(g, "Squeeze", "sq", 13, 2, (Value *[]){col, axes}, "squeezed");
+    Value *a = gb_init_copy(g, "a", DT_INT32, 2, dims23, (int32_t[]){10, 11, 12, 20, 21, 22});
+    Value *idx = gb_ints(g, "idx", 2, (int64_t[]){2, -3});
+    Value *col = gb_init_copy(g, "col", DT_INT32, 2, dims21, (int32_t[]){7, 8});
+    Node *gather = gb_node_to(g, "Gather", 13, "gather", 2, (Value *[]){a, idx}, "picked");
+    gb_set_int(gather, "axis", 1);
+    Node *cat = gb_node_to(g, "Concat", 13, "cat", 2, (Value *[]){out_of(gather), col}, "joined");
+    gb_set_int(cat, "axis", -1);
+    Value *axes = gb_ints(g, "axes", 1, (int64_t[]){1});
+    Node *sq = gb_node_to(g, "Squeeze", 13, "sq", 2, (Value *[]){col, axes}, "squeezed");
     Node *use_cat = add_use(g, out_of(cat), "use_cat");
     Node *use_sq = add_use(g, out_of(sq), "use_sq");
     run_pipeline(m);
@@ -376,13 +306,13 @@ static void test_constant_kinds_and_identity(void **state)
     a->n = 2;
     a->floats = arena_memdup(g->arena, (float[]){1.5f, -2.0f}, 2 * sizeof(float));
     node_set_output(cf, 0, graph_add_value(g, "cf", NULL));
-    Node *id = add_node(g, "Identity", "id", 13, 1, (Value *[]){out_of(cf)}, "idout");
+    Node *id = gb_node_to(g, "Identity", 13, "id", 1, (Value *[]){out_of(cf)}, "idout");
     Node *ci = graph_add_node(g, "Constant", "", 0, 1);
     op_bind(ci);
     node_add_attr(ci, "value_int", ATTR_INT)->i = 42;
     node_set_output(ci, 0, graph_add_value(g, "ci", NULL));
     Node *use_f = add_use(g, out_of(id), "use_f");
-    add_output(g, out_of(ci)); /* a constant graph output keeps its node */
+    gb_append_output(g, out_of(ci)); /* a constant graph output keeps its node */
     run_pipeline(m);
     const Value *f = use_f->inputs[0];
     assert_non_null(f->init);
@@ -400,11 +330,11 @@ static void test_overridable_initializer_not_folded(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *k = add_i64(g, "k", 1, 2, (int64_t[]){1, 2});
+    Value *k = gb_ints(g, "k", 2, (int64_t[]){1, 2});
     g->inputs = arena_memdup(g->arena, &k, sizeof k);
     g->n_inputs = 1;
-    Value *one = add_i64(g, "one", 1, 1, (int64_t[]){1});
-    Node *add = add_node(g, "Add", "add", 14, 2, (Value *[]){k, one}, "sum");
+    Value *one = gb_ints(g, "one", 1, (int64_t[]){1});
+    Node *add = gb_node_to(g, "Add", 14, "add", 2, (Value *[]){k, one}, "sum");
     Node *use = add_use(g, out_of(add), "use");
     run_pipeline(m);
     assert_ptr_equal(use->inputs[0], out_of(add));

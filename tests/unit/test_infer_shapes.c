@@ -18,6 +18,7 @@
 #include "ir/conv_geom.h"
 #include "ir/ops.h"
 #include "passes/passes.h"
+#include "tests/unit/graph_build.h"
 
 /* ---- shape specs ---- */
 
@@ -60,34 +61,9 @@ static const char *shape_spec(const Shape *s)
 
 /* ---- graph building ---- */
 
-static Value **append_value(Arena *a, Value **list, int n, Value *v)
-{
-    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
-    if (n)
-        memcpy(grown, list, (size_t)n * sizeof *grown);
-    grown[n] = v;
-    return grown;
-}
-
 static Value *input(Graph *g, const char *name, DType dt, const char *spec)
 {
-    Value *v = graph_add_value(g, name, NULL);
-    v->kind = TYPE_TENSOR;
-    v->dtype = dt;
-    v->shape = parse_shape(g->arena, spec);
-    g->inputs = append_value(g->arena, g->inputs, g->n_inputs++, v);
-    return v;
-}
-
-static Value *init_tensor(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->init = tensor_new(g->arena, dt, rank, dims);
-    v->kind = TYPE_TENSOR;
-    v->dtype = dt;
-    v->shape = shape_from_dims(rank, dims);
-    g->inits = append_value(g->arena, g->inits, g->n_inits++, v);
-    return v;
+    return gb_input_shaped(g, name, dt, parse_shape(g->arena, spec));
 }
 
 static Value *weight(Graph *g, const char *name, const char *spec)
@@ -96,58 +72,7 @@ static Value *weight(Graph *g, const char *name, const char *spec)
     int64_t dims[IR_MAX_RANK];
     for (int i = 0; i < s.rank; i++)
         dims[i] = s.dims[i].value;
-    return init_tensor(g, name, DT_FLOAT, s.rank, dims);
-}
-
-/* A 1-D int64 initializer; a negative n makes a scalar of ints[0]. */
-static Value *ints(Graph *g, const char *name, int n, const int64_t *v)
-{
-    Value *t = init_tensor(g, name, DT_INT64, n < 0 ? 0 : 1, (int64_t[]){n});
-    memcpy(t->init->data, v, (size_t)(n < 0 ? 1 : n) * sizeof *v);
-    return t;
-}
-
-static Node *node(Graph *g, const char *op, int opset, const char *name, int n_in, Value **in, int n_out)
-{
-    Node *n = graph_add_node(g, op, "", n_in, n_out);
-    n->name = arena_strdup(g->arena, name);
-    n->opset = opset;
-    for (int i = 0; i < n_in; i++)
-        n->inputs[i] = in[i];
-    for (int k = 0; k < n_out; k++) {
-        char out[64];
-        snprintf(out, sizeof out, k ? "%s_%d" : "%s", name, k);
-        node_set_output(n, k, graph_add_value(g, out, NULL));
-    }
-    op_bind(n);
-    return n;
-}
-
-static Value *op1(Graph *g, const char *op, int opset, const char *name, Value *x)
-{
-    return node(g, op, opset, name, 1, &x, 1)->outputs[0];
-}
-
-static Value *op2(Graph *g, const char *op, int opset, const char *name, Value *a, Value *b)
-{
-    return node(g, op, opset, name, 2, (Value *[]){a, b}, 1)->outputs[0];
-}
-
-static void set_int(Node *n, const char *name, int64_t v)
-{
-    node_add_attr(n, name, ATTR_INT)->i = v;
-}
-
-static void set_ints(Node *n, const char *name, int count, const int64_t *v)
-{
-    Attr *a = node_add_attr(n, name, ATTR_INTS);
-    a->n = count;
-    a->ints = arena_memdup(n->graph->arena, v, (size_t)count * sizeof *v);
-}
-
-static void set_str(Node *n, const char *name, const char *s)
-{
-    node_add_attr(n, name, ATTR_STRING)->s = (Bytes){(const uint8_t *)s, strlen(s)};
+    return gb_init(g, name, DT_FLOAT, s.rank, dims);
 }
 
 /* ---- checks ---- */
@@ -195,15 +120,15 @@ static void test_broadcasting(void **state)
     Value *f = input(g, "f", DT_FLOAT, "5,1"), *h = input(g, "h", DT_FLOAT, "N,1");
     Value *s = input(g, "s", DT_FLOAT, ""), *u = input(g, "u", DT_FLOAT, "*");
     Value *i64 = input(g, "i64", DT_INT64, "3");
-    Value *add = op2(g, "Add", 14, "add", a, b);
-    Value *sub = op2(g, "Sub", 14, "sub", c, c);
-    Value *mul = op2(g, "Mul", 14, "mul", c, e);
-    Value *div = op2(g, "Div", 14, "div", f, h);
-    Value *div2 = op2(g, "Div", 14, "div2", h, f);
-    Value *scal = op2(g, "Mul", 14, "scal", s, a);
-    Value *unk = op2(g, "Add", 14, "unk", u, a);
-    Value *one = op2(g, "Add", 14, "one", h, c);
-    Value *iadd = op2(g, "Add", 14, "iadd", i64, i64);
+    Value *add = gb_op2(g, "Add", 14, "add", a, b);
+    Value *sub = gb_op2(g, "Sub", 14, "sub", c, c);
+    Value *mul = gb_op2(g, "Mul", 14, "mul", c, e);
+    Value *div = gb_op2(g, "Div", 14, "div", f, h);
+    Value *div2 = gb_op2(g, "Div", 14, "div2", h, f);
+    Value *scal = gb_op2(g, "Mul", 14, "scal", s, a);
+    Value *unk = gb_op2(g, "Add", 14, "unk", u, a);
+    Value *one = gb_op2(g, "Add", 14, "one", h, c);
+    Value *iadd = gb_op2(g, "Add", 14, "iadd", i64, i64);
     run_infer(g);
     expect_f(add, "N,3,4");
     expect_f(sub, "N,C");
@@ -222,7 +147,7 @@ static void test_broadcast_error(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    op2(g, "Add", 14, "add_bad", input(g, "a", DT_FLOAT, "N,3"), input(g, "b", DT_FLOAT, "4"));
+    gb_op2(g, "Add", 14, "add_bad", input(g, "a", DT_FLOAT, "N,3"), input(g, "b", DT_FLOAT, "4"));
     expect_infer_error(m, "node 'add_bad' (Add): shapes cannot be broadcast: dim 1 is 3 vs 4");
 }
 
@@ -235,13 +160,13 @@ static void test_unary_and_cast(void **state)
     const char *ops[] = {"Relu", "Sigmoid", "Tanh", "Identity", "Softmax", "LogSoftmax"};
     Value *out[6];
     for (int i = 0; i < 6; i++)
-        out[i] = op1(g, ops[i], 13, ops[i], x);
-    Node *drop = node(g, "Dropout", 13, "drop", 1, &x, 2);
-    Node *drop7 = node(g, "Dropout", 7, "drop7", 1, &x, 2);
-    Node *cast = node(g, "Cast", 13, "cast", 1, &x, 1);
-    set_int(cast, "to", DT_INT64);
-    Node *cast_bool = node(g, "Cast", 13, "cast_bool", 1, &x, 1);
-    set_int(cast_bool, "to", DT_BOOL);
+        out[i] = gb_op1(g, ops[i], 13, ops[i], x);
+    Node *drop = gb_node(g, "Dropout", 13, "drop", 1, &x, 2);
+    Node *drop7 = gb_node(g, "Dropout", 7, "drop7", 1, &x, 2);
+    Node *cast = gb_node(g, "Cast", 13, "cast", 1, &x, 1);
+    gb_set_int(cast, "to", DT_INT64);
+    Node *cast_bool = gb_node(g, "Cast", 13, "cast_bool", 1, &x, 1);
+    gb_set_int(cast_bool, "to", DT_BOOL);
     run_infer(g);
     for (int i = 0; i < 6; i++)
         expect_f(out[i], "N,3,H,W");
@@ -253,8 +178,8 @@ static void test_unary_and_cast(void **state)
     model_free(m);
 
     m = model_new();
-    Node *bad = node(m->graph, "Cast", 13, "cast_bad", 1, (Value *[]){input(m->graph, "x", DT_FLOAT, "2")}, 1);
-    set_int(bad, "to", 99);
+    Node *bad = gb_node(m->graph, "Cast", 13, "cast_bad", 1, (Value *[]){input(m->graph, "x", DT_FLOAT, "2")}, 1);
+    gb_set_int(bad, "to", 99);
     expect_infer_error(m, "node 'cast_bad' (Cast): attribute 'to' is not a known data type (99)");
 }
 
@@ -267,14 +192,14 @@ static void test_gemm(void **state)
     Graph *g = m->graph;
     Value *a = input(g, "a", DT_FLOAT, "N,8"), *at = input(g, "at", DT_FLOAT, "8,N");
     Value *b = weight(g, "b", "8,16"), *bt = weight(g, "bt", "16,8"), *c = weight(g, "c", "16");
-    Value *plain = node(g, "Gemm", 13, "plain", 3, (Value *[]){a, b, c}, 1)->outputs[0];
-    Node *tb = node(g, "Gemm", 13, "tb", 2, (Value *[]){a, bt}, 1);
-    set_int(tb, "transB", 1);
-    Node *ta = node(g, "Gemm", 13, "ta", 2, (Value *[]){at, b}, 1);
-    set_int(ta, "transA", 1);
-    Node *both = node(g, "Gemm", 13, "both", 2, (Value *[]){at, bt}, 1);
-    set_int(both, "transA", 1);
-    set_int(both, "transB", 1);
+    Value *plain = gb_node(g, "Gemm", 13, "plain", 3, (Value *[]){a, b, c}, 1)->outputs[0];
+    Node *tb = gb_node(g, "Gemm", 13, "tb", 2, (Value *[]){a, bt}, 1);
+    gb_set_int(tb, "transB", 1);
+    Node *ta = gb_node(g, "Gemm", 13, "ta", 2, (Value *[]){at, b}, 1);
+    gb_set_int(ta, "transA", 1);
+    Node *both = gb_node(g, "Gemm", 13, "both", 2, (Value *[]){at, bt}, 1);
+    gb_set_int(both, "transA", 1);
+    gb_set_int(both, "transB", 1);
     run_infer(g);
     expect_f(plain, "N,16");
     expect_f(tb->outputs[0], "N,16");
@@ -284,12 +209,12 @@ static void test_gemm(void **state)
 
     m = model_new();
     g = m->graph;
-    node(g, "Gemm", 13, "gemm_bad", 2, (Value *[]){input(g, "a", DT_FLOAT, "N,8"), weight(g, "w", "7,8")}, 1);
+    gb_node(g, "Gemm", 13, "gemm_bad", 2, (Value *[]){input(g, "a", DT_FLOAT, "N,8"), weight(g, "w", "7,8")}, 1);
     expect_infer_error(m, "node 'gemm_bad' (Gemm): inner dimensions differ: A has 8, B has 7");
 
     m = model_new();
     g = m->graph;
-    node(g, "Gemm", 13, "gemm3d", 2, (Value *[]){input(g, "a", DT_FLOAT, "N,2,8"), weight(g, "w", "8,8")}, 1);
+    gb_node(g, "Gemm", 13, "gemm3d", 2, (Value *[]){input(g, "a", DT_FLOAT, "N,2,8"), weight(g, "w", "8,8")}, 1);
     expect_infer_error(m, "node 'gemm3d' (Gemm): A and B must be 2-D, got ranks 3 and 2");
 }
 
@@ -301,12 +226,12 @@ static void test_matmul(void **state)
     Value *x = input(g, "x", DT_FLOAT, "N,4,8"), *v = input(g, "v", DT_FLOAT, "8");
     Value *w = weight(g, "w", "8,5"), *b4 = input(g, "b4", DT_FLOAT, "2,1,4,8"), *b3 = weight(g, "b3", "3,8,5");
     Value *s4 = input(g, "s4", DT_FLOAT, "N,1,4,8"), *s3 = weight(g, "s3", "7,8,5");
-    Value *mm = op2(g, "MatMul", 13, "mm", x, w);
-    Value *vec_l = op2(g, "MatMul", 13, "vec_l", v, w);
-    Value *vec_r = op2(g, "MatMul", 13, "vec_r", x, v);
-    Value *dot = op2(g, "MatMul", 13, "dot", v, v);
-    Value *bat = op2(g, "MatMul", 13, "bat", b4, b3);
-    Value *sym = op2(g, "MatMul", 13, "sym", s4, s3);
+    Value *mm = gb_op2(g, "MatMul", 13, "mm", x, w);
+    Value *vec_l = gb_op2(g, "MatMul", 13, "vec_l", v, w);
+    Value *vec_r = gb_op2(g, "MatMul", 13, "vec_r", x, v);
+    Value *dot = gb_op2(g, "MatMul", 13, "dot", v, v);
+    Value *bat = gb_op2(g, "MatMul", 13, "bat", b4, b3);
+    Value *sym = gb_op2(g, "MatMul", 13, "sym", s4, s3);
     run_infer(g);
     expect_f(mm, "N,4,5");
     expect_f(vec_l, "5");
@@ -318,12 +243,12 @@ static void test_matmul(void **state)
 
     m = model_new();
     g = m->graph;
-    op2(g, "MatMul", 13, "mm_bad", input(g, "x", DT_FLOAT, "N,4,8"), weight(g, "w", "6,5"));
+    gb_op2(g, "MatMul", 13, "mm_bad", input(g, "x", DT_FLOAT, "N,4,8"), weight(g, "w", "6,5"));
     expect_infer_error(m, "node 'mm_bad' (MatMul): inner dimensions differ: 8 vs 6");
 
     m = model_new();
     g = m->graph;
-    op2(g, "MatMul", 13, "mm_batch", input(g, "x", DT_FLOAT, "2,4,8"), weight(g, "w", "3,8,5"));
+    gb_op2(g, "MatMul", 13, "mm_batch", input(g, "x", DT_FLOAT, "2,4,8"), weight(g, "w", "3,8,5"));
     expect_infer_error(m, "node 'mm_batch' (MatMul): shapes cannot be broadcast: dim 0 is 2 vs 3");
 }
 
@@ -333,7 +258,7 @@ static Node *conv(Graph *g, const char *name, Value *x, const char *wspec)
 {
     char wname[64];
     snprintf(wname, sizeof wname, "%s_w", name);
-    return node(g, "Conv", 13, name, 2, (Value *[]){x, weight(g, wname, wspec)}, 1);
+    return gb_node(g, "Conv", 13, name, 2, (Value *[]){x, weight(g, wname, wspec)}, 1);
 }
 
 static void test_conv(void **state)
@@ -343,24 +268,24 @@ static void test_conv(void **state)
     Graph *g = m->graph;
     Value *x = input(g, "x", DT_FLOAT, "N,3,32,32"), *odd = input(g, "odd", DT_FLOAT, "N,3,7,9");
     Node *same = conv(g, "same", x, "16,3,3,3");
-    set_ints(same, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    gb_set_ints(same, "pads", 4, (int64_t[]){1, 1, 1, 1});
     Node *stride = conv(g, "stride", x, "16,3,3,3");
-    set_ints(stride, "strides", 2, (int64_t[]){2, 2});
+    gb_set_ints(stride, "strides", 2, (int64_t[]){2, 2});
     Node *dil = conv(g, "dil", x, "8,3,3,3");
-    set_ints(dil, "dilations", 2, (int64_t[]){2, 1});
+    gb_set_ints(dil, "dilations", 2, (int64_t[]){2, 1});
     Node *grp = conv(g, "grp", x, "6,1,3,3");
-    set_int(grp, "group", 3);
+    gb_set_int(grp, "group", 3);
     Node *asym = conv(g, "asym", odd, "4,3,2,3");
-    set_ints(asym, "pads", 4, (int64_t[]){0, 1, 1, 2});
-    set_ints(asym, "strides", 2, (int64_t[]){2, 3});
+    gb_set_ints(asym, "pads", 4, (int64_t[]){0, 1, 1, 2});
+    gb_set_ints(asym, "strides", 2, (int64_t[]){2, 3});
     Node *up = conv(g, "up", x, "4,3,3,3");
-    set_str(up, "auto_pad", "SAME_UPPER");
-    set_ints(up, "strides", 2, (int64_t[]){2, 2});
+    gb_set_str(up, "auto_pad", "SAME_UPPER");
+    gb_set_ints(up, "strides", 2, (int64_t[]){2, 2});
     Node *low = conv(g, "low", odd, "4,3,4,4");
-    set_str(low, "auto_pad", "SAME_LOWER");
+    gb_set_str(low, "auto_pad", "SAME_LOWER");
     Node *valid = conv(g, "valid", odd, "4,3,3,3");
-    set_str(valid, "auto_pad", "VALID");
-    set_ints(valid, "strides", 2, (int64_t[]){2, 2});
+    gb_set_str(valid, "auto_pad", "VALID");
+    gb_set_ints(valid, "strides", 2, (int64_t[]){2, 2});
     Node *sym = conv(g, "sym", input(g, "hw", DT_FLOAT, "N,3,H,W"), "5,3,3,3");
     run_infer(g);
     expect_f(same->outputs[0], "N,16,32,32");
@@ -384,8 +309,8 @@ static void test_conv_errors(void **state)
 
     m = model_new();
     Node *n = conv(m->graph, "dilated", input(m->graph, "x", DT_FLOAT, "N,3,6,6"), "4,3,3,3");
-    set_ints(n, "dilations", 2, (int64_t[]){3, 3});
-    set_ints(n, "pads", 4, (int64_t[]){0, 0, 0, 0});
+    gb_set_ints(n, "dilations", 2, (int64_t[]){3, 3});
+    gb_set_ints(n, "pads", 4, (int64_t[]){0, 0, 0, 0});
     expect_infer_error(m, "node 'dilated' (Conv): window 7 does not fit spatial size 6 (padded 6)");
 
     m = model_new();
@@ -394,28 +319,28 @@ static void test_conv_errors(void **state)
 
     m = model_new();
     n = conv(m->graph, "pads", input(m->graph, "x", DT_FLOAT, "N,3,8,8"), "4,3,3,3");
-    set_ints(n, "pads", 2, (int64_t[]){1, 1});
+    gb_set_ints(n, "pads", 2, (int64_t[]){1, 1});
     expect_infer_error(m, "node 'pads' (Conv): attribute 'pads' has 2 values, expected 4");
 
     m = model_new();
     n = conv(m->graph, "stride0", input(m->graph, "x", DT_FLOAT, "N,3,8,8"), "4,3,3,3");
-    set_ints(n, "strides", 2, (int64_t[]){1, 0});
+    gb_set_ints(n, "strides", 2, (int64_t[]){1, 0});
     expect_infer_error(m, "node 'stride0' (Conv): attribute 'strides' has an invalid value 0");
 
     m = model_new();
     Graph *g = m->graph;
-    node(g, "Conv", 13, "bias", 3,
-         (Value *[]){input(g, "x", DT_FLOAT, "N,3,8,8"), weight(g, "w", "4,3,3,3"), weight(g, "b", "3")}, 1);
+    gb_node(g, "Conv", 13, "bias", 3,
+            (Value *[]){input(g, "x", DT_FLOAT, "N,3,8,8"), weight(g, "w", "4,3,3,3"), weight(g, "b", "3")}, 1);
     expect_infer_error(m, "node 'bias' (Conv): bias must be 1-D with one value per output channel (4)");
 
     m = model_new();
     n = conv(m->graph, "ks", input(m->graph, "x", DT_FLOAT, "N,3,8,8"), "4,3,3,3");
-    set_ints(n, "kernel_shape", 2, (int64_t[]){3, 2});
+    gb_set_ints(n, "kernel_shape", 2, (int64_t[]){3, 2});
     expect_infer_error(m, "node 'ks' (Conv): kernel_shape 2 differs from the weight's 3 in spatial dim 1");
 
     m = model_new();
     n = conv(m->graph, "ap", input(m->graph, "x", DT_FLOAT, "N,3,8,8"), "4,3,3,3");
-    set_str(n, "auto_pad", "SAME");
+    gb_set_str(n, "auto_pad", "SAME");
     expect_infer_error(m, "node 'ap' (Conv): unknown auto_pad 'SAME'");
 }
 
@@ -425,12 +350,12 @@ static void test_conv_geom_auto_pad(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Node *n = node(g, "Conv", 13, "c", 0, NULL, 1);
+    Node *n = gb_node(g, "Conv", 13, "c", 0, NULL, 1);
     Shape x = parse_shape(m->arena, "N,3,7,8");
     ConvGeom geo;
     Diag d = {{0}};
-    set_str(n, "auto_pad", "SAME_UPPER");
-    set_ints(n, "strides", 2, (int64_t[]){1, 2});
+    gb_set_str(n, "auto_pad", "SAME_UPPER");
+    gb_set_ints(n, "strides", 2, (int64_t[]){1, 2});
     assert_int_equal(conv_geom_resolve(n, &x, (int64_t[]){4, 3}, &geo, &d), KDC_OK);
     assert_int_equal(geo.pad_begin[0], 1); /* total 3 */
     assert_int_equal(geo.pad_end[0], 2);
@@ -451,9 +376,9 @@ static void test_conv_geom_auto_pad(void **state)
 
 static Node *pool(Graph *g, const char *op, const char *name, Value *x, int64_t k, int64_t s, int n_out)
 {
-    Node *n = node(g, op, 13, name, 1, &x, n_out);
-    set_ints(n, "kernel_shape", 2, (int64_t[]){k, k});
-    set_ints(n, "strides", 2, (int64_t[]){s, s});
+    Node *n = gb_node(g, op, 13, name, 1, &x, n_out);
+    gb_set_ints(n, "kernel_shape", 2, (int64_t[]){k, k});
+    gb_set_ints(n, "strides", 2, (int64_t[]){s, s});
     return n;
 }
 
@@ -465,20 +390,20 @@ static void test_pooling(void **state)
     Value *x = input(g, "x", DT_FLOAT, "N,3,32,32"), *five = input(g, "five", DT_FLOAT, "N,C,5,6");
     Node *mp = pool(g, "MaxPool", "mp", x, 2, 2, 2);
     Node *padded = pool(g, "AveragePool", "padded", x, 3, 2, 1);
-    set_ints(padded, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    gb_set_ints(padded, "pads", 4, (int64_t[]){1, 1, 1, 1});
     Node *floor_mode = pool(g, "MaxPool", "floor_mode", five, 2, 2, 1);
     Node *ceil = pool(g, "MaxPool", "ceil", five, 2, 2, 1);
-    set_int(ceil, "ceil_mode", 1);
+    gb_set_int(ceil, "ceil_mode", 1);
     /* ceil mode with padding: the last window would start in the end padding */
     Node *ceil_pad = pool(g, "AveragePool", "ceil_pad", five, 2, 2, 1);
-    set_int(ceil_pad, "ceil_mode", 1);
-    set_ints(ceil_pad, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    gb_set_int(ceil_pad, "ceil_mode", 1);
+    gb_set_ints(ceil_pad, "pads", 4, (int64_t[]){1, 1, 1, 1});
     Node *same = pool(g, "AveragePool", "same", five, 3, 2, 1);
-    set_str(same, "auto_pad", "SAME_UPPER");
-    Value *gap = op1(g, "GlobalAveragePool", 13, "gap", x);
-    Node *bn =
-        node(g, "BatchNormalization", 15, "bn", 5,
-             (Value *[]){x, weight(g, "s", "3"), weight(g, "b", "3"), weight(g, "mu", "3"), weight(g, "var", "3")}, 3);
+    gb_set_str(same, "auto_pad", "SAME_UPPER");
+    Value *gap = gb_op1(g, "GlobalAveragePool", 13, "gap", x);
+    Node *bn = gb_node(
+        g, "BatchNormalization", 15, "bn", 5,
+        (Value *[]){x, weight(g, "s", "3"), weight(g, "b", "3"), weight(g, "mu", "3"), weight(g, "var", "3")}, 3);
     run_infer(g);
     expect_f(mp->outputs[0], "N,3,16,16");
     expect_typed(mp->outputs[1], DT_INT64, "N,3,16,16");
@@ -503,11 +428,11 @@ static void test_pooling_errors(void **state)
     expect_infer_error(m, "node 'mp_big' (MaxPool): window 5 does not fit spatial size 4 (padded 4)");
 
     m = model_new();
-    op1(m->graph, "MaxPool", 13, "mp_nok", input(m->graph, "x", DT_FLOAT, "N,3,4,4"));
+    gb_op1(m->graph, "MaxPool", 13, "mp_nok", input(m->graph, "x", DT_FLOAT, "N,3,4,4"));
     expect_infer_error(m, "node 'mp_nok' (MaxPool): attribute 'kernel_shape' must have 2 values");
 
     m = model_new();
-    op1(m->graph, "GlobalAveragePool", 13, "gap2", input(m->graph, "x", DT_FLOAT, "N,3"));
+    gb_op1(m->graph, "GlobalAveragePool", 13, "gap2", input(m->graph, "x", DT_FLOAT, "N,3"));
     expect_infer_error(m, "node 'gap2' (GlobalAveragePool): input must have rank >= 3, got 2");
 
     m = model_new();
@@ -523,17 +448,17 @@ static void test_flatten(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     Value *x = input(g, "x", DT_FLOAT, "N,3,4,5"), *k = input(g, "k", DT_FLOAT, "2,3,4");
-    Value *f1 = op1(g, "Flatten", 13, "f1", x);
-    Node *f0 = node(g, "Flatten", 13, "f0", 1, &x, 1);
-    set_int(f0, "axis", 0);
-    Node *f2 = node(g, "Flatten", 13, "f2", 1, &x, 1);
-    set_int(f2, "axis", 2);
-    Node *fneg = node(g, "Flatten", 13, "fneg", 1, &x, 1);
-    set_int(fneg, "axis", -1);
-    Node *f4 = node(g, "Flatten", 13, "f4", 1, &x, 1);
-    set_int(f4, "axis", 4);
-    Node *k0 = node(g, "Flatten", 13, "k0", 1, &k, 1);
-    set_int(k0, "axis", 0);
+    Value *f1 = gb_op1(g, "Flatten", 13, "f1", x);
+    Node *f0 = gb_node(g, "Flatten", 13, "f0", 1, &x, 1);
+    gb_set_int(f0, "axis", 0);
+    Node *f2 = gb_node(g, "Flatten", 13, "f2", 1, &x, 1);
+    gb_set_int(f2, "axis", 2);
+    Node *fneg = gb_node(g, "Flatten", 13, "fneg", 1, &x, 1);
+    gb_set_int(fneg, "axis", -1);
+    Node *f4 = gb_node(g, "Flatten", 13, "f4", 1, &x, 1);
+    gb_set_int(f4, "axis", 4);
+    Node *k0 = gb_node(g, "Flatten", 13, "k0", 1, &k, 1);
+    gb_set_int(k0, "axis", 0);
     run_infer(g);
     expect_f(f1, "N,60");
     expect_f(f0->outputs[0], "1,?");
@@ -544,8 +469,8 @@ static void test_flatten(void **state)
     model_free(m);
 
     m = model_new();
-    Node *bad = node(m->graph, "Flatten", 13, "fbad", 1, (Value *[]){input(m->graph, "x", DT_FLOAT, "N,3")}, 1);
-    set_int(bad, "axis", 3);
+    Node *bad = gb_node(m->graph, "Flatten", 13, "fbad", 1, (Value *[]){input(m->graph, "x", DT_FLOAT, "N,3")}, 1);
+    gb_set_int(bad, "axis", 3);
     expect_infer_error(m, "node 'fbad' (Flatten): axis 3 is out of range for rank 2");
 }
 
@@ -556,16 +481,16 @@ static void test_reshape(void **state)
     Graph *g = m->graph;
     Value *x = input(g, "x", DT_FLOAT, "N,3,4,5"), *k = input(g, "k", DT_FLOAT, "2,3,4");
     Value *x12 = input(g, "x12", DT_FLOAT, "N,12");
-    Value *copy_rest = op2(g, "Reshape", 14, "copy_rest", x, ints(g, "s1", 2, (int64_t[]){0, -1}));
-    Value *rest_known = op2(g, "Reshape", 14, "rest_known", x, ints(g, "s2", 2, (int64_t[]){-1, 60}));
-    Value *partial = op2(g, "Reshape", 14, "partial", x, ints(g, "s3", 3, (int64_t[]){0, 3, 20}));
-    Value *known = op2(g, "Reshape", 14, "known", k, ints(g, "s4", 2, (int64_t[]){4, -1}));
-    Value *keep = op2(g, "Reshape", 14, "keep", k, ints(g, "s5", 3, (int64_t[]){0, 0, -1}));
-    Value *split = op2(g, "Reshape", 14, "split", x12, ints(g, "s6", 3, (int64_t[]){-1, 3, 4}));
-    Value *mixed = op2(g, "Reshape", 14, "mixed", x, ints(g, "s7", 2, (int64_t[]){-1, 20}));
+    Value *copy_rest = gb_op2(g, "Reshape", 14, "copy_rest", x, gb_ints(g, "s1", 2, (int64_t[]){0, -1}));
+    Value *rest_known = gb_op2(g, "Reshape", 14, "rest_known", x, gb_ints(g, "s2", 2, (int64_t[]){-1, 60}));
+    Value *partial = gb_op2(g, "Reshape", 14, "partial", x, gb_ints(g, "s3", 3, (int64_t[]){0, 3, 20}));
+    Value *known = gb_op2(g, "Reshape", 14, "known", k, gb_ints(g, "s4", 2, (int64_t[]){4, -1}));
+    Value *keep = gb_op2(g, "Reshape", 14, "keep", k, gb_ints(g, "s5", 3, (int64_t[]){0, 0, -1}));
+    Value *split = gb_op2(g, "Reshape", 14, "split", x12, gb_ints(g, "s6", 3, (int64_t[]){-1, 3, 4}));
+    Value *mixed = gb_op2(g, "Reshape", 14, "mixed", x, gb_ints(g, "s7", 2, (int64_t[]){-1, 20}));
     Value *shape_in = input(g, "shape_in", DT_INT64, "2");
-    Value *runtime = op2(g, "Reshape", 14, "runtime", x, shape_in);
-    Value *declared = op2(g, "Reshape", 14, "declared", x, shape_in);
+    Value *runtime = gb_op2(g, "Reshape", 14, "runtime", x, shape_in);
+    Value *declared = gb_op2(g, "Reshape", 14, "declared", x, shape_in);
     declared->kind = TYPE_TENSOR; /* a shape the model declares is kept */
     declared->dtype = DT_FLOAT;
     declared->shape = parse_shape(m->arena, "N,60");
@@ -587,28 +512,28 @@ static void test_reshape_errors(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    op2(g, "Reshape", 14, "r_numel", input(g, "x", DT_FLOAT, "2,3,4"), ints(g, "s", 2, (int64_t[]){5, 5}));
+    gb_op2(g, "Reshape", 14, "r_numel", input(g, "x", DT_FLOAT, "2,3,4"), gb_ints(g, "s", 2, (int64_t[]){5, 5}));
     expect_infer_error(m, "node 'r_numel' (Reshape): cannot reshape 24 elements into 25");
 
     m = model_new();
     g = m->graph;
-    op2(g, "Reshape", 14, "r_div", input(g, "x", DT_FLOAT, "2,3,4"), ints(g, "s", 2, (int64_t[]){5, -1}));
+    gb_op2(g, "Reshape", 14, "r_div", input(g, "x", DT_FLOAT, "2,3,4"), gb_ints(g, "s", 2, (int64_t[]){5, -1}));
     expect_infer_error(m, "node 'r_div' (Reshape): cannot reshape 24 elements: the entries other than -1 multiply "
                           "to 5, which does not divide it");
 
     m = model_new();
     g = m->graph;
-    op2(g, "Reshape", 14, "r_two", input(g, "x", DT_FLOAT, "2,3,4"), ints(g, "s", 2, (int64_t[]){-1, -1}));
+    gb_op2(g, "Reshape", 14, "r_two", input(g, "x", DT_FLOAT, "2,3,4"), gb_ints(g, "s", 2, (int64_t[]){-1, -1}));
     expect_infer_error(m, "node 'r_two' (Reshape): shape has more than one -1");
 
     m = model_new();
     g = m->graph;
-    op2(g, "Reshape", 14, "r_zero", input(g, "x", DT_FLOAT, "24"), ints(g, "s", 2, (int64_t[]){4, 0}));
+    gb_op2(g, "Reshape", 14, "r_zero", input(g, "x", DT_FLOAT, "24"), gb_ints(g, "s", 2, (int64_t[]){4, 0}));
     expect_infer_error(m, "node 'r_zero' (Reshape): shape entry 1 is 0 but the input has rank 1");
 
     m = model_new();
     g = m->graph;
-    op2(g, "Reshape", 14, "r_neg", input(g, "x", DT_FLOAT, "24"), ints(g, "s", 2, (int64_t[]){4, -3}));
+    gb_op2(g, "Reshape", 14, "r_neg", input(g, "x", DT_FLOAT, "24"), gb_ints(g, "s", 2, (int64_t[]){4, -3}));
     expect_infer_error(m, "node 'r_neg' (Reshape): shape entry 1 is -3");
 }
 
@@ -618,20 +543,20 @@ static void test_shape_gather(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     Value *x = input(g, "x", DT_FLOAT, "N,3,4");
-    Value *shp = op1(g, "Shape", 13, "shp", x);
-    Node *tail = node(g, "Shape", 15, "tail", 1, &x, 1);
-    set_int(tail, "start", 1);
-    Node *last = node(g, "Shape", 15, "last", 1, &x, 1);
-    set_int(last, "start", -1);
-    Node *head = node(g, "Shape", 15, "head", 1, &x, 1);
-    set_int(head, "end", -1);
-    Value *g_scalar = op2(g, "Gather", 13, "g_scalar", shp, ints(g, "i0", -1, (int64_t[]){0}));
-    Node *g_axis1 = node(g, "Gather", 13, "g_axis1", 2, (Value *[]){x, ints(g, "i1", -1, (int64_t[]){2})}, 1);
-    set_int(g_axis1, "axis", 1);
+    Value *shp = gb_op1(g, "Shape", 13, "shp", x);
+    Node *tail = gb_node(g, "Shape", 15, "tail", 1, &x, 1);
+    gb_set_int(tail, "start", 1);
+    Node *last = gb_node(g, "Shape", 15, "last", 1, &x, 1);
+    gb_set_int(last, "start", -1);
+    Node *head = gb_node(g, "Shape", 15, "head", 1, &x, 1);
+    gb_set_int(head, "end", -1);
+    Value *g_scalar = gb_op2(g, "Gather", 13, "g_scalar", shp, gb_ints(g, "i0", -1, (int64_t[]){0}));
+    Node *g_axis1 = gb_node(g, "Gather", 13, "g_axis1", 2, (Value *[]){x, gb_ints(g, "i1", -1, (int64_t[]){2})}, 1);
+    gb_set_int(g_axis1, "axis", 1);
     Value *table = weight(g, "table", "10,6");
-    Value *embed = op2(g, "Gather", 13, "embed", table, input(g, "tok", DT_INT64, "N,7"));
-    Node *g_neg = node(g, "Gather", 13, "g_neg", 2, (Value *[]){x, ints(g, "i2", 2, (int64_t[]){0, 1})}, 1);
-    set_int(g_neg, "axis", -1);
+    Value *embed = gb_op2(g, "Gather", 13, "embed", table, input(g, "tok", DT_INT64, "N,7"));
+    Node *g_neg = gb_node(g, "Gather", 13, "g_neg", 2, (Value *[]){x, gb_ints(g, "i2", 2, (int64_t[]){0, 1})}, 1);
+    gb_set_int(g_neg, "axis", -1);
     run_infer(g);
     expect_typed(shp, DT_INT64, "3");
     expect_typed(tail->outputs[0], DT_INT64, "2");
@@ -645,9 +570,9 @@ static void test_shape_gather(void **state)
 
     m = model_new();
     g = m->graph;
-    Node *bad = node(g, "Gather", 13, "g_bad", 2,
-                     (Value *[]){input(g, "x", DT_FLOAT, "N,3,4"), ints(g, "i", 1, (int64_t[]){0})}, 1);
-    set_int(bad, "axis", 3);
+    Node *bad = gb_node(g, "Gather", 13, "g_bad", 2,
+                        (Value *[]){input(g, "x", DT_FLOAT, "N,3,4"), gb_ints(g, "i", 1, (int64_t[]){0})}, 1);
+    gb_set_int(bad, "axis", 3);
     expect_infer_error(m, "node 'g_bad' (Gather): axis 3 is out of range for rank 3");
 }
 
@@ -658,16 +583,16 @@ static void test_unsqueeze_squeeze(void **state)
     Graph *g = m->graph;
     Value *x = input(g, "x", DT_FLOAT, "N,3"), *y = input(g, "y", DT_FLOAT, "N,1,3,1");
     Value *k = input(g, "k", DT_FLOAT, "2,1,3,1"), *axes_in = input(g, "axes_in", DT_INT64, "1");
-    Node *u11 = node(g, "Unsqueeze", 11, "u11", 1, &x, 1);
-    set_ints(u11, "axes", 1, (int64_t[]){0});
-    Value *u13 = op2(g, "Unsqueeze", 13, "u13", x, ints(g, "a1", 1, (int64_t[]){-1}));
-    Value *u_two = op2(g, "Unsqueeze", 13, "u_two", x, ints(g, "a2", 2, (int64_t[]){1, 3}));
-    Value *u_run = op2(g, "Unsqueeze", 13, "u_run", x, axes_in);
-    Node *s11 = node(g, "Squeeze", 11, "s11", 1, &y, 1);
-    set_ints(s11, "axes", 1, (int64_t[]){1});
-    Value *s13 = op2(g, "Squeeze", 13, "s13", y, ints(g, "a3", 1, (int64_t[]){-1}));
-    Value *s_all = op1(g, "Squeeze", 13, "s_all", k);
-    Value *s_sym = op1(g, "Squeeze", 13, "s_sym", y);
+    Node *u11 = gb_node(g, "Unsqueeze", 11, "u11", 1, &x, 1);
+    gb_set_ints(u11, "axes", 1, (int64_t[]){0});
+    Value *u13 = gb_op2(g, "Unsqueeze", 13, "u13", x, gb_ints(g, "a1", 1, (int64_t[]){-1}));
+    Value *u_two = gb_op2(g, "Unsqueeze", 13, "u_two", x, gb_ints(g, "a2", 2, (int64_t[]){1, 3}));
+    Value *u_run = gb_op2(g, "Unsqueeze", 13, "u_run", x, axes_in);
+    Node *s11 = gb_node(g, "Squeeze", 11, "s11", 1, &y, 1);
+    gb_set_ints(s11, "axes", 1, (int64_t[]){1});
+    Value *s13 = gb_op2(g, "Squeeze", 13, "s13", y, gb_ints(g, "a3", 1, (int64_t[]){-1}));
+    Value *s_all = gb_op1(g, "Squeeze", 13, "s_all", k);
+    Value *s_sym = gb_op1(g, "Squeeze", 13, "s_sym", y);
     run_infer(g);
     expect_f(u11->outputs[0], "1,N,3");
     expect_f(u13, "N,3,1");
@@ -681,17 +606,17 @@ static void test_unsqueeze_squeeze(void **state)
 
     m = model_new();
     g = m->graph;
-    op2(g, "Unsqueeze", 13, "u_rep", input(g, "x", DT_FLOAT, "N,3"), ints(g, "a", 2, (int64_t[]){1, -3}));
+    gb_op2(g, "Unsqueeze", 13, "u_rep", input(g, "x", DT_FLOAT, "N,3"), gb_ints(g, "a", 2, (int64_t[]){1, -3}));
     expect_infer_error(m, "node 'u_rep' (Unsqueeze): axis -3 is repeated");
 
     m = model_new();
     g = m->graph;
-    op2(g, "Unsqueeze", 13, "u_far", input(g, "x", DT_FLOAT, "N,3"), ints(g, "a", 1, (int64_t[]){3}));
+    gb_op2(g, "Unsqueeze", 13, "u_far", input(g, "x", DT_FLOAT, "N,3"), gb_ints(g, "a", 1, (int64_t[]){3}));
     expect_infer_error(m, "node 'u_far' (Unsqueeze): axis 3 is out of range for rank 3");
 
     m = model_new();
     g = m->graph;
-    op2(g, "Squeeze", 13, "s_three", input(g, "x", DT_FLOAT, "N,3"), ints(g, "a", 1, (int64_t[]){1}));
+    gb_op2(g, "Squeeze", 13, "s_three", input(g, "x", DT_FLOAT, "N,3"), gb_ints(g, "a", 1, (int64_t[]){1}));
     expect_infer_error(m, "node 's_three' (Squeeze): cannot squeeze axis 1 of size 3");
 }
 
@@ -703,14 +628,14 @@ static void test_concat(void **state)
     Value *a = input(g, "a", DT_FLOAT, "N,3"), *b = input(g, "b", DT_FLOAT, "N,5");
     Value *c = input(g, "c", DT_FLOAT, "2,3"), *e = input(g, "e", DT_FLOAT, "4,3");
     Value *q = input(g, "q", DT_FLOAT, "?,3");
-    Node *cols = node(g, "Concat", 13, "cols", 3, (Value *[]){a, b, a}, 1);
-    set_int(cols, "axis", 1);
-    Node *rows = node(g, "Concat", 13, "rows", 2, (Value *[]){c, e}, 1);
-    set_int(rows, "axis", 0);
-    Node *sym_rows = node(g, "Concat", 13, "sym_rows", 2, (Value *[]){a, c}, 1);
-    set_int(sym_rows, "axis", -2);
-    Node *fill = node(g, "Concat", 13, "fill", 2, (Value *[]){q, a}, 1);
-    set_int(fill, "axis", 1);
+    Node *cols = gb_node(g, "Concat", 13, "cols", 3, (Value *[]){a, b, a}, 1);
+    gb_set_int(cols, "axis", 1);
+    Node *rows = gb_node(g, "Concat", 13, "rows", 2, (Value *[]){c, e}, 1);
+    gb_set_int(rows, "axis", 0);
+    Node *sym_rows = gb_node(g, "Concat", 13, "sym_rows", 2, (Value *[]){a, c}, 1);
+    gb_set_int(sym_rows, "axis", -2);
+    Node *fill = gb_node(g, "Concat", 13, "fill", 2, (Value *[]){q, a}, 1);
+    gb_set_int(fill, "axis", 1);
     run_infer(g);
     expect_f(cols->outputs[0], "N,11");
     expect_f(rows->outputs[0], "6,3");
@@ -720,22 +645,22 @@ static void test_concat(void **state)
 
     m = model_new();
     g = m->graph;
-    Node *n = node(g, "Concat", 13, "cat_rank", 2,
-                   (Value *[]){input(g, "a", DT_FLOAT, "N,3"), input(g, "b", DT_FLOAT, "3")}, 1);
-    set_int(n, "axis", 0);
+    Node *n = gb_node(g, "Concat", 13, "cat_rank", 2,
+                      (Value *[]){input(g, "a", DT_FLOAT, "N,3"), input(g, "b", DT_FLOAT, "3")}, 1);
+    gb_set_int(n, "axis", 0);
     expect_infer_error(m, "node 'cat_rank' (Concat): input 1 has rank 1, input 0 has rank 2");
 
     m = model_new();
     g = m->graph;
-    n = node(g, "Concat", 13, "cat_dim", 2, (Value *[]){input(g, "a", DT_FLOAT, "2,3"), input(g, "b", DT_FLOAT, "2,4")},
-             1);
-    set_int(n, "axis", 0);
+    n = gb_node(g, "Concat", 13, "cat_dim", 2,
+                (Value *[]){input(g, "a", DT_FLOAT, "2,3"), input(g, "b", DT_FLOAT, "2,4")}, 1);
+    gb_set_int(n, "axis", 0);
     expect_infer_error(m, "node 'cat_dim' (Concat): input 1 has 4 in dim 1, input 0 has 3");
 
     m = model_new();
     g = m->graph;
-    n = node(g, "Concat", 13, "cat_axis", 1, (Value *[]){input(g, "a", DT_FLOAT, "2,3")}, 1);
-    set_int(n, "axis", 2);
+    n = gb_node(g, "Concat", 13, "cat_axis", 1, (Value *[]){input(g, "a", DT_FLOAT, "2,3")}, 1);
+    gb_set_int(n, "axis", 2);
     expect_infer_error(m, "node 'cat_axis' (Concat): axis 2 is out of range for rank 2");
 }
 
@@ -744,18 +669,18 @@ static void test_constant(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Node *t = node(g, "Constant", 13, "t", 0, NULL, 1);
+    Node *t = gb_node(g, "Constant", 13, "t", 0, NULL, 1);
     node_add_attr(t, "value", ATTR_TENSOR)->t = tensor_new(m->arena, DT_INT32, 2, (int64_t[]){2, 3});
-    Node *f = node(g, "Constant", 13, "f", 0, NULL, 1);
+    Node *f = gb_node(g, "Constant", 13, "f", 0, NULL, 1);
     node_add_attr(f, "value_float", ATTR_FLOAT)->f = 1.5f;
-    Node *i = node(g, "Constant", 13, "i", 0, NULL, 1);
+    Node *i = gb_node(g, "Constant", 13, "i", 0, NULL, 1);
     node_add_attr(i, "value_int", ATTR_INT)->i = 7;
-    Node *fs = node(g, "Constant", 13, "fs", 0, NULL, 1);
+    Node *fs = gb_node(g, "Constant", 13, "fs", 0, NULL, 1);
     node_add_attr(fs, "value_floats", ATTR_FLOATS)->n = 4;
-    Node *is = node(g, "Constant", 13, "is", 0, NULL, 1);
-    set_ints(is, "value_ints", 3, (int64_t[]){1, 2, 3});
-    Node *s = node(g, "Constant", 13, "s", 0, NULL, 1);
-    set_str(s, "value_string", "hi");
+    Node *is = gb_node(g, "Constant", 13, "is", 0, NULL, 1);
+    gb_set_ints(is, "value_ints", 3, (int64_t[]){1, 2, 3});
+    Node *s = gb_node(g, "Constant", 13, "s", 0, NULL, 1);
+    gb_set_str(s, "value_string", "hi");
     run_infer(g);
     expect_typed(t->outputs[0], DT_INT32, "2,3");
     expect_typed(f->outputs[0], DT_FLOAT, "");
@@ -766,12 +691,12 @@ static void test_constant(void **state)
     model_free(m);
 
     m = model_new();
-    node_add_attr(node(m->graph, "Constant", 13, "sparse", 0, NULL, 1), "sparse_value", ATTR_SPARSE_TENSOR);
+    node_add_attr(gb_node(m->graph, "Constant", 13, "sparse", 0, NULL, 1), "sparse_value", ATTR_SPARSE_TENSOR);
     expect_infer_error(m, "node 'sparse' (Constant): attribute 'sparse_value' is not supported (sparse constants are "
                           "not computed)");
 
     m = model_new();
-    node(m->graph, "Constant", 13, "empty", 0, NULL, 1);
+    gb_node(m->graph, "Constant", 13, "empty", 0, NULL, 1);
     expect_infer_error(m, "node 'empty' (Constant): must have exactly one value attribute, has 0");
 }
 
@@ -785,19 +710,19 @@ static void test_symbolic_batch_through_network(void **state)
     Graph *g = m->graph;
     Value *x = input(g, "x", DT_FLOAT, "batch,1,28,28");
     Node *c1 = conv(g, "c1", x, "8,1,5,5");
-    Value *r1 = op1(g, "Relu", 13, "r1", c1->outputs[0]);
+    Value *r1 = gb_op1(g, "Relu", 13, "r1", c1->outputs[0]);
     Value *p1 = pool(g, "MaxPool", "p1", r1, 2, 2, 1)->outputs[0];
-    Value *fl = op1(g, "Flatten", 13, "fl", p1);
-    Node *fc = node(g, "Gemm", 13, "fc", 3, (Value *[]){fl, weight(g, "fw", "10,1152"), weight(g, "fb", "10")}, 1);
-    set_int(fc, "transB", 1);
-    Value *sm = op1(g, "LogSoftmax", 13, "sm", fc->outputs[0]);
-    Value *sh = op1(g, "Shape", 13, "sh", p1);
-    Value *b0 = op2(g, "Gather", 13, "b0", sh, ints(g, "zero", -1, (int64_t[]){0}));
-    Value *b1 = op2(g, "Unsqueeze", 13, "b1", b0, ints(g, "ax0", 1, (int64_t[]){0}));
-    Node *cat = node(g, "Concat", 13, "cat", 2, (Value *[]){b1, ints(g, "m1", 1, (int64_t[]){-1})}, 1);
-    set_int(cat, "axis", 0);
-    Value *rs = op2(g, "Reshape", 14, "rs", p1, cat->outputs[0]);
-    Node *opaque = node(g, "FancyOp", 1, "fancy", 1, &sm, 1);
+    Value *fl = gb_op1(g, "Flatten", 13, "fl", p1);
+    Node *fc = gb_node(g, "Gemm", 13, "fc", 3, (Value *[]){fl, weight(g, "fw", "10,1152"), weight(g, "fb", "10")}, 1);
+    gb_set_int(fc, "transB", 1);
+    Value *sm = gb_op1(g, "LogSoftmax", 13, "sm", fc->outputs[0]);
+    Value *sh = gb_op1(g, "Shape", 13, "sh", p1);
+    Value *b0 = gb_op2(g, "Gather", 13, "b0", sh, gb_ints(g, "zero", -1, (int64_t[]){0}));
+    Value *b1 = gb_op2(g, "Unsqueeze", 13, "b1", b0, gb_ints(g, "ax0", 1, (int64_t[]){0}));
+    Node *cat = gb_node(g, "Concat", 13, "cat", 2, (Value *[]){b1, gb_ints(g, "m1", 1, (int64_t[]){-1})}, 1);
+    gb_set_int(cat, "axis", 0);
+    Value *rs = gb_op2(g, "Reshape", 14, "rs", p1, cat->outputs[0]);
+    Node *opaque = gb_node(g, "FancyOp", 1, "fancy", 1, &sm, 1);
     run_infer(g);
     expect_f(c1->outputs[0], "batch,8,24,24");
     expect_f(p1, "batch,8,12,12");
@@ -817,10 +742,10 @@ static void test_declared_dims_are_kept(void **state)
     Graph *g = m->graph;
     Value *x = input(g, "x", DT_FLOAT, "N,3");
     Value *y = input(g, "y", DT_FLOAT, "M,3");
-    Value *sum = op2(g, "Add", 14, "sum", x, y); /* inferred [?,3] */
+    Value *sum = gb_op2(g, "Add", 14, "sum", x, y); /* inferred [?,3] */
     sum->kind = TYPE_TENSOR;
     sum->shape = parse_shape(m->arena, "N,?");
-    Value *r = op1(g, "Relu", 13, "r", x);
+    Value *r = gb_op1(g, "Relu", 13, "r", x);
     r->kind = TYPE_TENSOR;
     r->shape = parse_shape(m->arena, "7"); /* a wrong rank is replaced */
     run_infer(g);
@@ -835,19 +760,19 @@ static void test_arity_errors(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     Value *x = input(g, "x", DT_FLOAT, "N,3");
-    node(g, "Relu", 13, "r2", 2, (Value *[]){x, x}, 1);
+    gb_node(g, "Relu", 13, "r2", 2, (Value *[]){x, x}, 1);
     expect_infer_error(m, "node 'r2' (Relu) has 2 inputs, expected 1 to 1");
 
     m = model_new();
     g = m->graph;
     x = input(g, "x", DT_FLOAT, "N,3");
-    node(g, "Add", 13, "half", 2, (Value *[]){x, NULL}, 1);
+    gb_node(g, "Add", 13, "half", 2, (Value *[]){x, NULL}, 1);
     expect_infer_error(m, "node 'half' (Add) lacks required input 1");
 
     m = model_new();
     g = m->graph;
     x = input(g, "x", DT_FLOAT, "N,3");
-    node(g, "Relu", 13, "r_out", 1, &x, 2);
+    gb_node(g, "Relu", 13, "r_out", 1, &x, 2);
     expect_infer_error(m, "node 'r_out' (Relu) has 2 outputs, expected 1 to 1");
 }
 

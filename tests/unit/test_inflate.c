@@ -20,35 +20,7 @@
 #include <cmocka.h>
 
 #include "train/inflate.h"
-
-static char tmpdir[] = "/tmp/kdc_test_inflate_XXXXXX";
-
-static int group_setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void tmp_path(char *buf, size_t n, const char *name)
-{
-    snprintf(buf, n, "%s/%s", tmpdir, name);
-}
-
-static void write_file(const char *path, const uint8_t *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(p, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-}
+#include "tests/unit/temp_dir.h"
 
 static bool have_gzip(void)
 {
@@ -113,9 +85,9 @@ static void gzip_round_trip(const char *level)
     uint8_t *data = make_sample(n), *out = NULL;
     size_t out_len = 0;
     Diag d = {{0}};
-    tmp_path(plain, sizeof plain, "sample.bin");
+    temp_path(plain, sizeof plain, "sample.bin");
     snprintf(gz, sizeof gz, "%s.gz", plain);
-    write_file(plain, data, n);
+    temp_write_file(plain, data, n);
     snprintf(cmd, sizeof cmd, "gzip -f %s '%s'", level, plain);
     assert_int_equal(system(cmd), 0);
     if (gz_inflate_file(gz, &out, &out_len, &d))
@@ -148,11 +120,11 @@ static void test_system_gzip_members_stored_empty(void **state)
     uint32_t x = 99;
     for (size_t i = 0; i < sizeof noise; i++)
         noise[i] = (uint8_t)((x = x * 1664525u + 1013904223u) >> 24);
-    tmp_path(a, sizeof a, "a.bin");
-    tmp_path(b, sizeof b, "b.bin");
-    tmp_path(both, sizeof both, "both.gz");
-    write_file(a, noise, sizeof noise);
-    write_file(b, (const uint8_t *)"", 0);
+    temp_path(a, sizeof a, "a.bin");
+    temp_path(b, sizeof b, "b.bin");
+    temp_path(both, sizeof both, "both.gz");
+    temp_write_file(a, noise, sizeof noise);
+    temp_write_file(b, (const uint8_t *)"", 0);
     snprintf(cmd, sizeof cmd,
              "gzip -c -9 '%s' > '%s' && gzip -c '%s' >> '%s' && gzip -c '%s' >> '%s'", a, both, b,
              both, a, both);
@@ -176,14 +148,14 @@ static void test_plain_and_empty_files(void **state)
     uint8_t *out = NULL;
     size_t out_len = 99;
     Diag d = {{0}};
-    tmp_path(path, sizeof path, "plain.txt");
-    write_file(path, (const uint8_t *)"\x1f not gzip", 10);
+    temp_path(path, sizeof path, "plain.txt");
+    temp_write_file(path, (const uint8_t *)"\x1f not gzip", 10);
     assert_int_equal(gz_inflate_file(path, &out, &out_len, &d), KDC_OK);
     assert_int_equal(out_len, 10);
     assert_memory_equal(out, "\x1f not gzip", 10);
     free(out);
-    tmp_path(path, sizeof path, "empty");
-    write_file(path, (const uint8_t *)"", 0);
+    temp_path(path, sizeof path, "empty");
+    temp_write_file(path, (const uint8_t *)"", 0);
     assert_int_equal(gz_inflate_file(path, &out, &out_len, &d), KDC_OK);
     assert_non_null(out);
     assert_int_equal(out_len, 0);
@@ -481,5 +453,5 @@ int main(void)
         cmocka_unit_test(test_random_and_flipped_input),
         cmocka_unit_test(test_fashion_mnist_speed),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, temp_dir_setup, temp_dir_teardown);
 }

@@ -15,79 +15,29 @@
 
 #include "ir/ops.h"
 #include "ir/stats.h"
+#include "tests/unit/graph_build.h"
 
 /* ---- graph building ---- */
 
-static Value **append_value(Arena *a, Value **list, int n, Value *v)
+/* A 1-D float initializer holding 0, 0.25, 0.5, ... */
+static Value *ramp_init(Graph *g, const char *name, int64_t numel)
 {
-    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
-    if (n)
-        memcpy(grown, list, (size_t)n * sizeof *grown);
-    grown[n] = v;
-    return grown;
-}
-
-static Value *add_input(Graph *g, const char *name)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->kind = TYPE_TENSOR;
-    v->dtype = DT_FLOAT;
-    v->shape = shape_from_dims(2, (int64_t[]){-1, 4});
-    v->shape.dims[0].param = "N";
-    g->inputs = append_value(g->arena, g->inputs, g->n_inputs++, v);
-    return v;
-}
-
-static Value *add_init(Graph *g, const char *name, int64_t numel)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->init = tensor_new(g->arena, DT_FLOAT, 1, &numel);
-    v->kind = TYPE_TENSOR;
-    v->dtype = DT_FLOAT;
-    v->shape = shape_from_dims(1, &numel);
+    Value *v = gb_init(g, name, DT_FLOAT, 1, &numel);
     float *w = v->init->data;
     for (int64_t i = 0; i < numel; i++)
         w[i] = 0.25f * (float)i;
-    g->inits = append_value(g->arena, g->inits, g->n_inits++, v);
     return v;
-}
-
-/* A node whose outputs are fresh values named <name>_out, <name>_out1, ... */
-static Node *add_node(Graph *g, const char *op, const char *name, int n_in, Value **in, int n_out)
-{
-    Node *n = graph_add_node(g, op, "", n_in, n_out);
-    n->name = arena_strdup(g->arena, name);
-    n->opset = 13;
-    for (int i = 0; i < n_in; i++)
-        n->inputs[i] = in[i];
-    for (int k = 0; k < n_out; k++) {
-        char out[64];
-        snprintf(out, sizeof out, k ? "%s_out%d" : "%s_out", name, k);
-        node_set_output(n, k, graph_add_value(g, out, NULL));
-    }
-    op_bind(n);
-    return n;
 }
 
 /* A one-input node writing the existing value `out` (defined ahead of its
  * producer, to build unsorted graphs and cycles). */
 static Node *unary_into(Graph *g, const char *op, const char *name, Value *x, Value *out)
 {
-    Node *n = add_node(g, op, name, 1, &x, 0);
+    Node *n = gb_node(g, op, 13, name, 1, &x, 0);
     n->outputs = arena_alloc(g->arena, 2 * sizeof *n->outputs);
     n->n_outputs = 1;
     node_set_output(n, 0, out);
     return n;
-}
-
-static Node *unary(Graph *g, const char *op, const char *name, Value *x)
-{
-    return add_node(g, op, name, 1, &x, 1);
-}
-
-static void add_output(Graph *g, Value *v)
-{
-    g->outputs = append_value(g->arena, g->outputs, g->n_outputs++, v);
 }
 
 /* Gives n a graph attribute "body" and returns the (empty) body. */
@@ -223,15 +173,15 @@ static void test_toposort_keeps_sorted_order(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
-    Node *e = unary(g, "Tanh", "e", x); /* independent of the diamond */
-    Node *a = unary(g, "Relu", "a", x);
-    Node *c = unary(g, "Sigmoid", "c", a->outputs[0]);
-    Node *b = unary(g, "Tanh", "b", a->outputs[0]);
-    Node *dd = add_node(g, "Add", "d", 2, (Value *[]){b->outputs[0], c->outputs[0]}, 1);
-    Node *f = unary(g, "Relu", "f", e->outputs[0]);
-    add_output(g, dd->outputs[0]);
-    add_output(g, f->outputs[0]);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){-1, 4});
+    Node *e = gb_node(g, "Tanh", 13, "e", 1, &x, 1); /* independent of the diamond */
+    Node *a = gb_node(g, "Relu", 13, "a", 1, &x, 1);
+    Node *c = gb_node(g, "Sigmoid", 13, "c", 1, &a->outputs[0], 1);
+    Node *b = gb_node(g, "Tanh", 13, "b", 1, &a->outputs[0], 1);
+    Node *dd = gb_node(g, "Add", 13, "d", 2, (Value *[]){b->outputs[0], c->outputs[0]}, 1);
+    Node *f = gb_node(g, "Relu", 13, "f", 1, &e->outputs[0], 1);
+    gb_append_output(g, dd->outputs[0]);
+    gb_append_output(g, f->outputs[0]);
     Diag d = {{0}};
     assert_int_equal(graph_toposort(g, &d), KDC_OK);
     expect_order(g, (const Node *[]){e, a, c, b, dd, f}, 6);
@@ -244,16 +194,16 @@ static void test_toposort_fixes_unsorted(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){-1, 4});
     Value *av = graph_add_value(g, "av", NULL), *bv = graph_add_value(g, "bv", NULL),
           *cv = graph_add_value(g, "cv", NULL);
-    Node *dd = add_node(g, "Add", "d", 2, (Value *[]){bv, cv}, 1);
-    Node *z = unary(g, "Relu", "z", x); /* independent: keeps its place relative to d */
+    Node *dd = gb_node(g, "Add", 13, "d", 2, (Value *[]){bv, cv}, 1);
+    Node *z = gb_node(g, "Relu", 13, "z", 1, &x, 1); /* independent: keeps its place relative to d */
     Node *c = unary_into(g, "Relu", "c", av, cv);
     Node *b = unary_into(g, "Tanh", "b", av, bv);
     Node *a = unary_into(g, "Sigmoid", "a", x, av);
-    add_output(g, dd->outputs[0]);
-    add_output(g, z->outputs[0]);
+    gb_append_output(g, dd->outputs[0]);
+    gb_append_output(g, z->outputs[0]);
     Diag d = {{0}};
     assert_int_equal(ir_verify(m, &d), KDC_ERR); /* unsorted: d uses bv before b */
     assert_int_equal(graph_toposort(g, &d), KDC_OK);
@@ -271,7 +221,7 @@ static void test_toposort_long_reversed_chain(void **state)
     enum { N = 200000 };
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){-1, 4});
     Value **v = malloc((N + 1) * sizeof *v);
     v[0] = x;
     for (int i = 1; i <= N; i++) {
@@ -284,7 +234,7 @@ static void test_toposort_long_reversed_chain(void **state)
         snprintf(name, sizeof name, "n%d", i);
         unary_into(g, "Relu", name, v[i - 1], v[i]);
     }
-    add_output(g, v[N]);
+    gb_append_output(g, v[N]);
     Diag d = {{0}};
     assert_int_equal(graph_toposort(g, &d), KDC_OK);
     for (int i = 0; i < N; i++)
@@ -298,9 +248,9 @@ static void test_toposort_reports_cycle(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){-1, 4});
     Value *bv = graph_add_value(g, "bv", NULL);
-    Node *a = add_node(g, "Add", "a", 2, (Value *[]){x, bv}, 1);
+    Node *a = gb_node(g, "Add", 13, "a", 2, (Value *[]){x, bv}, 1);
     Node *b = unary_into(g, "Relu", "b", a->outputs[0], bv);
     Diag d = {{0}};
     expect_msg(graph_toposort(g, &d), &d, "node 'a' (Add) is part of a cycle");
@@ -320,17 +270,17 @@ static void test_toposort_reports_undefined_input(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){-1, 4});
     Value *ghost = graph_add_value(g, "ghost", NULL);
-    Node *a = unary(g, "Relu", "a", x);
-    add_node(g, "Add", "b", 2, (Value *[]){a->outputs[0], ghost}, 1);
+    Node *a = gb_node(g, "Relu", 13, "a", 1, &x, 1);
+    gb_node(g, "Add", 13, "b", 2, (Value *[]){a->outputs[0], ghost}, 1);
     Diag d = {{0}};
     expect_msg(graph_toposort(g, &d), &d, "node 'b' (Add): input 'ghost' is not defined");
     /* a value whose producer was removed is undefined too */
     Model *m2 = model_new();
-    Value *x2 = add_input(m2->graph, "x");
-    Node *p = unary(m2->graph, "Relu", "p", x2);
-    unary(m2->graph, "Tanh", "q", p->outputs[0]);
+    Value *x2 = gb_batch_input(m2->graph, "x", 2, (int64_t[]){-1, 4});
+    Node *p = gb_node(m2->graph, "Relu", 13, "p", 1, &x2, 1);
+    gb_node(m2->graph, "Tanh", 13, "q", 1, &p->outputs[0], 1);
     graph_remove_nodes(m2->graph, (bool[]){true, false});
     expect_msg(graph_toposort(m2->graph, &d), &d, "node 'q' (Tanh): input 'p_out' is not defined");
     model_free(m2);
@@ -342,14 +292,14 @@ static void test_toposort_subgraph_uses(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){-1, 4});
     Value *pv = graph_add_value(g, "pv", NULL);
-    Node *loop = add_node(g, "Loop", "loop", 0, NULL, 1); /* opaque; its body reads pv */
+    Node *loop = gb_node(g, "Loop", 13, "loop", 0, NULL, 1); /* opaque; its body reads pv */
     Graph *body = add_body(loop);
-    Node *inner = unary(body, "Relu", "inner", pv);
-    add_output(body, inner->outputs[0]);
+    Node *inner = gb_node(body, "Relu", 13, "inner", 1, &pv, 1);
+    gb_append_output(body, inner->outputs[0]);
     Node *p = unary_into(g, "Tanh", "p", x, pv);
-    add_output(g, loop->outputs[0]);
+    gb_append_output(g, loop->outputs[0]);
     Diag d = {{0}};
     assert_int_equal(graph_toposort(g, &d), KDC_OK);
     expect_order(g, (const Node *[]){p, loop}, 2);
@@ -364,21 +314,21 @@ static void test_count_and_replace_uses(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x"), *y = add_input(g, "y");
-    Node *a = add_node(g, "Add", "a", 2, (Value *[]){x, x}, 1);
-    Node *loop = add_node(g, "Loop", "loop", 1, &a->outputs[0], 1);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){-1, 4}), *y = gb_batch_input(g, "y", 2, (int64_t[]){-1, 4});
+    Node *a = gb_node(g, "Add", 13, "a", 2, (Value *[]){x, x}, 1);
+    Node *loop = gb_node(g, "Loop", 13, "loop", 1, &a->outputs[0], 1);
     Graph *body = add_body(loop);
-    Node *inner = unary(body, "Relu", "inner", x);
-    add_output(body, inner->outputs[0]);
-    add_output(body, x);
+    Node *inner = gb_node(body, "Relu", 13, "inner", 1, &x, 1);
+    gb_append_output(body, inner->outputs[0]);
+    gb_append_output(body, x);
     Attr *bodies = node_add_attr(loop, "branches", ATTR_GRAPHS);
     Graph *other = graph_new(m->arena, g);
-    unary(other, "Tanh", "t", x);
+    gb_node(other, "Tanh", 13, "t", 1, &x, 1);
     bodies->n = 1;
     bodies->graphs = arena_alloc(m->arena, sizeof *bodies->graphs);
     bodies->graphs[0] = other;
-    add_output(g, x);
-    add_output(g, loop->outputs[0]);
+    gb_append_output(g, x);
+    gb_append_output(g, loop->outputs[0]);
     /* Add twice, inner Relu, body output, Tanh in the second body, graph output */
     assert_int_equal(graph_count_uses(g, x), 6);
     assert_int_equal(graph_count_uses(g, y), 0);
@@ -402,13 +352,13 @@ static void test_remove_nodes(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
-    Node *a = unary(g, "Relu", "a", x);
-    Node *b = unary(g, "Tanh", "b", a->outputs[0]);
-    Node *c = unary(g, "Sigmoid", "c", a->outputs[0]);
-    Node *dd = unary(g, "Relu", "d", b->outputs[0]);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){-1, 4});
+    Node *a = gb_node(g, "Relu", 13, "a", 1, &x, 1);
+    Node *b = gb_node(g, "Tanh", 13, "b", 1, &a->outputs[0], 1);
+    Node *c = gb_node(g, "Sigmoid", 13, "c", 1, &a->outputs[0], 1);
+    Node *dd = gb_node(g, "Relu", 13, "d", 1, &b->outputs[0], 1);
     Value *bv = b->outputs[0], *dv = dd->outputs[0];
-    add_output(g, c->outputs[0]);
+    gb_append_output(g, c->outputs[0]);
     graph_remove_nodes(g, (bool[]){false, true, false, true});
     assert_int_equal(g->n_nodes, 2);
     assert_ptr_equal(g->nodes[0], a);
@@ -434,11 +384,11 @@ static Model *small_model(void)
 {
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
-    Value *w = add_init(g, "w", 4);
-    Node *a = unary(g, "Relu", "a", x);
-    Node *b = add_node(g, "Add", "b", 2, (Value *[]){a->outputs[0], w}, 1);
-    add_output(g, b->outputs[0]);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){-1, 4});
+    Value *w = ramp_init(g, "w", 4);
+    Node *a = gb_node(g, "Relu", 13, "a", 1, &x, 1);
+    Node *b = gb_node(g, "Add", 13, "b", 2, (Value *[]){a->outputs[0], w}, 1);
+    gb_append_output(g, b->outputs[0]);
     return m;
 }
 
@@ -447,10 +397,10 @@ static void test_verify_accepts_valid(void **state)
     (void)state;
     Model *m = small_model();
     expect_verify_ok(m);
-    Node *loop = add_node(m->graph, "Loop", "loop", 0, NULL, 1); /* body reads an outer value */
+    Node *loop = gb_node(m->graph, "Loop", 13, "loop", 0, NULL, 1); /* body reads an outer value */
     Graph *body = add_body(loop);
-    Node *inner = unary(body, "Relu", "inner", graph_find_value(m->graph, "a_out"));
-    add_output(body, inner->outputs[0]);
+    Node *inner = gb_node(body, "Relu", 13, "inner", 1, (Value *[]){graph_find_value(m->graph, "a_out")}, 1);
+    gb_append_output(body, inner->outputs[0]);
     expect_verify_ok(m);
     model_free(m);
 }
@@ -478,7 +428,7 @@ static void test_verify_undefined_input(void **state)
     Diag d = {{0}};
     expect_msg(ir_verify(m, &d), &d, "node 'b' (Add): input 'ghost' has no definition");
     Model *other = model_new(); /* a value of an unrelated graph */
-    g->nodes[1]->inputs[1] = add_input(other->graph, "stranger");
+    g->nodes[1]->inputs[1] = gb_batch_input(other->graph, "stranger", 2, (int64_t[]){-1, 4});
     expect_msg(ir_verify(m, &d), &d, "node 'b' (Add): input 'stranger' is not defined in scope");
     model_free(other);
     model_free(m);
@@ -490,7 +440,7 @@ static void test_verify_defined_twice(void **state)
     Diag d = {{0}};
     Model *m = small_model();
     Graph *g = m->graph;
-    Node *c = unary(g, "Tanh", "c", g->inputs[0]); /* c also writes a_out */
+    Node *c = gb_node(g, "Tanh", 13, "c", 1, &g->inputs[0], 1); /* c also writes a_out */
     node_set_output(c, 0, g->nodes[0]->outputs[0]);
     expect_msg(ir_verify(m, &d), &d, "node 'a' (Relu): output 'a_out' is defined more than once");
     model_free(m);
@@ -502,7 +452,7 @@ static void test_verify_defined_twice(void **state)
 
     m = small_model(); /* a node output that is also a graph input */
     Value *x = m->graph->inputs[0];
-    Value *y = add_input(m->graph, "y");
+    Value *y = gb_batch_input(m->graph, "y", 2, (int64_t[]){-1, 4});
     m->graph->nodes[0]->inputs[0] = y;
     node_set_output(m->graph->nodes[0], 0, x);
     m->graph->nodes[1]->inputs[0] = x;
@@ -530,15 +480,15 @@ static void test_verify_arity(void **state)
     Model *m = small_model();
     Graph *g = m->graph;
     Diag d = {{0}};
-    Node *r = add_node(g, "Relu", "r", 2, (Value *[]){g->inputs[0], g->inputs[0]}, 1);
+    Node *r = gb_node(g, "Relu", 13, "r", 2, (Value *[]){g->inputs[0], g->inputs[0]}, 1);
     expect_msg(ir_verify(m, &d), &d, "node 'r' (Relu): 2 inputs / 1 outputs are outside the op's arity");
     r->n_inputs = 1;
     expect_verify_ok(m);
-    Node *cat = add_node(g, "Concat", "cat", 0, NULL, 1);
+    Node *cat = gb_node(g, "Concat", 13, "cat", 0, NULL, 1);
     expect_msg(ir_verify(m, &d), &d, "node 'cat' (Concat): 0 inputs / 1 outputs are outside the op's arity");
     cat->op = OP_OPAQUE; /* opaque nodes are not checked against the table */
     expect_verify_ok(m);
-    add_node(g, "Dropout", "drop", 1, g->inputs, 3);
+    gb_node(g, "Dropout", 13, "drop", 1, g->inputs, 3);
     expect_msg(ir_verify(m, &d), &d, "node 'drop' (Dropout): 1 inputs / 3 outputs are outside the op's arity");
     model_free(m);
 }
@@ -575,8 +525,8 @@ static Model *printable_model(void)
     m->opsets = arena_alloc(m->arena, sizeof *m->opsets);
     m->opsets[0] = (OpsetImport){"", 13};
     m->n_opsets = 1;
-    Value *big = add_init(g, "big", 100);
-    Node *mul = add_node(g, "Mul", "mul", 2, (Value *[]){g->nodes[1]->outputs[0], big}, 1);
+    Value *big = ramp_init(g, "big", 100);
+    Node *mul = gb_node(g, "Mul", 13, "mul", 2, (Value *[]){g->nodes[1]->outputs[0], big}, 1);
     node_add_attr(mul, "alpha", ATTR_FLOAT)->f = 0.5f;
     Attr *ints = node_add_attr(mul, "pads", ATTR_INTS);
     ints->n = 2;
@@ -584,7 +534,7 @@ static Model *printable_model(void)
     Attr *s = node_add_attr(mul, "mode", ATTR_STRING);
     s->s = (Bytes){(const uint8_t *)"a\"b", 3};
     Graph *body = add_body(mul);
-    add_output(body, unary(body, "Relu", "inner", g->inputs[0])->outputs[0]);
+    gb_append_output(body, gb_node(body, "Relu", 13, "inner", 1, &g->inputs[0], 1)->outputs[0]);
     mul->outputs[0]->kind = TYPE_TENSOR;
     mul->outputs[0]->dtype = DT_FLOAT;
     mul->outputs[0]->shape = shape_from_dims(2, (int64_t[]){-1, 100});
@@ -633,24 +583,17 @@ static void test_stats(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x");
-    x->shape = shape_from_dims(4, (int64_t[]){-1, 3, 8, 8});
-    x->shape.dims[0].param = "N";
-    Value *w = graph_add_value(g, "w", NULL);
-    w->init = tensor_new(m->arena, DT_FLOAT, 4, (int64_t[]){4, 3, 3, 3});
-    w->kind = TYPE_TENSOR;
-    w->dtype = DT_FLOAT;
-    w->shape = shape_from_dims(4, (int64_t[]){4, 3, 3, 3});
-    g->inits = append_value(m->arena, g->inits, g->n_inits++, w);
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){-1, 3, 8, 8});
+    Value *w = gb_init(g, "w", DT_FLOAT, 4, (int64_t[]){4, 3, 3, 3});
     Value *shp = graph_add_value(g, "shp", NULL);
     shp->init = tensor_new(m->arena, DT_INT64, 1, (int64_t[]){2});
-    g->inits = append_value(m->arena, g->inits, g->n_inits++, shp);
-    Node *conv = add_node(g, "Conv", "conv", 2, (Value *[]){x, w}, 1);
+    gb_append_init(g, shp);
+    Node *conv = gb_node(g, "Conv", 13, "conv", 2, (Value *[]){x, w}, 1);
     Value *y = conv->outputs[0];
     y->kind = TYPE_TENSOR;
     y->shape = shape_from_dims(4, (int64_t[]){-1, 4, 6, 6});
-    unary(g, "Relu", "r1", y);
-    unary(g, "Relu", "r2", y);
+    gb_node(g, "Relu", 13, "r1", 1, &y, 1);
+    gb_node(g, "Relu", 13, "r2", 1, &y, 1);
     GraphStats s;
     graph_stats(g, &s);
     assert_int_equal(s.params, 108);

@@ -26,120 +26,7 @@
 #include "runtime/kernels.h"
 #include "runtime/rt.h"
 #include "runtime/threads.h"
-
-/* ---- deterministic random numbers ---- */
-
-static uint64_t rng_state = 42;
-
-static float frand(void) /* in [-1, 1) */
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
-}
-
-static void fill_random(float *p, int64_t n, float lo, float hi)
-{
-    for (int64_t i = 0; i < n; i++)
-        p[i] = lo + (hi - lo) * (frand() + 1.0f) / 2.0f;
-}
-
-/* ---- graph building ---- */
-
-static Value **append_value(Arena *a, Value **list, int n, Value *v)
-{
-    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
-    if (n)
-        memcpy(grown, list, (size_t)n * sizeof *grown);
-    grown[n] = v;
-    return grown;
-}
-
-/* A float input whose dim 0 is the symbolic batch "N". */
-static Value *input(Graph *g, const char *name, int rank, const int64_t *dims)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->kind = TYPE_TENSOR;
-    v->dtype = DT_FLOAT;
-    v->shape = shape_from_dims(rank, dims);
-    v->shape.dims[0] = (Dim){-1, "N"};
-    g->inputs = append_value(g->arena, g->inputs, g->n_inputs++, v);
-    return v;
-}
-
-static Value *init_tensor(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->init = tensor_new(g->arena, dt, rank, dims);
-    v->kind = TYPE_TENSOR;
-    v->dtype = dt;
-    v->shape = shape_from_dims(rank, dims);
-    g->inits = append_value(g->arena, g->inits, g->n_inits++, v);
-    return v;
-}
-
-/* A float initializer with values uniform in [lo, hi). */
-static Value *param(Graph *g, const char *name, int rank, const int64_t *dims, float lo, float hi)
-{
-    Value *v = init_tensor(g, name, DT_FLOAT, rank, dims);
-    fill_random(v->init->data, tensor_numel(v->init), lo, hi);
-    return v;
-}
-
-/* A 1-D int64 initializer; n < 0 makes a scalar holding v[0]. */
-static Value *ints(Graph *g, const char *name, int n, const int64_t *v)
-{
-    Value *t = init_tensor(g, name, DT_INT64, n < 0 ? 0 : 1, (int64_t[]){n});
-    memcpy(t->init->data, v, (size_t)(n < 0 ? 1 : n) * sizeof *v);
-    return t;
-}
-
-static Node *node(Graph *g, const char *op, int opset, const char *name, int n_in, Value **in, int n_out)
-{
-    Node *n = graph_add_node(g, op, "", n_in, n_out);
-    n->name = arena_strdup(g->arena, name);
-    n->opset = opset;
-    for (int i = 0; i < n_in; i++)
-        n->inputs[i] = in[i];
-    for (int k = 0; k < n_out; k++) {
-        char out[64];
-        snprintf(out, sizeof out, k ? "%s_out%d" : "%s_out", name, k);
-        node_set_output(n, k, graph_add_value(g, out, NULL));
-    }
-    op_bind(n);
-    return n;
-}
-
-static Value *op1(Graph *g, const char *op, const char *name, Value *x)
-{
-    return node(g, op, 13, name, 1, &x, 1)->outputs[0];
-}
-
-static Value *op2(Graph *g, const char *op, const char *name, Value *a, Value *b)
-{
-    return node(g, op, 13, name, 2, (Value *[]){a, b}, 1)->outputs[0];
-}
-
-static void set_int(Node *n, const char *name, int64_t v)
-{
-    node_add_attr(n, name, ATTR_INT)->i = v;
-}
-
-static void set_float(Node *n, const char *name, float v)
-{
-    node_add_attr(n, name, ATTR_FLOAT)->f = v;
-}
-
-static void set_ints(Node *n, const char *name, int count, const int64_t *v)
-{
-    Attr *a = node_add_attr(n, name, ATTR_INTS);
-    a->n = count;
-    a->ints = arena_memdup(n->graph->arena, v, (size_t)count * sizeof *v);
-}
-
-static void output(Graph *g, Value *v)
-{
-    g->outputs = append_value(g->arena, g->outputs, g->n_outputs++, v);
-}
+#include "tests/unit/graph_build.h"
 
 /* ---- plans ---- */
 
@@ -197,7 +84,7 @@ static void expect_output(const Plan *p, int k, DType dt, int rank, const int64_
 static double *random_input(Plan *p, int64_t n)
 {
     float *x = plan_input(p, 0);
-    fill_random(x, n, -1.0f, 1.0f);
+    gb_fill_random(x, n, -1.0f, 1.0f);
     return to_double(x, n);
 }
 
@@ -328,24 +215,27 @@ static void test_cnn_forward(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     const int N = 2;
-    Value *x = input(g, "x", 4, (int64_t[]){1, 3, 6, 6});
-    Value *w = param(g, "w", 4, (int64_t[]){4, 3, 3, 3}, -0.5f, 0.5f),
-          *b = param(g, "b", 1, (int64_t[]){4}, -0.5f, 0.5f);
-    Value *scale = param(g, "scale", 1, (int64_t[]){4}, 0.5f, 1.5f), *bias = param(g, "bias", 1, (int64_t[]){4}, -1, 1);
-    Value *mean = param(g, "mean", 1, (int64_t[]){4}, -0.3f, 0.3f), *var = param(g, "var", 1, (int64_t[]){4}, 0.5f, 2);
-    Node *conv = node(g, "Conv", 13, "conv", 3, (Value *[]){x, w, b}, 1);
-    set_ints(conv, "pads", 4, (int64_t[]){1, 1, 1, 1});
-    Node *bn = node(g, "BatchNormalization", 15, "bn", 5, (Value *[]){conv->outputs[0], scale, bias, mean, var}, 1);
-    set_float(bn, "epsilon", 1e-3f);
-    Value *r = op1(g, "Relu", "relu", bn->outputs[0]);
-    Node *mp = node(g, "MaxPool", 13, "pool", 1, &r, 1);
-    set_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
-    set_ints(mp, "strides", 2, (int64_t[]){2, 2});
-    Value *fl = op1(g, "Flatten", "flat", mp->outputs[0]);
-    Value *fw = param(g, "fw", 2, (int64_t[]){5, 36}, -0.3f, 0.3f), *fb = param(g, "fb", 1, (int64_t[]){5}, -1, 1);
-    Node *fc = node(g, "Gemm", 13, "fc", 3, (Value *[]){fl, fw, fb}, 1);
-    set_int(fc, "transB", 1);
-    output(g, fc->outputs[0]);
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 3, 6, 6});
+    Value *w = gb_param(g, "w", 4, (int64_t[]){4, 3, 3, 3}, -0.5f, 0.5f),
+          *b = gb_param(g, "b", 1, (int64_t[]){4}, -0.5f, 0.5f);
+    Value *scale = gb_param(g, "scale", 1, (int64_t[]){4}, 0.5f, 1.5f),
+          *bias = gb_param(g, "bias", 1, (int64_t[]){4}, -1, 1);
+    Value *mean = gb_param(g, "mean", 1, (int64_t[]){4}, -0.3f, 0.3f),
+          *var = gb_param(g, "var", 1, (int64_t[]){4}, 0.5f, 2);
+    Node *conv = gb_node(g, "Conv", 13, "conv", 3, (Value *[]){x, w, b}, 1);
+    gb_set_ints(conv, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    Node *bn = gb_node(g, "BatchNormalization", 15, "bn", 5, (Value *[]){conv->outputs[0], scale, bias, mean, var}, 1);
+    gb_set_float(bn, "epsilon", 1e-3f);
+    Value *r = gb_op1(g, "Relu", 13, "relu", bn->outputs[0]);
+    Node *mp = gb_node(g, "MaxPool", 13, "pool", 1, &r, 1);
+    gb_set_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
+    gb_set_ints(mp, "strides", 2, (int64_t[]){2, 2});
+    Value *fl = gb_op1(g, "Flatten", 13, "flat", mp->outputs[0]);
+    Value *fw = gb_param(g, "fw", 2, (int64_t[]){5, 36}, -0.3f, 0.3f),
+          *fb = gb_param(g, "fb", 1, (int64_t[]){5}, -1, 1);
+    Node *fc = gb_node(g, "Gemm", 13, "fc", 3, (Value *[]){fl, fw, fb}, 1);
+    gb_set_int(fc, "transB", 1);
+    gb_append_output(g, fc->outputs[0]);
 
     Plan *p = build(g, PLAN_INFERENCE, N);
     double *xd = random_input(p, N * 3 * 36);
@@ -396,12 +286,14 @@ static void test_mlp_matmul_forward(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     const int N = 5;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 8});
-    Value *w1 = param(g, "w1", 2, (int64_t[]){8, 16}, -0.5f, 0.5f), *b1 = param(g, "b1", 1, (int64_t[]){16}, -1, 1);
-    Value *w2 = param(g, "w2", 2, (int64_t[]){16, 4}, -0.5f, 0.5f), *b2 = param(g, "b2", 1, (int64_t[]){4}, -1, 1);
-    Value *h = op1(g, "Relu", "relu", op2(g, "Add", "add1", op2(g, "MatMul", "mm1", x, w1), b1));
-    Value *y = op2(g, "Add", "add2", op2(g, "MatMul", "mm2", h, w2), b2);
-    output(g, y);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 8});
+    Value *w1 = gb_param(g, "w1", 2, (int64_t[]){8, 16}, -0.5f, 0.5f),
+          *b1 = gb_param(g, "b1", 1, (int64_t[]){16}, -1, 1);
+    Value *w2 = gb_param(g, "w2", 2, (int64_t[]){16, 4}, -0.5f, 0.5f),
+          *b2 = gb_param(g, "b2", 1, (int64_t[]){4}, -1, 1);
+    Value *h = gb_op1(g, "Relu", 13, "relu", gb_op2(g, "Add", 13, "add1", gb_op2(g, "MatMul", 13, "mm1", x, w1), b1));
+    Value *y = gb_op2(g, "Add", 13, "add2", gb_op2(g, "MatMul", 13, "mm2", h, w2), b2);
+    gb_append_output(g, y);
     Plan *p = build(g, PLAN_INFERENCE, N);
     double *xd = random_input(p, N * 8);
     forward(p);
@@ -429,25 +321,25 @@ static void test_gemm_forward_variants(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     const int N = 3;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
-    Value *w = param(g, "w", 2, (int64_t[]){4, 6}, -1, 1), *wt = param(g, "wt", 2, (int64_t[]){6, 4}, -1, 1);
-    Value *c_row = param(g, "c_row", 2, (int64_t[]){1, 6}, -1, 1),
-          *c_col = param(g, "c_col", 2, (int64_t[]){3, 1}, -1, 1);
-    Value *c_one = param(g, "c_one", 1, (int64_t[]){1}, -1, 1);
-    Node *a = node(g, "Gemm", 13, "a", 3, (Value *[]){x, w, c_row}, 1);
-    set_float(a, "alpha", 0.5f);
-    set_float(a, "beta", 2.0f);
-    Node *b = node(g, "Gemm", 13, "b", 3, (Value *[]){x, wt, c_col}, 1);
-    set_int(b, "transB", 1);
-    Node *c = node(g, "Gemm", 13, "c", 3, (Value *[]){x, w, c_one}, 1);
-    Node *e = node(g, "Gemm", 13, "e", 2, (Value *[]){x, w}, 1);
-    Node *ta = node(g, "Gemm", 13, "ta", 2, (Value *[]){x, param(g, "right", 2, (int64_t[]){3, 5}, -1, 1)}, 1);
-    set_int(ta, "transA", 1); /* x^T [4,N] . right [N,5] */
-    output(g, a->outputs[0]);
-    output(g, b->outputs[0]);
-    output(g, c->outputs[0]);
-    output(g, e->outputs[0]);
-    output(g, ta->outputs[0]);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    Value *w = gb_param(g, "w", 2, (int64_t[]){4, 6}, -1, 1), *wt = gb_param(g, "wt", 2, (int64_t[]){6, 4}, -1, 1);
+    Value *c_row = gb_param(g, "c_row", 2, (int64_t[]){1, 6}, -1, 1),
+          *c_col = gb_param(g, "c_col", 2, (int64_t[]){3, 1}, -1, 1);
+    Value *c_one = gb_param(g, "c_one", 1, (int64_t[]){1}, -1, 1);
+    Node *a = gb_node(g, "Gemm", 13, "a", 3, (Value *[]){x, w, c_row}, 1);
+    gb_set_float(a, "alpha", 0.5f);
+    gb_set_float(a, "beta", 2.0f);
+    Node *b = gb_node(g, "Gemm", 13, "b", 3, (Value *[]){x, wt, c_col}, 1);
+    gb_set_int(b, "transB", 1);
+    Node *c = gb_node(g, "Gemm", 13, "c", 3, (Value *[]){x, w, c_one}, 1);
+    Node *e = gb_node(g, "Gemm", 13, "e", 2, (Value *[]){x, w}, 1);
+    Node *ta = gb_node(g, "Gemm", 13, "ta", 2, (Value *[]){x, gb_param(g, "right", 2, (int64_t[]){3, 5}, -1, 1)}, 1);
+    gb_set_int(ta, "transA", 1); /* x^T [4,N] . right [N,5] */
+    gb_append_output(g, a->outputs[0]);
+    gb_append_output(g, b->outputs[0]);
+    gb_append_output(g, c->outputs[0]);
+    gb_append_output(g, e->outputs[0]);
+    gb_append_output(g, ta->outputs[0]);
     Plan *p = build(g, PLAN_INFERENCE, N);
     double *xd = random_input(p, N * 4);
     forward(p);
@@ -483,10 +375,10 @@ static void test_gemm_forward_variants(void **state)
 
 static Value *softmax_node(Graph *g, const char *op, int opset, const char *name, Value *x, int64_t axis, bool has_axis)
 {
-    Node *n = node(g, op, opset, name, 1, &x, 1);
+    Node *n = gb_node(g, op, opset, name, 1, &x, 1);
     if (has_axis)
-        set_int(n, "axis", axis);
-    output(g, n->outputs[0]);
+        gb_set_int(n, "axis", axis);
+    gb_append_output(g, n->outputs[0]);
     return n->outputs[0];
 }
 
@@ -497,7 +389,7 @@ static void test_softmax_opsets(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 3, (int64_t[]){1, 3, 4});
+    Value *x = gb_batch_input(g, "x", 3, (int64_t[]){1, 3, 4});
     softmax_node(g, "Softmax", 13, "s13_axis1", x, 1, true);
     softmax_node(g, "Softmax", 11, "s11_axis1", x, 1, true);
     softmax_node(g, "Softmax", 11, "s11_default", x, 0, false);
@@ -534,14 +426,14 @@ static void test_softmax_opsets(void **state)
 static Value *pool_node(Graph *g, const char *op, const char *name, Value *x, int64_t k, int64_t s, int64_t pad,
                         bool ceil, bool include_pad)
 {
-    Node *n = node(g, op, 13, name, 1, &x, 1);
-    set_ints(n, "kernel_shape", 2, (int64_t[]){k, k});
-    set_ints(n, "strides", 2, (int64_t[]){s, s});
-    set_ints(n, "pads", 4, (int64_t[]){pad, pad, pad, pad});
-    set_int(n, "ceil_mode", ceil);
+    Node *n = gb_node(g, op, 13, name, 1, &x, 1);
+    gb_set_ints(n, "kernel_shape", 2, (int64_t[]){k, k});
+    gb_set_ints(n, "strides", 2, (int64_t[]){s, s});
+    gb_set_ints(n, "pads", 4, (int64_t[]){pad, pad, pad, pad});
+    gb_set_int(n, "ceil_mode", ceil);
     if (include_pad)
-        set_int(n, "count_include_pad", 1);
-    output(g, n->outputs[0]);
+        gb_set_int(n, "count_include_pad", 1);
+    gb_append_output(g, n->outputs[0]);
     return n->outputs[0];
 }
 
@@ -551,12 +443,12 @@ static void test_pooling_forward(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     const int N = 2;
-    Value *x = input(g, "x", 4, (int64_t[]){1, 3, 7, 7});
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 3, 7, 7});
     pool_node(g, "AveragePool", "avg", x, 3, 2, 1, false, false);
     pool_node(g, "AveragePool", "avg_pad", x, 3, 2, 1, false, true);
     pool_node(g, "AveragePool", "avg_ceil", x, 2, 2, 0, true, false);
     pool_node(g, "MaxPool", "max_ceil", x, 3, 2, 1, true, false);
-    output(g, op1(g, "GlobalAveragePool", "gap", x));
+    gb_append_output(g, gb_op1(g, "GlobalAveragePool", 13, "gap", x));
     Plan *p = build(g, PLAN_INFERENCE, N);
     double *xd = random_input(p, N * 3 * 49), y[2 * 3 * 49];
     forward(p);
@@ -609,18 +501,18 @@ static void test_elementwise_concat_gather_forward(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     const int N = 2;
-    Value *x = input(g, "x", 3, (int64_t[]){1, 3, 4});
-    Value *col = param(g, "col", 2, (int64_t[]){3, 1}, 1, 2), *row = param(g, "row", 1, (int64_t[]){4}, -1, 1);
-    Value *sub = op2(g, "Sub", "sub", x, row);
-    Value *div = op2(g, "Div", "div", sub, col);
-    Value *mul = op2(g, "Mul", "mul", op1(g, "Sigmoid", "sig", div), op1(g, "Tanh", "tanh", x));
-    Node *cat = node(g, "Concat", 13, "cat", 3, (Value *[]){mul, x, div}, 1);
-    set_int(cat, "axis", -1);
-    Node *gat =
-        node(g, "Gather", 13, "gat", 2, (Value *[]){cat->outputs[0], ints(g, "idx", 3, (int64_t[]){11, 0, -1})}, 1);
-    set_int(gat, "axis", 2);
-    output(g, cat->outputs[0]);
-    output(g, gat->outputs[0]);
+    Value *x = gb_batch_input(g, "x", 3, (int64_t[]){1, 3, 4});
+    Value *col = gb_param(g, "col", 2, (int64_t[]){3, 1}, 1, 2), *row = gb_param(g, "row", 1, (int64_t[]){4}, -1, 1);
+    Value *sub = gb_op2(g, "Sub", 13, "sub", x, row);
+    Value *div = gb_op2(g, "Div", 13, "div", sub, col);
+    Value *mul = gb_op2(g, "Mul", 13, "mul", gb_op1(g, "Sigmoid", 13, "sig", div), gb_op1(g, "Tanh", 13, "tanh", x));
+    Node *cat = gb_node(g, "Concat", 13, "cat", 3, (Value *[]){mul, x, div}, 1);
+    gb_set_int(cat, "axis", -1);
+    Node *gat = gb_node(g, "Gather", 13, "gat", 2,
+                        (Value *[]){cat->outputs[0], gb_ints(g, "idx", 3, (int64_t[]){11, 0, -1})}, 1);
+    gb_set_int(gat, "axis", 2);
+    gb_append_output(g, cat->outputs[0]);
+    gb_append_output(g, gat->outputs[0]);
     Plan *p = build(g, PLAN_INFERENCE, N);
     double *xd = random_input(p, N * 12), yc[2 * 3 * 12], yg[2 * 3 * 3];
     forward(p);
@@ -657,21 +549,21 @@ static void test_views(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     const int N = 3;
-    Value *x = input(g, "x", 3, (int64_t[]){1, 2, 3});
-    Value *id = op1(g, "Identity", "id", x);
-    Node *un = node(g, "Unsqueeze", 11, "un", 1, &id, 1);
-    set_ints(un, "axes", 1, (int64_t[]){1});
-    Value *sq = op2(g, "Squeeze", "sq", un->outputs[0], ints(g, "ax1", 1, (int64_t[]){1}));
-    Value *fl = op1(g, "Flatten", "fl", sq);
-    Value *rs = op2(g, "Reshape", "rs", fl, ints(g, "shape", 3, (int64_t[]){0, 3, -1}));
-    Node *drop = node(g, "Dropout", 13, "drop", 2, (Value *[]){rs, param(g, "ratio", 0, NULL, 0.5f, 0.5f)}, 2);
-    Node *drop7 = node(g, "Dropout", 7, "drop7", 1, &rs, 2);
-    set_float(drop7, "ratio", 0.3f);
-    output(g, drop->outputs[0]);
-    output(g, drop->outputs[1]);
-    output(g, drop7->outputs[0]);
-    output(g, un->outputs[0]);
-    output(g, drop7->outputs[1]);
+    Value *x = gb_batch_input(g, "x", 3, (int64_t[]){1, 2, 3});
+    Value *id = gb_op1(g, "Identity", 13, "id", x);
+    Node *un = gb_node(g, "Unsqueeze", 11, "un", 1, &id, 1);
+    gb_set_ints(un, "axes", 1, (int64_t[]){1});
+    Value *sq = gb_op2(g, "Squeeze", 13, "sq", un->outputs[0], gb_ints(g, "ax1", 1, (int64_t[]){1}));
+    Value *fl = gb_op1(g, "Flatten", 13, "fl", sq);
+    Value *rs = gb_op2(g, "Reshape", 13, "rs", fl, gb_ints(g, "shape", 3, (int64_t[]){0, 3, -1}));
+    Node *drop = gb_node(g, "Dropout", 13, "drop", 2, (Value *[]){rs, gb_param(g, "ratio", 0, NULL, 0.5f, 0.5f)}, 2);
+    Node *drop7 = gb_node(g, "Dropout", 7, "drop7", 1, &rs, 2);
+    gb_set_float(drop7, "ratio", 0.3f);
+    gb_append_output(g, drop->outputs[0]);
+    gb_append_output(g, drop->outputs[1]);
+    gb_append_output(g, drop7->outputs[0]);
+    gb_append_output(g, un->outputs[0]);
+    gb_append_output(g, drop7->outputs[1]);
     Plan *p = build(g, PLAN_INFERENCE, N);
     double *xd = random_input(p, N * 6);
     forward(p);
@@ -703,27 +595,27 @@ static void test_shape_pattern_at_build_time(void **state)
         Model *m = model_new();
         Graph *g = m->graph;
         const int N = 3;
-        Value *x = input(g, "x", 4, (int64_t[]){1, 2, 3, 4});
-        Value *shp = op1(g, "Shape", "shape", x);
-        Value *b = op2(g, "Gather", "batch", shp, ints(g, "zero", -1, (int64_t[]){0}));
-        Value *c = op2(g, "Gather", "chan", shp, ints(g, "one", -1, (int64_t[]){1}));
-        Value *c12 = op2(g, "Mul", "c12", c, ints(g, "twelve", -1, (int64_t[]){12}));
+        Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 3, 4});
+        Value *shp = gb_op1(g, "Shape", 13, "shape", x);
+        Value *b = gb_op2(g, "Gather", 13, "batch", shp, gb_ints(g, "zero", -1, (int64_t[]){0}));
+        Value *c = gb_op2(g, "Gather", 13, "chan", shp, gb_ints(g, "one", -1, (int64_t[]){1}));
+        Value *c12 = gb_op2(g, "Mul", 13, "c12", c, gb_ints(g, "twelve", -1, (int64_t[]){12}));
         Node *ub, *uc;
         if (opset >= 13) {
-            ub = node(g, "Unsqueeze", 13, "ub", 2, (Value *[]){b, ints(g, "ax", 1, (int64_t[]){0})}, 1);
-            uc = node(g, "Unsqueeze", 13, "uc", 2, (Value *[]){c12, ints(g, "ax2", 1, (int64_t[]){-1})}, 1);
+            ub = gb_node(g, "Unsqueeze", 13, "ub", 2, (Value *[]){b, gb_ints(g, "ax", 1, (int64_t[]){0})}, 1);
+            uc = gb_node(g, "Unsqueeze", 13, "uc", 2, (Value *[]){c12, gb_ints(g, "ax2", 1, (int64_t[]){-1})}, 1);
         } else {
-            ub = node(g, "Unsqueeze", 11, "ub", 1, &b, 1);
-            set_ints(ub, "axes", 1, (int64_t[]){0});
-            uc = node(g, "Unsqueeze", 11, "uc", 1, &c12, 1);
-            set_ints(uc, "axes", 1, (int64_t[]){0});
+            ub = gb_node(g, "Unsqueeze", 11, "ub", 1, &b, 1);
+            gb_set_ints(ub, "axes", 1, (int64_t[]){0});
+            uc = gb_node(g, "Unsqueeze", 11, "uc", 1, &c12, 1);
+            gb_set_ints(uc, "axes", 1, (int64_t[]){0});
         }
-        Node *cat = node(g, "Concat", 13, "cat", 2, (Value *[]){ub->outputs[0], uc->outputs[0]}, 1);
-        set_int(cat, "axis", 0);
-        Value *rs = op2(g, "Reshape", "rs", x, cat->outputs[0]);
-        Value *r = op1(g, "Relu", "relu", rs);
-        output(g, r);
-        output(g, cat->outputs[0]);
+        Node *cat = gb_node(g, "Concat", 13, "cat", 2, (Value *[]){ub->outputs[0], uc->outputs[0]}, 1);
+        gb_set_int(cat, "axis", 0);
+        Value *rs = gb_op2(g, "Reshape", 13, "rs", x, cat->outputs[0]);
+        Value *r = gb_op1(g, "Relu", 13, "relu", rs);
+        gb_append_output(g, r);
+        gb_append_output(g, cat->outputs[0]);
         Plan *p = build(g, PLAN_INFERENCE, N);
         expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){N, 24});
         expect_output(p, 1, DT_INT64, 1, (int64_t[]){2});
@@ -747,23 +639,23 @@ static void test_constants_at_build_time(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
-    Node *k = node(g, "Constant", 13, "k", 0, NULL, 1);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    Node *k = gb_node(g, "Constant", 13, "k", 0, NULL, 1);
     Tensor *t = tensor_new(m->arena, DT_INT32, 1, (int64_t[]){4});
     memcpy(t->data, (int32_t[]){1, -2, 3, 7}, sizeof(int32_t[4]));
     node_add_attr(k, "value", ATTR_TENSOR)->t = t;
-    Node *two = node(g, "Constant", 13, "two", 0, NULL, 1);
+    Node *two = gb_node(g, "Constant", 13, "two", 0, NULL, 1);
     node_add_attr(two, "value_int", ATTR_INT)->i = 2;
-    Node *cast2 = node(g, "Cast", 13, "cast2", 1, two->outputs, 1);
-    set_int(cast2, "to", DT_INT32);
-    Value *q = op2(g, "Div", "q", k->outputs[0], cast2->outputs[0]); /* truncating: 0,-1,1,3 */
-    Node *cf = node(g, "Cast", 13, "cf", 1, &q, 1);
-    set_int(cf, "to", DT_FLOAT);
-    Node *half = node(g, "Constant", 13, "half", 0, NULL, 1);
+    Node *cast2 = gb_node(g, "Cast", 13, "cast2", 1, two->outputs, 1);
+    gb_set_int(cast2, "to", DT_INT32);
+    Value *q = gb_op2(g, "Div", 13, "q", k->outputs[0], cast2->outputs[0]); /* truncating: 0,-1,1,3 */
+    Node *cf = gb_node(g, "Cast", 13, "cf", 1, &q, 1);
+    gb_set_int(cf, "to", DT_FLOAT);
+    Node *half = gb_node(g, "Constant", 13, "half", 0, NULL, 1);
     node_add_attr(half, "value_float", ATTR_FLOAT)->f = 0.5f;
-    Value *y = op2(g, "Add", "y", op2(g, "Mul", "scaled", x, half->outputs[0]), cf->outputs[0]);
-    output(g, y);
-    output(g, q);
+    Value *y = gb_op2(g, "Add", 13, "y", gb_op2(g, "Mul", 13, "scaled", x, half->outputs[0]), cf->outputs[0]);
+    gb_append_output(g, y);
+    gb_append_output(g, q);
     Plan *p = build(g, PLAN_INFERENCE, 2);
     double *xd = random_input(p, 8);
     forward(p);
@@ -790,14 +682,15 @@ static void test_batchnorm_training_mode_inference(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     enum { N = 2, C = 3, S = 5 };
-    Value *x = input(g, "x", 3, (int64_t[]){1, C, S});
-    Value *in[5] = {x, param(g, "scale", 1, (int64_t[]){C}, 0.5f, 1.5f), param(g, "bias", 1, (int64_t[]){C}, -1, 1),
-                    param(g, "mean", 1, (int64_t[]){C}, -1, 1), param(g, "var", 1, (int64_t[]){C}, 0.5f, 2)};
-    Node *bn = node(g, "BatchNormalization", 15, "bn", 5, in, 3);
-    set_int(bn, "training_mode", 1);
-    set_float(bn, "momentum", 0.7f);
+    Value *x = gb_batch_input(g, "x", 3, (int64_t[]){1, C, S});
+    Value *in[5] = {x, gb_param(g, "scale", 1, (int64_t[]){C}, 0.5f, 1.5f),
+                    gb_param(g, "bias", 1, (int64_t[]){C}, -1, 1), gb_param(g, "mean", 1, (int64_t[]){C}, -1, 1),
+                    gb_param(g, "var", 1, (int64_t[]){C}, 0.5f, 2)};
+    Node *bn = gb_node(g, "BatchNormalization", 15, "bn", 5, in, 3);
+    gb_set_int(bn, "training_mode", 1);
+    gb_set_float(bn, "momentum", 0.7f);
     for (int k = 0; k < 3; k++)
-        output(g, bn->outputs[k]);
+        gb_append_output(g, bn->outputs[k]);
     float mean0[C], var0[C];
     memcpy(mean0, fdata(in[3]), sizeof mean0);
     memcpy(var0, fdata(in[4]), sizeof var0);
@@ -834,14 +727,14 @@ static void test_dropout_inputs_at_inference(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
     Value *ratio = graph_add_value(g, "ratio", NULL);
     ratio->kind = TYPE_TENSOR;
     ratio->dtype = DT_FLOAT;
     ratio->shape.rank = 0;
-    g->inputs = append_value(m->arena, g->inputs, g->n_inputs++, ratio);
-    Node *drop = node(g, "Dropout", 13, "drop", 2, (Value *[]){x, ratio}, 1);
-    output(g, drop->outputs[0]);
+    gb_append_input(g, ratio);
+    Node *drop = gb_node(g, "Dropout", 13, "drop", 2, (Value *[]){x, ratio}, 1);
+    gb_append_output(g, drop->outputs[0]);
     Shape s[2] = {shape_from_dims(2, (int64_t[]){2, 4}), {.rank = 0}};
     Plan *p = NULL;
     Diag d = {{0}};
@@ -849,12 +742,12 @@ static void test_dropout_inputs_at_inference(void **state)
         fail_msg("%s", d.msg);
     float *xin = plan_input(p, 0);
     *(float *)plan_input(p, 1) = 0.9f;
-    fill_random(xin, 8, -1, 1);
+    gb_fill_random(xin, 8, -1, 1);
     forward(p);
     assert_memory_equal(plan_output(p, 0), xin, 8 * sizeof(float));
     plan_free(p);
 
-    Value *mode = init_tensor(g, "mode", DT_BOOL, 0, NULL);
+    Value *mode = gb_init(g, "mode", DT_BOOL, 0, NULL);
     drop->n_inputs = 3;
     drop->inputs = arena_memdup(m->arena, (Value *[]){x, ratio, mode}, 3 * sizeof(Value *));
     *(uint8_t *)mode->init->data = 1;
@@ -874,10 +767,10 @@ static void test_profile(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
-    output(g, op1(g, "Tanh", "t", op1(g, "Relu", "r1", op1(g, "Relu", "r0", x))));
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    gb_append_output(g, gb_op1(g, "Tanh", 13, "t", gb_op1(g, "Relu", 13, "r1", gb_op1(g, "Relu", 13, "r0", x))));
     Plan *p = build(g, PLAN_INFERENCE, 2);
-    fill_random(plan_input(p, 0), 8, -1, 1);
+    gb_fill_random(plan_input(p, 0), 8, -1, 1);
     plan_set_profiling(p, true);
     forward(p);
     forward(p);
@@ -904,21 +797,22 @@ static Model *branchy_model(void)
 {
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 6});
-    Node *g1 =
-        node(g, "Gemm", 13, "g1", 3,
-             (Value *[]){x, param(g, "w1", 2, (int64_t[]){6, 8}, -1, 1), param(g, "b1", 1, (int64_t[]){8}, -1, 1)}, 1);
-    Value *h = op1(g, "Relu", "h", g1->outputs[0]);
-    Value *a = op1(g, "Tanh", "a", op2(g, "MatMul", "mm", h, param(g, "w2", 2, (int64_t[]){8, 8}, -1, 1)));
-    Value *s = op1(g, "Sigmoid", "s", h);
-    Value *sum = op2(g, "Add", "sum", a, s);
-    Value *prod = op2(g, "Mul", "prod", sum, op1(g, "Tanh", "t2", sum));
-    Node *cat = node(g, "Concat", 13, "cat", 3, (Value *[]){prod, h, x}, 1);
-    set_int(cat, "axis", 1);
-    Value *y = op1(g, "LogSoftmax", "y",
-                   op2(g, "MatMul", "out", cat->outputs[0], param(g, "w3", 2, (int64_t[]){22, 5}, -1, 1)));
-    output(g, y);
-    output(g, s);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 6});
+    Node *g1 = gb_node(
+        g, "Gemm", 13, "g1", 3,
+        (Value *[]){x, gb_param(g, "w1", 2, (int64_t[]){6, 8}, -1, 1), gb_param(g, "b1", 1, (int64_t[]){8}, -1, 1)}, 1);
+    Value *h = gb_op1(g, "Relu", 13, "h", g1->outputs[0]);
+    Value *a =
+        gb_op1(g, "Tanh", 13, "a", gb_op2(g, "MatMul", 13, "mm", h, gb_param(g, "w2", 2, (int64_t[]){8, 8}, -1, 1)));
+    Value *s = gb_op1(g, "Sigmoid", 13, "s", h);
+    Value *sum = gb_op2(g, "Add", 13, "sum", a, s);
+    Value *prod = gb_op2(g, "Mul", 13, "prod", sum, gb_op1(g, "Tanh", 13, "t2", sum));
+    Node *cat = gb_node(g, "Concat", 13, "cat", 3, (Value *[]){prod, h, x}, 1);
+    gb_set_int(cat, "axis", 1);
+    Value *y = gb_op1(g, "LogSoftmax", 13, "y",
+                      gb_op2(g, "MatMul", 13, "out", cat->outputs[0], gb_param(g, "w3", 2, (int64_t[]){22, 5}, -1, 1)));
+    gb_append_output(g, y);
+    gb_append_output(g, s);
     return m;
 }
 
@@ -931,7 +825,7 @@ static void test_inference_and_training_agree(void **state)
     Plan *inf = build(g, PLAN_INFERENCE, N), *train = build(g, PLAN_TRAINING, N);
     check_no_live_overlap(inf);
     float *xi = plan_input(inf, 0), *xt = plan_input(train, 0);
-    fill_random(xi, N * 6, -2, 2);
+    gb_fill_random(xi, N * 6, -2, 2);
     memcpy(xt, xi, N * 6 * sizeof(float));
     forward(inf);
     forward(train);
@@ -957,23 +851,23 @@ static void test_inference_reuses_buffers(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     enum { DEPTH = 30, N = 4, W = 64 };
-    Value *v = input(g, "x", 2, (int64_t[]){1, W});
-    Value *w = param(g, "w", 2, (int64_t[]){W, W}, -0.2f, 0.2f);
+    Value *v = gb_batch_input(g, "x", 2, (int64_t[]){1, W});
+    Value *w = gb_param(g, "w", 2, (int64_t[]){W, W}, -0.2f, 0.2f);
     for (int i = 0; i < DEPTH; i++) {
         char name[32];
         snprintf(name, sizeof name, "mm%d", i);
-        v = op2(g, "MatMul", name, v, w);
+        v = gb_op2(g, "MatMul", 13, name, v, w);
         snprintf(name, sizeof name, "t%d", i);
-        v = op1(g, "Tanh", name, v);
+        v = gb_op1(g, "Tanh", 13, name, v);
     }
-    output(g, v);
+    gb_append_output(g, v);
     Plan *inf = build(g, PLAN_INFERENCE, N), *train = build(g, PLAN_TRAINING, N);
     size_t one = N * W * sizeof(float), bi = activation_bytes(inf), bt = activation_bytes(train);
     if (bi < 3 * one || bi > 4 * one || bt < (2 * DEPTH + 1) * one)
         fail_msg("activations: inference %zu bytes, training %zu bytes, one value %zu", bi, bt, one);
     check_no_live_overlap(inf);
     float *xi = plan_input(inf, 0), *xt = plan_input(train, 0);
-    fill_random(xi, N * W, -1, 1);
+    gb_fill_random(xi, N * W, -1, 1);
     memcpy(xt, xi, sizeof(float) * N * W);
     forward(inf);
     forward(train);
@@ -990,9 +884,9 @@ static void test_opaque_op_error(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
-    Value *r = op1(g, "Relu", "r", x);
-    output(g, op1(g, "Foo", "x", r));
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    Value *r = gb_op1(g, "Relu", 13, "r", x);
+    gb_append_output(g, gb_op1(g, "Foo", 13, "x", r));
     Shape s = shape_from_dims(2, (int64_t[]){2, 4});
     expect_build_error(g, PLAN_INFERENCE, &s, "node 'x' (Foo): kdc cannot compute this op yet");
     g->nodes[1]->domain = "com.acme";
@@ -1005,8 +899,8 @@ static void test_input_shape_errors(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
-    output(g, op1(g, "Relu", "r", x));
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    gb_append_output(g, gb_op1(g, "Relu", 13, "r", x));
     Shape s = shape_from_dims(2, (int64_t[]){2, 5});
     expect_build_error(g, PLAN_INFERENCE, &s, "input 'x': shape [2,5] does not match the model's declared shape");
     s = shape_from_dims(3, (int64_t[]){2, 4, 1});
@@ -1031,12 +925,12 @@ static void test_unsupported_attribute_errors(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 4, (int64_t[]){1, 1, 4, 4});
-    Node *mp = node(g, "MaxPool", 13, "mp", 1, &x, 2);
-    set_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
-    set_int(mp, "storage_order", 1);
-    output(g, mp->outputs[0]);
-    output(g, mp->outputs[1]);
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 1, 4, 4});
+    Node *mp = gb_node(g, "MaxPool", 13, "mp", 1, &x, 2);
+    gb_set_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
+    gb_set_int(mp, "storage_order", 1);
+    gb_append_output(g, mp->outputs[0]);
+    gb_append_output(g, mp->outputs[1]);
     Shape s = shape_from_dims(4, (int64_t[]){2, 1, 4, 4});
     expect_build_error(g, PLAN_INFERENCE, &s,
                        "node 'mp' (MaxPool): storage_order=1 (column-major indices) is not computed yet");
@@ -1044,12 +938,12 @@ static void test_unsupported_attribute_errors(void **state)
 
     m = model_new();
     g = m->graph;
-    x = input(g, "x", 2, (int64_t[]){1, 3});
-    Value *st[5] = {x, param(g, "s", 1, (int64_t[]){3}, 1, 1), param(g, "b", 1, (int64_t[]){3}, 0, 0),
-                    param(g, "m", 1, (int64_t[]){3}, 0, 0), param(g, "v", 1, (int64_t[]){3}, 1, 1)};
-    Node *bn = node(g, "BatchNormalization", 9, "bn", 5, st, 5);
-    output(g, bn->outputs[0]);
-    output(g, bn->outputs[3]);
+    x = gb_batch_input(g, "x", 2, (int64_t[]){1, 3});
+    Value *st[5] = {x, gb_param(g, "s", 1, (int64_t[]){3}, 1, 1), gb_param(g, "b", 1, (int64_t[]){3}, 0, 0),
+                    gb_param(g, "m", 1, (int64_t[]){3}, 0, 0), gb_param(g, "v", 1, (int64_t[]){3}, 1, 1)};
+    Node *bn = gb_node(g, "BatchNormalization", 9, "bn", 5, st, 5);
+    gb_append_output(g, bn->outputs[0]);
+    gb_append_output(g, bn->outputs[3]);
     s = shape_from_dims(2, (int64_t[]){2, 3});
     expect_build_error(g, PLAN_TRAINING, &s,
                        "node 'bn' (BatchNormalization): the saved mean and variance outputs "
@@ -1058,8 +952,8 @@ static void test_unsupported_attribute_errors(void **state)
 
     m = model_new();
     g = m->graph;
-    x = input(g, "x", 2, (int64_t[]){1, 4});
-    output(g, node(g, "Add", 13, "half", 2, (Value *[]){x, NULL}, 1)->outputs[0]);
+    x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    gb_append_output(g, gb_node(g, "Add", 13, "half", 2, (Value *[]){x, NULL}, 1)->outputs[0]);
     s = shape_from_dims(2, (int64_t[]){2, 4});
     expect_build_error(g, PLAN_INFERENCE, &s, "node 'half' (Add) lacks required input 1");
     model_free(m);
@@ -1070,13 +964,13 @@ static void test_runtime_reshape_shape_error(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
     Value *shape = graph_add_value(g, "shape", NULL);
     shape->kind = TYPE_TENSOR;
     shape->dtype = DT_INT64;
     shape->shape = shape_from_dims(1, (int64_t[]){2});
-    g->inputs = append_value(m->arena, g->inputs, g->n_inputs++, shape);
-    output(g, op2(g, "Reshape", "r", x, shape));
+    gb_append_input(g, shape);
+    gb_append_output(g, gb_op2(g, "Reshape", 13, "r", x, shape));
     Shape s[2] = {shape_from_dims(2, (int64_t[]){2, 4}), shape_from_dims(1, (int64_t[]){2})};
     expect_build_error(g, PLAN_INFERENCE, s,
                        "node 'r' (Reshape): output 'r_out' has no concrete shape (an input that decides it is "
@@ -1089,15 +983,15 @@ static void test_run_time_errors(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
     Value *idx = graph_add_value(g, "idx", NULL);
     idx->kind = TYPE_TENSOR;
     idx->dtype = DT_INT64;
     idx->shape = shape_from_dims(1, (int64_t[]){2});
-    g->inputs = append_value(m->arena, g->inputs, g->n_inputs++, idx);
-    Node *gat = node(g, "Gather", 13, "gat", 2, (Value *[]){x, idx}, 1);
-    set_int(gat, "axis", 1);
-    output(g, gat->outputs[0]);
+    gb_append_input(g, idx);
+    Node *gat = gb_node(g, "Gather", 13, "gat", 2, (Value *[]){x, idx}, 1);
+    gb_set_int(gat, "axis", 1);
+    gb_append_output(g, gat->outputs[0]);
     Shape s[2] = {shape_from_dims(2, (int64_t[]){2, 4}), shape_from_dims(1, (int64_t[]){2})};
     Plan *p = NULL;
     Diag d = {{0}};
@@ -1115,19 +1009,19 @@ static void test_run_time_errors(void **state)
 
     m = model_new(); /* integer division by zero in build-time arithmetic */
     g = m->graph;
-    x = input(g, "x", 2, (int64_t[]){1, 4});
-    Value *q = op2(g, "Div", "q", op1(g, "Shape", "shp", x), ints(g, "zero", 1, (int64_t[]){0}));
-    output(g, op2(g, "Reshape", "r", x, q));
+    x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    Value *q = gb_op2(g, "Div", 13, "q", gb_op1(g, "Shape", 13, "shp", x), gb_ints(g, "zero", 1, (int64_t[]){0}));
+    gb_append_output(g, gb_op2(g, "Reshape", 13, "r", x, q));
     s[0] = shape_from_dims(2, (int64_t[]){2, 4});
     expect_build_error(g, PLAN_INFERENCE, s, "node 'q' (Div): integer division by zero");
     model_free(m);
 
     m = model_new();
     g = m->graph;
-    x = input(g, "x", 2, (int64_t[]){1, 4});
-    Node *c = node(g, "Cast", 13, "half", 1, &x, 1);
-    set_int(c, "to", DT_FLOAT16);
-    output(g, c->outputs[0]);
+    x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    Node *c = gb_node(g, "Cast", 13, "half", 1, &x, 1);
+    gb_set_int(c, "to", DT_FLOAT16);
+    gb_append_output(g, c->outputs[0]);
     expect_build_error(g, PLAN_INFERENCE, s, "node 'half' (Cast): cast from float to float16 is not computed yet");
     model_free(m);
 }
@@ -1169,5 +1063,6 @@ int main(void)
         cmocka_unit_test(test_runtime_reshape_shape_error),
         cmocka_unit_test(test_run_time_errors),
     };
+    gb_rng_seed(42);
     return cmocka_run_group_tests(tests, setup_threads, teardown_threads);
 }

@@ -27,130 +27,21 @@
 #include "runtime/kernels.h"
 #include "runtime/rt.h"
 #include "runtime/threads.h"
+#include "tests/unit/graph_build.h"
 
-/* ---- deterministic random numbers ---- */
-
-static uint64_t rng_state = 7;
-
-static float frand(void) /* in [-1, 1) */
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
-}
-
-static void fill_random(float *p, int64_t n, float lo, float hi)
-{
-    for (int64_t i = 0; i < n; i++)
-        p[i] = lo + (hi - lo) * (frand() + 1.0f) / 2.0f;
-}
-
-/* ---- graph building ---- */
-
-static Value **append_value(Arena *a, Value **list, int n, Value *v)
-{
-    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
-    if (n)
-        memcpy(grown, list, (size_t)n * sizeof *grown);
-    grown[n] = v;
-    return grown;
-}
-
-/* A float input whose dim 0 is the symbolic batch "N". */
-static Value *input(Graph *g, const char *name, int rank, const int64_t *dims)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->kind = TYPE_TENSOR;
-    v->dtype = DT_FLOAT;
-    v->shape = shape_from_dims(rank, dims);
-    v->shape.dims[0] = (Dim){-1, "N"};
-    g->inputs = append_value(g->arena, g->inputs, g->n_inputs++, v);
-    return v;
-}
-
-static Value *init_tensor(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->init = tensor_new(g->arena, dt, rank, dims);
-    v->kind = TYPE_TENSOR;
-    v->dtype = dt;
-    v->shape = shape_from_dims(rank, dims);
-    g->inits = append_value(g->arena, g->inits, g->n_inits++, v);
-    return v;
-}
-
-static Value *param(Graph *g, const char *name, int rank, const int64_t *dims, float lo, float hi)
-{
-    Value *v = init_tensor(g, name, DT_FLOAT, rank, dims);
-    fill_random(v->init->data, tensor_numel(v->init), lo, hi);
-    return v;
-}
-
-static Value *ints(Graph *g, const char *name, int n, const int64_t *v)
-{
-    Value *t = init_tensor(g, name, DT_INT64, 1, (int64_t[]){n});
-    memcpy(t->init->data, v, (size_t)n * sizeof *v);
-    return t;
-}
-
-static Node *node(Graph *g, const char *op, int opset, const char *name, int n_in, Value **in, int n_out)
-{
-    Node *n = graph_add_node(g, op, "", n_in, n_out);
-    n->name = arena_strdup(g->arena, name);
-    n->opset = opset;
-    for (int i = 0; i < n_in; i++)
-        n->inputs[i] = in[i];
-    for (int k = 0; k < n_out; k++) {
-        char out[64];
-        snprintf(out, sizeof out, k ? "%s_out%d" : "%s_out", name, k);
-        node_set_output(n, k, graph_add_value(g, out, NULL));
-    }
-    op_bind(n);
-    return n;
-}
-
-static Value *op1(Graph *g, const char *op, const char *name, Value *x)
-{
-    return node(g, op, 13, name, 1, &x, 1)->outputs[0];
-}
-
-static Value *op2(Graph *g, const char *op, const char *name, Value *a, Value *b)
-{
-    return node(g, op, 13, name, 2, (Value *[]){a, b}, 1)->outputs[0];
-}
-
-static void set_int(Node *n, const char *name, int64_t v)
-{
-    node_add_attr(n, name, ATTR_INT)->i = v;
-}
-
-static void set_float(Node *n, const char *name, float v)
-{
-    node_add_attr(n, name, ATTR_FLOAT)->f = v;
-}
-
-static void set_ints(Node *n, const char *name, int count, const int64_t *v)
-{
-    Attr *a = node_add_attr(n, name, ATTR_INTS);
-    a->n = count;
-    a->ints = arena_memdup(n->graph->arena, v, (size_t)count * sizeof *v);
-}
-
-static void output(Graph *g, Value *v)
-{
-    g->outputs = append_value(g->arena, g->outputs, g->n_outputs++, v);
-}
+/* ---- layers ---- */
 
 static Value *gemm(Graph *g, const char *name, Value *x, Value *w, Value *b, bool trans_b)
 {
-    Node *n = node(g, "Gemm", 13, name, b ? 3 : 2, (Value *[]){x, w, b}, 1);
+    Node *n = gb_node(g, "Gemm", 13, name, b ? 3 : 2, (Value *[]){x, w, b}, 1);
     if (trans_b)
-        set_int(n, "transB", 1);
+        gb_set_int(n, "transB", 1);
     return n->outputs[0];
 }
 
 static Value *conv(Graph *g, const char *name, Value *x, Value *w, Value *b)
 {
-    return node(g, "Conv", 13, name, b ? 3 : 2, (Value *[]){x, w, b}, 1)->outputs[0];
+    return gb_node(g, "Conv", 13, name, b ? 3 : 2, (Value *[]){x, w, b}, 1)->outputs[0];
 }
 
 static Value *batchnorm(Graph *g, const char *name, Value *x, int64_t c)
@@ -159,9 +50,9 @@ static Value *batchnorm(Graph *g, const char *name, Value *x, int64_t c)
     const char *part[4] = {"scale", "bias", "mean", "var"};
     for (int i = 0; i < 4; i++)
         snprintf(n[i], sizeof n[i], "%s.%s", name, part[i]);
-    Value *in[5] = {x, param(g, n[0], 1, &c, 0.5f, 1.5f), param(g, n[1], 1, &c, -0.5f, 0.5f),
-                    param(g, n[2], 1, &c, -0.2f, 0.2f), param(g, n[3], 1, &c, 0.5f, 1.5f)};
-    return node(g, "BatchNormalization", 15, name, 5, in, 1)->outputs[0];
+    Value *in[5] = {x, gb_param(g, n[0], 1, &c, 0.5f, 1.5f), gb_param(g, n[1], 1, &c, -0.5f, 0.5f),
+                    gb_param(g, n[2], 1, &c, -0.2f, 0.2f), gb_param(g, n[3], 1, &c, 0.5f, 1.5f)};
+    return gb_node(g, "BatchNormalization", 15, name, 5, in, 1)->outputs[0];
 }
 
 /* ---- plans ---- */
@@ -282,7 +173,7 @@ static void fill_inputs_away_from_kinks(Plan *p, double margin)
             DType dt;
             Shape s;
             plan_input_info(p, k, &dt, &s);
-            fill_random(plan_input(p, k), shape_numel(&s), -1, 1);
+            gb_fill_random(plan_input(p, k), shape_numel(&s), -1, 1);
         }
         forward(p);
         if (kink_margin(p) >= margin)
@@ -327,7 +218,7 @@ static void gradcheck(Graph *g, int64_t batch, int expect_params, GradTol tol)
     fill_inputs_away_from_kinks(c.p, tol.margin);
     for (int k = 0; k < c.n_out; k++) {
         c.dy[k] = malloc((size_t)output_numel(c.p, k) * sizeof(float));
-        fill_random(c.dy[k], output_numel(c.p, k), -1, 1);
+        gb_fill_random(c.dy[k], output_numel(c.p, k), -1, 1);
     }
     PlanParam *params;
     int n_params = plan_params(c.p, &params), bad = 0;
@@ -363,16 +254,17 @@ static void test_grad_mlp(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 6});
-    Value *h = op1(g, "Relu", "relu",
-                   gemm(g, "fc1", x, param(g, "w1", 2, (int64_t[]){10, 6}, -1, 1),
-                        param(g, "b1", 1, (int64_t[]){10}, -1, 1), true));
-    Node *fc2 =
-        node(g, "Gemm", 13, "fc2", 3,
-             (Value *[]){h, param(g, "w2", 2, (int64_t[]){10, 3}, -1, 1), param(g, "b2", 1, (int64_t[]){3}, -1, 1)}, 1);
-    set_float(fc2, "alpha", 0.7f);
-    set_float(fc2, "beta", 1.3f);
-    output(g, fc2->outputs[0]);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 6});
+    Value *h = gb_op1(g, "Relu", 13, "relu",
+                      gemm(g, "fc1", x, gb_param(g, "w1", 2, (int64_t[]){10, 6}, -1, 1),
+                           gb_param(g, "b1", 1, (int64_t[]){10}, -1, 1), true));
+    Node *fc2 = gb_node(
+        g, "Gemm", 13, "fc2", 3,
+        (Value *[]){h, gb_param(g, "w2", 2, (int64_t[]){10, 3}, -1, 1), gb_param(g, "b2", 1, (int64_t[]){3}, -1, 1)},
+        1);
+    gb_set_float(fc2, "alpha", 0.7f);
+    gb_set_float(fc2, "beta", 1.3f);
+    gb_append_output(g, fc2->outputs[0]);
     gradcheck(g, 4, 4, kink_tol);
     model_free(m);
 }
@@ -383,20 +275,21 @@ static void test_grad_gemm_transposes(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
-    Node *ta = node(
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    Node *ta = gb_node(
         g, "Gemm", 13, "ta", 3,
-        (Value *[]){x, param(g, "b1", 2, (int64_t[]){3, 2}, -1, 1), param(g, "c1", 2, (int64_t[]){4, 1}, -1, 1)}, 1);
-    set_int(ta, "transA", 1); /* x^T [4,N] . b1 [N,2] + c1 [4,1] */
-    Node *both = node(g, "Gemm", 13, "both", 3,
-                      (Value *[]){param(g, "a2", 2, (int64_t[]){4, 3}, -1, 1), op1(g, "Tanh", "t", x),
-                                  param(g, "c2", 0, NULL, -1, 1)},
-                      1);
-    set_int(both, "transA", 1);
-    set_int(both, "transB", 1); /* a2^T [3,4] . tanh(x)^T [4,N] + c2 */
-    set_float(both, "beta", 0.5f);
-    output(g, ta->outputs[0]);
-    output(g, both->outputs[0]);
+        (Value *[]){x, gb_param(g, "b1", 2, (int64_t[]){3, 2}, -1, 1), gb_param(g, "c1", 2, (int64_t[]){4, 1}, -1, 1)},
+        1);
+    gb_set_int(ta, "transA", 1); /* x^T [4,N] . b1 [N,2] + c1 [4,1] */
+    Node *both = gb_node(g, "Gemm", 13, "both", 3,
+                         (Value *[]){gb_param(g, "a2", 2, (int64_t[]){4, 3}, -1, 1), gb_op1(g, "Tanh", 13, "t", x),
+                                     gb_param(g, "c2", 0, NULL, -1, 1)},
+                         1);
+    gb_set_int(both, "transA", 1);
+    gb_set_int(both, "transB", 1); /* a2^T [3,4] . tanh(x)^T [4,N] + c2 */
+    gb_set_float(both, "beta", 0.5f);
+    gb_append_output(g, ta->outputs[0]);
+    gb_append_output(g, both->outputs[0]);
     gradcheck(g, 3, 4, smooth_tol);
     model_free(m);
 }
@@ -406,19 +299,19 @@ static void test_grad_cnn_batchnorm(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 4, (int64_t[]){1, 2, 6, 6});
-    Node *c = node(g, "Conv", 13, "conv", 3,
-                   (Value *[]){x, param(g, "w", 4, (int64_t[]){4, 2, 3, 3}, -0.5f, 0.5f),
-                               param(g, "b", 1, (int64_t[]){4}, -0.5f, 0.5f)},
-                   1);
-    set_ints(c, "pads", 4, (int64_t[]){1, 1, 1, 1});
-    Value *r = op1(g, "Relu", "relu", batchnorm(g, "bn", c->outputs[0], 4));
-    Node *mp = node(g, "MaxPool", 13, "pool", 1, &r, 1);
-    set_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
-    set_ints(mp, "strides", 2, (int64_t[]){2, 2});
-    Value *fl = op1(g, "Flatten", "flat", mp->outputs[0]);
-    output(g, gemm(g, "fc", fl, param(g, "fw", 2, (int64_t[]){3, 36}, -0.5f, 0.5f),
-                   param(g, "fb", 1, (int64_t[]){3}, -1, 1), true));
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 6, 6});
+    Node *c = gb_node(g, "Conv", 13, "conv", 3,
+                      (Value *[]){x, gb_param(g, "w", 4, (int64_t[]){4, 2, 3, 3}, -0.5f, 0.5f),
+                                  gb_param(g, "b", 1, (int64_t[]){4}, -0.5f, 0.5f)},
+                      1);
+    gb_set_ints(c, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    Value *r = gb_op1(g, "Relu", 13, "relu", batchnorm(g, "bn", c->outputs[0], 4));
+    Node *mp = gb_node(g, "MaxPool", 13, "pool", 1, &r, 1);
+    gb_set_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
+    gb_set_ints(mp, "strides", 2, (int64_t[]){2, 2});
+    Value *fl = gb_op1(g, "Flatten", 13, "flat", mp->outputs[0]);
+    gb_append_output(g, gemm(g, "fc", fl, gb_param(g, "fw", 2, (int64_t[]){3, 36}, -0.5f, 0.5f),
+                             gb_param(g, "fb", 1, (int64_t[]){3}, -1, 1), true));
     gradcheck(g, 3, 6, kink_tol);
     model_free(m);
 }
@@ -428,20 +321,21 @@ static void test_grad_conv_geometry(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 4, (int64_t[]){1, 4, 7, 7});
-    Node *c1 = node(g, "Conv", 13, "c1", 3,
-                    (Value *[]){x, param(g, "w1", 4, (int64_t[]){6, 2, 3, 3}, -0.5f, 0.5f),
-                                param(g, "b1", 1, (int64_t[]){6}, -0.5f, 0.5f)},
-                    1);
-    set_int(c1, "group", 2);
-    set_ints(c1, "strides", 2, (int64_t[]){2, 2});
-    set_ints(c1, "pads", 4, (int64_t[]){1, 0, 0, 1});
-    Value *t = op1(g, "Tanh", "tanh", c1->outputs[0]); /* [N,6,3,3] */
-    Node *c2 = node(g, "Conv", 13, "c2", 2, (Value *[]){t, param(g, "w2", 4, (int64_t[]){4, 3, 2, 2}, -0.5f, 0.5f)}, 1);
-    set_int(c2, "group", 2);
-    set_ints(c2, "dilations", 2, (int64_t[]){2, 1});
-    set_ints(c2, "pads", 4, (int64_t[]){1, 1, 1, 1});
-    output(g, c2->outputs[0]); /* [N,4,3,4] */
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 4, 7, 7});
+    Node *c1 = gb_node(g, "Conv", 13, "c1", 3,
+                       (Value *[]){x, gb_param(g, "w1", 4, (int64_t[]){6, 2, 3, 3}, -0.5f, 0.5f),
+                                   gb_param(g, "b1", 1, (int64_t[]){6}, -0.5f, 0.5f)},
+                       1);
+    gb_set_int(c1, "group", 2);
+    gb_set_ints(c1, "strides", 2, (int64_t[]){2, 2});
+    gb_set_ints(c1, "pads", 4, (int64_t[]){1, 0, 0, 1});
+    Value *t = gb_op1(g, "Tanh", 13, "tanh", c1->outputs[0]); /* [N,6,3,3] */
+    Node *c2 =
+        gb_node(g, "Conv", 13, "c2", 2, (Value *[]){t, gb_param(g, "w2", 4, (int64_t[]){4, 3, 2, 2}, -0.5f, 0.5f)}, 1);
+    gb_set_int(c2, "group", 2);
+    gb_set_ints(c2, "dilations", 2, (int64_t[]){2, 1});
+    gb_set_ints(c2, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    gb_append_output(g, c2->outputs[0]); /* [N,4,3,4] */
     gradcheck(g, 2, 3, smooth_tol);
     model_free(m);
 }
@@ -451,16 +345,17 @@ static void test_grad_elementwise_broadcast(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 3, (int64_t[]){1, 3, 4});
-    Value *p1 = param(g, "p1", 2, (int64_t[]){3, 1}, -1, 1), *p2 = param(g, "p2", 1, (int64_t[]){4}, -1, 1);
-    Value *p3 = param(g, "p3", 3, (int64_t[]){1, 3, 1}, 1, 2), *p4 = param(g, "p4", 1, (int64_t[]){1}, -1, 1);
-    Value *a = op1(g, "Sigmoid", "a", op2(g, "Mul", "xp1", x, p1));
-    Value *b = op1(g, "Tanh", "b", op2(g, "Sub", "xp2", x, p2));
-    Value *c = op2(g, "Div", "c", b, p3);
-    Value *e = op2(g, "Sub", "e", op2(g, "Add", "d", op2(g, "Mul", "ac", a, c), x), op1(g, "Identity", "id", p4));
-    Value *f = op2(g, "Div", "f", op2(g, "Sub", "p2a", p2, a), op2(g, "Add", "p3a", p3, a));
-    output(g, e);
-    output(g, f);
+    Value *x = gb_batch_input(g, "x", 3, (int64_t[]){1, 3, 4});
+    Value *p1 = gb_param(g, "p1", 2, (int64_t[]){3, 1}, -1, 1), *p2 = gb_param(g, "p2", 1, (int64_t[]){4}, -1, 1);
+    Value *p3 = gb_param(g, "p3", 3, (int64_t[]){1, 3, 1}, 1, 2), *p4 = gb_param(g, "p4", 1, (int64_t[]){1}, -1, 1);
+    Value *a = gb_op1(g, "Sigmoid", 13, "a", gb_op2(g, "Mul", 13, "xp1", x, p1));
+    Value *b = gb_op1(g, "Tanh", 13, "b", gb_op2(g, "Sub", 13, "xp2", x, p2));
+    Value *c = gb_op2(g, "Div", 13, "c", b, p3);
+    Value *e = gb_op2(g, "Sub", 13, "e", gb_op2(g, "Add", 13, "d", gb_op2(g, "Mul", 13, "ac", a, c), x),
+                      gb_op1(g, "Identity", 13, "id", p4));
+    Value *f = gb_op2(g, "Div", 13, "f", gb_op2(g, "Sub", 13, "p2a", p2, a), gb_op2(g, "Add", 13, "p3a", p3, a));
+    gb_append_output(g, e);
+    gb_append_output(g, f);
     gradcheck(g, 2, 4, smooth_tol);
     model_free(m);
 }
@@ -470,16 +365,17 @@ static void test_grad_concat(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 6});
-    Value *h1 = op2(g, "MatMul", "h1", x, param(g, "w1", 2, (int64_t[]){6, 4}, -1, 1));
-    Value *h2 = op1(g, "Tanh", "h2", op2(g, "MatMul", "m2", x, param(g, "w2", 2, (int64_t[]){6, 3}, -1, 1)));
-    Node *cat = node(g, "Concat", 13, "cat", 3, (Value *[]){h1, x, h2}, 1);
-    set_int(cat, "axis", 1);
-    output(g, gemm(g, "out", cat->outputs[0], param(g, "w3", 2, (int64_t[]){13, 2}, -1, 1),
-                   param(g, "b3", 1, (int64_t[]){2}, -1, 1), false));
-    Node *rows = node(g, "Concat", 13, "rows", 2, (Value *[]){h1, h1}, 1);
-    set_int(rows, "axis", 0);
-    output(g, op1(g, "Sigmoid", "sig", rows->outputs[0]));
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 6});
+    Value *h1 = gb_op2(g, "MatMul", 13, "h1", x, gb_param(g, "w1", 2, (int64_t[]){6, 4}, -1, 1));
+    Value *h2 =
+        gb_op1(g, "Tanh", 13, "h2", gb_op2(g, "MatMul", 13, "m2", x, gb_param(g, "w2", 2, (int64_t[]){6, 3}, -1, 1)));
+    Node *cat = gb_node(g, "Concat", 13, "cat", 3, (Value *[]){h1, x, h2}, 1);
+    gb_set_int(cat, "axis", 1);
+    gb_append_output(g, gemm(g, "out", cat->outputs[0], gb_param(g, "w3", 2, (int64_t[]){13, 2}, -1, 1),
+                             gb_param(g, "b3", 1, (int64_t[]){2}, -1, 1), false));
+    Node *rows = gb_node(g, "Concat", 13, "rows", 2, (Value *[]){h1, h1}, 1);
+    gb_set_int(rows, "axis", 0);
+    gb_append_output(g, gb_op1(g, "Sigmoid", 13, "sig", rows->outputs[0]));
     gradcheck(g, 3, 4, smooth_tol);
     model_free(m);
 }
@@ -487,12 +383,12 @@ static void test_grad_concat(void **state)
 static Value *avgpool(Graph *g, const char *name, Value *x, int64_t k, int64_t s, int64_t pad, bool ceil,
                       bool include_pad)
 {
-    Node *n = node(g, "AveragePool", 13, name, 1, &x, 1);
-    set_ints(n, "kernel_shape", 2, (int64_t[]){k, k});
-    set_ints(n, "strides", 2, (int64_t[]){s, s});
-    set_ints(n, "pads", 4, (int64_t[]){pad, pad, pad, pad});
-    set_int(n, "ceil_mode", ceil);
-    set_int(n, "count_include_pad", include_pad);
+    Node *n = gb_node(g, "AveragePool", 13, name, 1, &x, 1);
+    gb_set_ints(n, "kernel_shape", 2, (int64_t[]){k, k});
+    gb_set_ints(n, "strides", 2, (int64_t[]){s, s});
+    gb_set_ints(n, "pads", 4, (int64_t[]){pad, pad, pad, pad});
+    gb_set_int(n, "ceil_mode", ceil);
+    gb_set_int(n, "count_include_pad", include_pad);
     return n->outputs[0];
 }
 
@@ -501,17 +397,18 @@ static void test_grad_average_pools(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 4, (int64_t[]){1, 2, 6, 6});
-    Node *c = node(g, "Conv", 13, "conv", 3,
-                   (Value *[]){x, param(g, "w", 4, (int64_t[]){3, 2, 3, 3}, -0.5f, 0.5f),
-                               param(g, "b", 1, (int64_t[]){3}, -0.5f, 0.5f)},
-                   1);
-    set_ints(c, "pads", 4, (int64_t[]){1, 1, 1, 1});
-    Value *a = op1(g, "Sigmoid", "sig", avgpool(g, "ap", c->outputs[0], 3, 2, 1, true, false));   /* [N,3,4,4] */
-    Value *b = op1(g, "Tanh", "tanh", avgpool(g, "ap_pad", c->outputs[0], 2, 1, 1, false, true)); /* [N,3,7,7] */
-    Value *ga = op1(g, "Flatten", "fa", op1(g, "GlobalAveragePool", "gapa", a));
-    Value *gb = op1(g, "Flatten", "fb", op1(g, "GlobalAveragePool", "gapb", b));
-    output(g, gemm(g, "fc", op2(g, "Mul", "ab", ga, gb), param(g, "fw", 2, (int64_t[]){3, 2}, -1, 1), NULL, false));
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 6, 6});
+    Node *c = gb_node(g, "Conv", 13, "conv", 3,
+                      (Value *[]){x, gb_param(g, "w", 4, (int64_t[]){3, 2, 3, 3}, -0.5f, 0.5f),
+                                  gb_param(g, "b", 1, (int64_t[]){3}, -0.5f, 0.5f)},
+                      1);
+    gb_set_ints(c, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    Value *a = gb_op1(g, "Sigmoid", 13, "sig", avgpool(g, "ap", c->outputs[0], 3, 2, 1, true, false));   /* [N,3,4,4] */
+    Value *b = gb_op1(g, "Tanh", 13, "tanh", avgpool(g, "ap_pad", c->outputs[0], 2, 1, 1, false, true)); /* [N,3,7,7] */
+    Value *ga = gb_op1(g, "Flatten", 13, "fa", gb_op1(g, "GlobalAveragePool", 13, "gapa", a));
+    Value *gb = gb_op1(g, "Flatten", 13, "fb", gb_op1(g, "GlobalAveragePool", 13, "gapb", b));
+    gb_append_output(g, gemm(g, "fc", gb_op2(g, "Mul", 13, "ab", ga, gb),
+                             gb_param(g, "fw", 2, (int64_t[]){3, 2}, -1, 1), NULL, false));
     gradcheck(g, 2, 3, smooth_tol);
     model_free(m);
 }
@@ -521,25 +418,26 @@ static void test_grad_softmax(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 8});
-    Value *h =
-        gemm(g, "fc", x, param(g, "w", 2, (int64_t[]){8, 6}, -1, 1), param(g, "b", 1, (int64_t[]){6}, -1, 1), false);
-    Value *r = op2(g, "Reshape", "rs", h, ints(g, "shape", 3, (int64_t[]){0, 2, 3})); /* [N,2,3] */
-    Node *s13 = node(g, "Softmax", 13, "s13", 1, &r, 1);
-    set_int(s13, "axis", 2);
-    Value *scaled = op2(g, "Mul", "scaled", s13->outputs[0], param(g, "p", 2, (int64_t[]){2, 3}, -2, 2));
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 8});
+    Value *h = gemm(g, "fc", x, gb_param(g, "w", 2, (int64_t[]){8, 6}, -1, 1),
+                    gb_param(g, "b", 1, (int64_t[]){6}, -1, 1), false);
+    Value *r = gb_op2(g, "Reshape", 13, "rs", h, gb_ints(g, "shape", 3, (int64_t[]){0, 2, 3})); /* [N,2,3] */
+    Node *s13 = gb_node(g, "Softmax", 13, "s13", 1, &r, 1);
+    gb_set_int(s13, "axis", 2);
+    Value *scaled = gb_op2(g, "Mul", 13, "scaled", s13->outputs[0], gb_param(g, "p", 2, (int64_t[]){2, 3}, -2, 2));
     /* [N,2,3] -> [N,6] through the exporter's shape arithmetic, done at build time */
-    Value *batch = op2(g, "Gather", "batch", op1(g, "Shape", "shp", scaled), ints(g, "zero", 1, (int64_t[]){0}));
-    Node *cat = node(g, "Concat", 13, "cat", 2, (Value *[]){batch, ints(g, "rest", 1, (int64_t[]){-1})}, 1);
-    set_int(cat, "axis", 0);
-    Value *flat = op2(g, "Reshape", "flat", scaled, cat->outputs[0]);
-    Node *l11 = node(g, "LogSoftmax", 11, "l11", 1, &flat, 1);
-    Node *s11 = node(g, "Softmax", 11, "s11", 1, &r, 1); /* over 2*3 */
-    Node *l13 = node(g, "LogSoftmax", 13, "l13", 1, &r, 1);
-    set_int(l13, "axis", 1);
-    output(g, l11->outputs[0]);
-    output(g, s11->outputs[0]);
-    output(g, l13->outputs[0]);
+    Value *batch =
+        gb_op2(g, "Gather", 13, "batch", gb_op1(g, "Shape", 13, "shp", scaled), gb_ints(g, "zero", 1, (int64_t[]){0}));
+    Node *cat = gb_node(g, "Concat", 13, "cat", 2, (Value *[]){batch, gb_ints(g, "rest", 1, (int64_t[]){-1})}, 1);
+    gb_set_int(cat, "axis", 0);
+    Value *flat = gb_op2(g, "Reshape", 13, "flat", scaled, cat->outputs[0]);
+    Node *l11 = gb_node(g, "LogSoftmax", 11, "l11", 1, &flat, 1);
+    Node *s11 = gb_node(g, "Softmax", 11, "s11", 1, &r, 1); /* over 2*3 */
+    Node *l13 = gb_node(g, "LogSoftmax", 13, "l13", 1, &r, 1);
+    gb_set_int(l13, "axis", 1);
+    gb_append_output(g, l11->outputs[0]);
+    gb_append_output(g, s11->outputs[0]);
+    gb_append_output(g, l13->outputs[0]);
     gradcheck(g, 3, 3, smooth_tol);
     model_free(m);
 }
@@ -549,13 +447,15 @@ static void test_grad_matmul_broadcast(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 3, (int64_t[]){1, 2, 5});
-    Value *h = op1(g, "Relu", "relu",
-                   op2(g, "Add", "add", op2(g, "MatMul", "mm", x, param(g, "w", 2, (int64_t[]){5, 4}, -1, 1)),
-                       param(g, "b", 1, (int64_t[]){4}, -1, 1)));
-    output(g, op2(g, "MatMul", "vec", h, param(g, "v", 1, (int64_t[]){4}, -1, 1)));        /* [N,2] */
-    output(g, op2(g, "MatMul", "bat", x, param(g, "w3", 3, (int64_t[]){1, 5, 3}, -1, 1))); /* [N,2,3] */
-    output(g, op2(g, "MatMul", "left", param(g, "u", 1, (int64_t[]){2}, -1, 1), x));       /* [N,5] */
+    Value *x = gb_batch_input(g, "x", 3, (int64_t[]){1, 2, 5});
+    Value *h = gb_op1(g, "Relu", 13, "relu",
+                      gb_op2(g, "Add", 13, "add",
+                             gb_op2(g, "MatMul", 13, "mm", x, gb_param(g, "w", 2, (int64_t[]){5, 4}, -1, 1)),
+                             gb_param(g, "b", 1, (int64_t[]){4}, -1, 1)));
+    gb_append_output(g, gb_op2(g, "MatMul", 13, "vec", h, gb_param(g, "v", 1, (int64_t[]){4}, -1, 1))); /* [N,2] */
+    gb_append_output(
+        g, gb_op2(g, "MatMul", 13, "bat", x, gb_param(g, "w3", 3, (int64_t[]){1, 5, 3}, -1, 1)));        /* [N,2,3] */
+    gb_append_output(g, gb_op2(g, "MatMul", 13, "left", gb_param(g, "u", 1, (int64_t[]){2}, -1, 1), x)); /* [N,5] */
     gradcheck(g, 3, 5, kink_tol);
     model_free(m);
 }
@@ -566,13 +466,14 @@ static void test_grad_shared_weights(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 5});
-    Value *w = param(g, "w", 2, (int64_t[]){5, 5}, -1, 1);
-    Value *h = op1(g, "Tanh", "h", op2(g, "MatMul", "m1", x, w));
-    Node *un = node(g, "Unsqueeze", 11, "un", 1, &h, 1);
-    set_ints(un, "axes", 1, (int64_t[]){1});
-    Value *sq = op2(g, "Squeeze", "sq", un->outputs[0], ints(g, "ax", 1, (int64_t[]){1}));
-    output(g, op2(g, "Add", "y", op2(g, "MatMul", "m2", sq, w), op1(g, "Identity", "id", h)));
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 5});
+    Value *w = gb_param(g, "w", 2, (int64_t[]){5, 5}, -1, 1);
+    Value *h = gb_op1(g, "Tanh", 13, "h", gb_op2(g, "MatMul", 13, "m1", x, w));
+    Node *un = gb_node(g, "Unsqueeze", 11, "un", 1, &h, 1);
+    gb_set_ints(un, "axes", 1, (int64_t[]){1});
+    Value *sq = gb_op2(g, "Squeeze", 13, "sq", un->outputs[0], gb_ints(g, "ax", 1, (int64_t[]){1}));
+    gb_append_output(
+        g, gb_op2(g, "Add", 13, "y", gb_op2(g, "MatMul", 13, "m2", sq, w), gb_op1(g, "Identity", 13, "id", h)));
     gradcheck(g, 4, 1, smooth_tol);
     model_free(m);
 }
@@ -583,9 +484,9 @@ static void test_grad_batchnorm_2d(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
-    Value *h = gemm(g, "fc", x, param(g, "w", 2, (int64_t[]){4, 5}, -1, 1), NULL, false);
-    output(g, op1(g, "Tanh", "t", batchnorm(g, "bn", h, 5)));
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    Value *h = gemm(g, "fc", x, gb_param(g, "w", 2, (int64_t[]){4, 5}, -1, 1), NULL, false);
+    gb_append_output(g, gb_op1(g, "Tanh", 13, "t", batchnorm(g, "bn", h, 5)));
     gradcheck(g, 6, 3, smooth_tol);
     model_free(m);
 }
@@ -607,14 +508,14 @@ static void test_params_are_trainable_floats(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
-    Value *c =
-        conv(g, "conv", x, param(g, "w", 4, (int64_t[]){3, 2, 3, 3}, -1, 1), param(g, "b", 1, (int64_t[]){3}, -1, 1));
-    Value *r = op2(g, "Reshape", "rs", op1(g, "Relu", "relu", batchnorm(g, "bn", c, 3)),
-                   ints(g, "shape", 2, (int64_t[]){0, -1}));
-    param(g, "unused", 1, (int64_t[]){7}, -1, 1);
-    output(g, gemm(g, "fc", r, param(g, "fw", 2, (int64_t[]){12, 2}, -1, 1), param(g, "fb", 1, (int64_t[]){2}, -1, 1),
-                   false));
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *c = conv(g, "conv", x, gb_param(g, "w", 4, (int64_t[]){3, 2, 3, 3}, -1, 1),
+                    gb_param(g, "b", 1, (int64_t[]){3}, -1, 1));
+    Value *r = gb_op2(g, "Reshape", 13, "rs", gb_op1(g, "Relu", 13, "relu", batchnorm(g, "bn", c, 3)),
+                      gb_ints(g, "shape", 2, (int64_t[]){0, -1}));
+    gb_param(g, "unused", 1, (int64_t[]){7}, -1, 1);
+    gb_append_output(g, gemm(g, "fc", r, gb_param(g, "fw", 2, (int64_t[]){12, 2}, -1, 1),
+                             gb_param(g, "fb", 1, (int64_t[]){2}, -1, 1), false));
     Plan *p = build(g, PLAN_TRAINING, 2);
     PlanParam *params;
     int n = plan_params(p, &params);
@@ -646,10 +547,10 @@ static void test_batchnorm_running_stats(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     enum { N = 3, C = 2, S = 4 };
-    Value *x = input(g, "x", 3, (int64_t[]){1, C, S});
+    Value *x = gb_batch_input(g, "x", 3, (int64_t[]){1, C, S});
     Value *y = batchnorm(g, "bn", x, C);
-    set_float(y->producer, "momentum", 0.8f);
-    output(g, y);
+    gb_set_float(y->producer, "momentum", 0.8f);
+    gb_append_output(g, y);
     float *rm = graph_find_value(g, "bn.mean")->init->data, *rv = graph_find_value(g, "bn.var")->init->data;
     double want_mean[C], want_var[C];
     for (int c = 0; c < C; c++) {
@@ -658,7 +559,7 @@ static void test_batchnorm_running_stats(void **state)
     }
     Plan *p = build(g, PLAN_TRAINING, N);
     float *xin = plan_input(p, 0);
-    fill_random(xin, N * C * S, -2, 3);
+    gb_fill_random(xin, N * C * S, -2, 3);
     for (int step = 0; step < 2; step++) {
         forward(p);
         for (int c = 0; c < C; c++) {
@@ -695,19 +596,19 @@ static void test_training_dropout(void **state)
     Model *m = model_new();
     Graph *g = m->graph;
     enum { N = 64, F = 32 };
-    Value *x = input(g, "x", 2, (int64_t[]){1, F});
-    Value *s = param(g, "s", 1, (int64_t[]){F}, 1, 2);
-    Value *h = op2(g, "Mul", "h", x, s);
-    Node *drop = node(g, "Dropout", 13, "drop", 1, &h, 2);
-    Node *drop7 = node(g, "Dropout", 7, "drop7", 1, &h, 2);
-    set_float(drop7, "ratio", 0.25f);
-    output(g, drop->outputs[0]);
-    output(g, drop->outputs[1]);
-    output(g, drop7->outputs[0]);
-    output(g, drop7->outputs[1]);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, F});
+    Value *s = gb_param(g, "s", 1, (int64_t[]){F}, 1, 2);
+    Value *h = gb_op2(g, "Mul", 13, "h", x, s);
+    Node *drop = gb_node(g, "Dropout", 13, "drop", 1, &h, 2);
+    Node *drop7 = gb_node(g, "Dropout", 7, "drop7", 1, &h, 2);
+    gb_set_float(drop7, "ratio", 0.25f);
+    gb_append_output(g, drop->outputs[0]);
+    gb_append_output(g, drop->outputs[1]);
+    gb_append_output(g, drop7->outputs[0]);
+    gb_append_output(g, drop7->outputs[1]);
     Plan *p = build(g, PLAN_TRAINING, N);
     float *xin = plan_input(p, 0);
-    fill_random(xin, N * F, 1, 2);
+    gb_fill_random(xin, N * F, 1, 2);
     forward(p);
     const float *y = plan_output(p, 0), *sv = s->init->data;
     const uint8_t *mask = plan_output(p, 1);
@@ -750,10 +651,11 @@ static void test_no_gradient_error(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = input(g, "x", 2, (int64_t[]){1, 4});
-    Value *table = param(g, "table", 2, (int64_t[]){10, 4}, -1, 1);
-    Value *rows = op2(g, "Gather", "emb_lookup", table, ints(g, "idx", 2, (int64_t[]){3, 7}));
-    output(g, op2(g, "Add", "sum", x, op1(g, "Relu", "r", op2(g, "Mul", "m", rows, rows))));
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    Value *table = gb_param(g, "table", 2, (int64_t[]){10, 4}, -1, 1);
+    Value *rows = gb_op2(g, "Gather", 13, "emb_lookup", table, gb_ints(g, "idx", 2, (int64_t[]){3, 7}));
+    gb_append_output(g,
+                     gb_op2(g, "Add", 13, "sum", x, gb_op1(g, "Relu", 13, "r", gb_op2(g, "Mul", 13, "m", rows, rows))));
     Shape s = shape_from_dims(2, (int64_t[]){2, 4});
     Plan *p = NULL;
     Diag d = {{0}};
@@ -798,5 +700,6 @@ int main(void)
         cmocka_unit_test(test_training_dropout),
         cmocka_unit_test(test_no_gradient_error),
     };
+    gb_rng_seed(7);
     return cmocka_run_group_tests(tests, setup_threads, teardown_threads);
 }

@@ -23,6 +23,7 @@
 
 #include "recipes/recipe.h"
 #include "recipes/recipe_schema.h"
+#include "tests/unit/temp_dir.h"
 
 typedef struct Fixture {
     char dir[64];        /* the temporary folder */
@@ -32,19 +33,11 @@ typedef struct Fixture {
 
 /* ---- files ---- */
 
-static void write_file(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
 static void write_in(const Fixture *fx, const char *name, const char *text)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", fx->dir, name);
-    write_file(path, text, strlen(text));
+    temp_write_file(path, text, strlen(text));
 }
 
 /* The whole file, NUL-terminated; the caller frees it. */
@@ -113,16 +106,10 @@ static bool fixture_make(Fixture *fx)
     return true;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     Fixture *fx = *state;
-    int rc = fx->dir[0] ? nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) : 0;
+    int rc = fx->dir[0] ? temp_remove_tree(fx->dir) : 0;
     free(fx);
     return rc;
 }
@@ -268,7 +255,7 @@ static void test_path_resolution(void **state)
              "output: ../out/s.onnx\n",
              fx->dir);
     snprintf(path, sizeof path, "%s/sub/r.yaml", fx->dir);
-    write_file(path, text, strlen(text));
+    temp_write_file(path, text, strlen(text));
     Recipe r;
     Diag d = {""};
     assert_int_equal(recipe_load(path, &r, &d), KDC_OK);
@@ -344,7 +331,7 @@ static void test_demo_recipes(void **state)
         snprintf(path, sizeof path, "%s/recipes/%s.yaml", fx->src, names[i]);
         char *text = slurp(path);
         snprintf(path, sizeof path, "%s/recipes/%s.yaml", fx->dir, names[i]);
-        write_file(path, text, strlen(text));
+        temp_write_file(path, text, strlen(text));
         free(text);
         Recipe r;
         Diag d = {""};

@@ -21,99 +21,9 @@
 
 #include "ir/ops.h"
 #include "passes/passes.h"
-
-/* ---- deterministic random numbers ---- */
-
-static uint64_t rng_state;
-
-static float rng_uniform(void) /* in [-1, 1) */
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
-}
+#include "tests/unit/graph_build.h"
 
 /* ---- graph building ---- */
-
-static Value **append_value(Arena *a, Value **list, int n, Value *v)
-{
-    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
-    if (n)
-        memcpy(grown, list, (size_t)n * sizeof *grown);
-    grown[n] = v;
-    return grown;
-}
-
-static Value *add_input(Graph *g, const char *name, int rank, const int64_t *dims)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->kind = TYPE_TENSOR;
-    v->dtype = DT_FLOAT;
-    v->shape = shape_from_dims(rank, dims);
-    v->shape.dims[0] = (Dim){-1, "N"};
-    g->inputs = append_value(g->arena, g->inputs, g->n_inputs++, v);
-    return v;
-}
-
-static Value *add_tensor(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    Tensor *t = tensor_new(g->arena, dt, rank, dims);
-    t->name = v->name;
-    v->init = t;
-    v->kind = TYPE_TENSOR;
-    v->dtype = dt;
-    v->shape = shape_from_dims(rank, dims);
-    g->inits = append_value(g->arena, g->inits, g->n_inits++, v);
-    return v;
-}
-
-/* Random float initializer, values in [lo, hi). */
-static Value *add_weight(Graph *g, const char *name, int rank, const int64_t *dims, float lo, float hi)
-{
-    Value *v = add_tensor(g, name, DT_FLOAT, rank, dims);
-    float *w = v->init->data;
-    for (int64_t i = 0; i < tensor_numel(v->init); i++)
-        w[i] = lo + (hi - lo) * (rng_uniform() + 1.0f) / 2.0f;
-    return v;
-}
-
-static Value *add_shape(Graph *g, const char *name, int n, const int64_t *entries)
-{
-    Value *v = add_tensor(g, name, DT_INT64, 1, (int64_t[]){n});
-    memcpy(v->init->data, entries, (size_t)n * sizeof *entries);
-    return v;
-}
-
-static Node *add_node(Graph *g, const char *op, const char *name, int n_in, Value **in)
-{
-    Node *n = graph_add_node(g, op, "", n_in, 1);
-    n->name = arena_strdup(g->arena, name);
-    n->opset = 13;
-    for (int i = 0; i < n_in; i++)
-        n->inputs[i] = in[i];
-    char out[64];
-    snprintf(out, sizeof out, "%s_out", name);
-    node_set_output(n, 0, graph_add_value(g, out, NULL));
-    op_bind(n);
-    return n;
-}
-
-static Value *node1(Graph *g, const char *op, const char *name, Value *x)
-{
-    return add_node(g, op, name, 1, &x)->outputs[0];
-}
-
-static void set_ints(Node *n, const char *name, int count, const int64_t *v)
-{
-    Attr *a = node_add_attr(n, name, ATTR_INTS);
-    a->n = count;
-    a->ints = arena_memdup(n->graph->arena, v, (size_t)count * sizeof *v);
-}
-
-static void set_output(Graph *g, Value *v)
-{
-    g->outputs = append_value(g->arena, g->outputs, g->n_outputs++, v);
-}
 
 static char *weight_name(const char *layer, const char *part)
 {
@@ -126,11 +36,11 @@ static char *weight_name(const char *layer, const char *part)
 
 static Value *conv(Graph *g, const char *name, Value *x, int64_t out_ch, int64_t in_ch, int64_t group)
 {
-    Value *w = add_weight(g, weight_name(name, "weight"), 4, (int64_t[]){out_ch, in_ch / group, 3, 3}, -1, 1);
-    Value *b = add_weight(g, weight_name(name, "bias"), 1, &out_ch, -1, 1);
-    Node *n = add_node(g, "Conv", name, 3, (Value *[]){x, w, b});
-    set_ints(n, "pads", 4, (int64_t[]){1, 1, 1, 1});
-    set_ints(n, "kernel_shape", 2, (int64_t[]){3, 3});
+    Value *w = gb_param(g, weight_name(name, "weight"), 4, (int64_t[]){out_ch, in_ch / group, 3, 3}, -1, 1);
+    Value *b = gb_param(g, weight_name(name, "bias"), 1, &out_ch, -1, 1);
+    Node *n = gb_node(g, "Conv", 13, name, 3, (Value *[]){x, w, b}, 1);
+    gb_set_ints(n, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    gb_set_ints(n, "kernel_shape", 2, (int64_t[]){3, 3});
     if (group != 1)
         node_add_attr(n, "group", ATTR_INT)->i = group;
     return n->outputs[0];
@@ -138,39 +48,39 @@ static Value *conv(Graph *g, const char *name, Value *x, int64_t out_ch, int64_t
 
 static Value *batchnorm(Graph *g, const char *name, Value *x, int64_t ch)
 {
-    Value *in[5] = {x, add_weight(g, weight_name(name, "scale"), 1, &ch, 0.5f, 1.5f),
-                    add_weight(g, weight_name(name, "B"), 1, &ch, -1, 1),
-                    add_weight(g, weight_name(name, "mean"), 1, &ch, -1, 1),
-                    add_weight(g, weight_name(name, "var"), 1, &ch, 0.5f, 1.5f)};
-    return add_node(g, "BatchNormalization", name, 5, in)->outputs[0];
+    Value *in[5] = {x, gb_param(g, weight_name(name, "scale"), 1, &ch, 0.5f, 1.5f),
+                    gb_param(g, weight_name(name, "B"), 1, &ch, -1, 1),
+                    gb_param(g, weight_name(name, "mean"), 1, &ch, -1, 1),
+                    gb_param(g, weight_name(name, "var"), 1, &ch, 0.5f, 1.5f)};
+    return gb_node(g, "BatchNormalization", 13, name, 5, in, 1)->outputs[0];
 }
 
 static Value *maxpool(Graph *g, const char *name, Value *x)
 {
-    Node *n = add_node(g, "MaxPool", name, 1, &x);
-    set_ints(n, "kernel_shape", 2, (int64_t[]){2, 2});
-    set_ints(n, "strides", 2, (int64_t[]){2, 2});
+    Node *n = gb_node(g, "MaxPool", 13, name, 1, &x, 1);
+    gb_set_ints(n, "kernel_shape", 2, (int64_t[]){2, 2});
+    gb_set_ints(n, "strides", 2, (int64_t[]){2, 2});
     return n->outputs[0];
 }
 
 /* Gemm with B stored [units, features] (transB = 1, as PyTorch exports). */
 static Value *gemm(Graph *g, const char *name, Value *x, int64_t units, int64_t features)
 {
-    Value *w = add_weight(g, weight_name(name, "weight"), 2, (int64_t[]){units, features}, -1, 1);
-    Value *b = add_weight(g, weight_name(name, "bias"), 1, &units, -1, 1);
-    Node *n = add_node(g, "Gemm", name, 3, (Value *[]){x, w, b});
+    Value *w = gb_param(g, weight_name(name, "weight"), 2, (int64_t[]){units, features}, -1, 1);
+    Value *b = gb_param(g, weight_name(name, "bias"), 1, &units, -1, 1);
+    Node *n = gb_node(g, "Gemm", 13, name, 3, (Value *[]){x, w, b}, 1);
     node_add_attr(n, "transB", ATTR_INT)->i = 1;
     return n->outputs[0];
 }
 
 static Value *matmul_add(Graph *g, const char *name, Value *x, int64_t features, int64_t units)
 {
-    Value *w = add_weight(g, weight_name(name, "weight"), 2, (int64_t[]){features, units}, -1, 1);
-    Value *b = add_weight(g, weight_name(name, "bias"), 1, &units, -1, 1);
+    Value *w = gb_param(g, weight_name(name, "weight"), 2, (int64_t[]){features, units}, -1, 1);
+    Value *b = gb_param(g, weight_name(name, "bias"), 1, &units, -1, 1);
     char mm[64];
     snprintf(mm, sizeof mm, "%s_mm", name);
-    Value *y = add_node(g, "MatMul", mm, 2, (Value *[]){x, w})->outputs[0];
-    return add_node(g, "Add", name, 2, (Value *[]){y, b})->outputs[0];
+    Value *y = gb_node(g, "MatMul", 13, mm, 2, (Value *[]){x, w}, 1)->outputs[0];
+    return gb_node(g, "Add", 13, name, 2, (Value *[]){y, b}, 1)->outputs[0];
 }
 
 static Value *find(Graph *g, const char *name)
@@ -424,7 +334,7 @@ static Buf random_input(int rank, const int64_t *dims)
 {
     Buf x = buf_new(rank, dims);
     for (int64_t i = 0; i < buf_numel(&x); i++)
-        x.data[i] = rng_uniform();
+        x.data[i] = gb_frand();
     return x;
 }
 
@@ -478,13 +388,13 @@ static const int64_t cnn_drop1[] = {1, 3}, cnn_drop2[] = {0, 2, 5}, cnn_drop3[] 
 static void cnn_build(Model *m, bool make_dropped_irrelevant)
 {
     Graph *g = m->graph;
-    rng_state = 42;
-    Value *x = add_input(g, "x", 4, (int64_t[]){2, 1, 8, 8});
-    x = maxpool(g, "pool1", node1(g, "Relu", "relu1", batchnorm(g, "bn1", conv(g, "conv1", x, 4, 1, 1), 4)));
-    x = maxpool(g, "pool2", node1(g, "Relu", "relu2", batchnorm(g, "bn2", conv(g, "conv2", x, 6, 4, 1), 6)));
-    x = node1(g, "Flatten", "flatten", x);
-    x = node1(g, "Relu", "relu3", gemm(g, "fc1", x, 8, 24));
-    set_output(g, gemm(g, "fc2", x, 3, 8));
+    gb_rng_seed(42);
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){2, 1, 8, 8});
+    x = maxpool(g, "pool1", gb_op1(g, "Relu", 13, "relu1", batchnorm(g, "bn1", conv(g, "conv1", x, 4, 1, 1), 4)));
+    x = maxpool(g, "pool2", gb_op1(g, "Relu", 13, "relu2", batchnorm(g, "bn2", conv(g, "conv2", x, 6, 4, 1), 6)));
+    x = gb_op1(g, "Flatten", 13, "flatten", x);
+    x = gb_op1(g, "Relu", 13, "relu3", gemm(g, "fc1", x, 8, 24));
+    gb_append_output(g, gemm(g, "fc2", x, 3, 8));
     for (int i = 0; make_dropped_irrelevant && i < 2; i++) {
         zero_unit(g, "conv1.weight", 0, cnn_drop1[i]);
         zero_unit(g, "conv1.bias", 0, cnn_drop1[i]);
@@ -564,11 +474,11 @@ static void test_cnn_random_weights_shapes(void **state)
 static void mlp_build(Model *m)
 {
     Graph *g = m->graph;
-    rng_state = 7;
-    Value *x = add_input(g, "x", 2, (int64_t[]){2, 16});
-    x = node1(g, "Relu", "relu1", matmul_add(g, "l1", x, 16, 12));
-    x = node1(g, "Tanh", "tanh2", matmul_add(g, "l2", x, 12, 10));
-    set_output(g, matmul_add(g, "l3", x, 10, 4));
+    gb_rng_seed(7);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){2, 16});
+    x = gb_op1(g, "Relu", 13, "relu1", matmul_add(g, "l1", x, 16, 12));
+    x = gb_op1(g, "Tanh", 13, "tanh2", matmul_add(g, "l2", x, 12, 10));
+    gb_append_output(g, matmul_add(g, "l3", x, 10, 4));
     static const int64_t drop1[] = {0, 5, 6, 7, 8, 11}, drop2[] = {1, 3, 5, 7, 9};
     for (int i = 0; i < 6; i++) {
         zero_unit(g, "l1.weight", 1, drop1[i]);
@@ -613,12 +523,12 @@ static void test_mlp_student_matches_teacher(void **state)
 static void ranking_build(Model *m)
 {
     Graph *g = m->graph;
-    Value *x = add_input(g, "x", 2, (int64_t[]){1, 2});
-    Value *w = add_tensor(g, "w", DT_FLOAT, 2, (int64_t[]){2, 4});
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 2});
+    Value *w = gb_init(g, "w", DT_FLOAT, 2, (int64_t[]){2, 4});
     memcpy(w->init->data, (float[]){1, -2, 1, 3, -1, 3, 1, -2}, 8 * sizeof(float));
-    Value *h = add_node(g, "Gemm", "hidden", 2, (Value *[]){x, w})->outputs[0];
-    Value *w2 = add_weight(g, "w2", 2, (int64_t[]){4, 3}, -1, 1);
-    set_output(g, add_node(g, "Gemm", "out", 2, (Value *[]){h, w2})->outputs[0]);
+    Value *h = gb_node(g, "Gemm", 13, "hidden", 2, (Value *[]){x, w}, 1)->outputs[0];
+    Value *w2 = gb_param(g, "w2", 2, (int64_t[]){4, 3}, -1, 1);
+    gb_append_output(g, gb_node(g, "Gemm", 13, "out", 2, (Value *[]){h, w2}, 1)->outputs[0]);
     infer(m);
 }
 
@@ -650,22 +560,22 @@ static void test_ranking_top_k_by_l1_ties_to_lower_index(void **state)
 static void reshape_build(Model *m, const int64_t *target, bool via_shape_chain, bool fold)
 {
     Graph *g = m->graph;
-    rng_state = 99;
-    Value *x = add_input(g, "x", 4, (int64_t[]){2, 2, 4, 4});
-    Value *c = node1(g, "Relu", "relu1", conv(g, "conv1", x, 4, 2, 1));
+    gb_rng_seed(99);
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){2, 2, 4, 4});
+    Value *c = gb_op1(g, "Relu", 13, "relu1", conv(g, "conv1", x, 4, 2, 1));
     Value *shape;
     if (via_shape_chain) {
-        Value *s = node1(g, "Shape", "shape", c);
-        Value *i0 = add_shape(g, "i0", 1, (int64_t[]){0});
-        Value *n = add_node(g, "Gather", "gather", 2, (Value *[]){s, i0})->outputs[0];
-        shape = add_node(g, "Concat", "cat", 2, (Value *[]){n, add_shape(g, "m1", 1, (int64_t[]){-1})})->outputs[0];
+        Value *s = gb_op1(g, "Shape", 13, "shape", c);
+        Value *i0 = gb_ints(g, "i0", 1, (int64_t[]){0});
+        Value *n = gb_node(g, "Gather", 13, "gather", 2, (Value *[]){s, i0}, 1)->outputs[0];
+        shape = gb_node(g, "Concat", 13, "cat", 2, (Value *[]){n, gb_ints(g, "m1", 1, (int64_t[]){-1})}, 1)->outputs[0];
         node_add_attr(shape->producer, "axis", ATTR_INT)->i = 0;
     } else {
-        shape = add_shape(g, "target", 2, target);
+        shape = gb_ints(g, "target", 2, target);
     }
-    Value *flat = add_node(g, "Reshape", "view", 2, (Value *[]){c, shape})->outputs[0];
-    Value *w = add_weight(g, "fc.weight", 2, (int64_t[]){64, 5}, -1, 1);
-    set_output(g, add_node(g, "Gemm", "fc", 2, (Value *[]){flat, w})->outputs[0]);
+    Value *flat = gb_node(g, "Reshape", 13, "view", 2, (Value *[]){c, shape}, 1)->outputs[0];
+    Value *w = gb_param(g, "fc.weight", 2, (int64_t[]){64, 5}, -1, 1);
+    gb_append_output(g, gb_node(g, "Gemm", 13, "fc", 2, (Value *[]){flat, w}, 1)->outputs[0]);
     for (int i = 0; i < 4; i += 2) {
         zero_unit(g, "conv1.weight", 0, i);
         zero_unit(g, "conv1.bias", 0, i);
@@ -715,16 +625,16 @@ static void test_reshape_targets(void **state)
 static void const_ops_build(Model *m)
 {
     Graph *g = m->graph;
-    rng_state = 5;
-    Value *x = add_input(g, "x", 4, (int64_t[]){2, 2, 4, 4});
+    gb_rng_seed(5);
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){2, 2, 4, 4});
     Value *y = conv(g, "conv1", x, 4, 2, 1);
-    Value *scale = add_weight(g, "scale", 4, (int64_t[]){1, 4, 1, 1}, 0.5f, 1.5f);
-    Value *shift = add_weight(g, "shift", 3, (int64_t[]){4, 1, 1}, -1, 1);
-    Value *gain = add_weight(g, "gain", 1, (int64_t[]){1}, 0.5f, 1.5f);
-    y = add_node(g, "Mul", "mul_scale", 2, (Value *[]){y, scale})->outputs[0];
-    y = add_node(g, "Add", "add_shift", 2, (Value *[]){shift, y})->outputs[0];
-    y = add_node(g, "Mul", "mul_gain", 2, (Value *[]){y, gain})->outputs[0];
-    set_output(g, conv(g, "conv2", node1(g, "Relu", "relu", y), 3, 4, 1));
+    Value *scale = gb_param(g, "scale", 4, (int64_t[]){1, 4, 1, 1}, 0.5f, 1.5f);
+    Value *shift = gb_param(g, "shift", 3, (int64_t[]){4, 1, 1}, -1, 1);
+    Value *gain = gb_param(g, "gain", 1, (int64_t[]){1}, 0.5f, 1.5f);
+    y = gb_node(g, "Mul", 13, "mul_scale", 2, (Value *[]){y, scale}, 1)->outputs[0];
+    y = gb_node(g, "Add", 13, "add_shift", 2, (Value *[]){shift, y}, 1)->outputs[0];
+    y = gb_node(g, "Mul", 13, "mul_gain", 2, (Value *[]){y, gain}, 1)->outputs[0];
+    gb_append_output(g, conv(g, "conv2", gb_op1(g, "Relu", 13, "relu", y), 3, 4, 1));
     for (int u = 1; u < 4; u += 2) {
         zero_unit(g, "conv1.weight", 0, u);
         zero_unit(g, "conv1.bias", 0, u);
@@ -796,11 +706,11 @@ static void test_refuses_residual(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
-    Value *r = node1(g, "Relu", "relu1", conv(g, "conv1", x, 4, 2, 1));
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *r = gb_op1(g, "Relu", 13, "relu1", conv(g, "conv1", x, 4, 2, 1));
     Value *y = conv(g, "conv2", r, 4, 4, 1);
-    Value *sum = add_node(g, "Add", "add_3", 2, (Value *[]){r, y})->outputs[0];
-    set_output(g, conv(g, "conv3", sum, 2, 4, 1));
+    Value *sum = gb_node(g, "Add", 13, "add_3", 2, (Value *[]){r, y}, 1)->outputs[0];
+    gb_append_output(g, conv(g, "conv3", sum, 2, 4, 1));
     infer(m);
     expect_refusal(m, 0.5, "node 'add_3' (Add) joins two computed branches (a residual connection); " CHAIN_ONLY);
 }
@@ -810,11 +720,11 @@ static void test_refuses_concat(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
     Value *a = conv(g, "conv1", x, 4, 2, 1);
-    Value *cat = add_node(g, "Concat", "cat", 2, (Value *[]){a, a})->outputs[0];
+    Value *cat = gb_node(g, "Concat", 13, "cat", 2, (Value *[]){a, a}, 1)->outputs[0];
     node_add_attr(cat->producer, "axis", ATTR_INT)->i = 1;
-    set_output(g, conv(g, "conv2", cat, 2, 8, 1));
+    gb_append_output(g, conv(g, "conv2", cat, 2, 8, 1));
     infer(m);
     expect_refusal(m, 0.5, "node 'cat' (Concat) concatenates computed values; " CHAIN_ONLY);
 }
@@ -824,10 +734,10 @@ static void test_refuses_depthwise(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
     Value *a = conv(g, "conv1", x, 4, 2, 1);
     Value *dw = conv(g, "dw", a, 4, 4, 4);
-    set_output(g, conv(g, "conv3", dw, 2, 4, 1));
+    gb_append_output(g, conv(g, "conv3", dw, 2, 4, 1));
     infer(m);
     expect_refusal(m, 0.5,
                    "node 'dw' (Conv) is a grouped or depthwise convolution (group 4); kdc's width shrink handles "
@@ -839,10 +749,10 @@ static void test_refuses_fork(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
-    Value *r = node1(g, "Relu", "relu1", conv(g, "conv1", x, 4, 2, 1));
-    set_output(g, conv(g, "conv2", r, 2, 4, 1));
-    set_output(g, r);
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *r = gb_op1(g, "Relu", 13, "relu1", conv(g, "conv1", x, 4, 2, 1));
+    gb_append_output(g, conv(g, "conv2", r, 2, 4, 1));
+    gb_append_output(g, r);
     infer(m);
     expect_refusal(m, 0.5, "node 'relu1' (Relu): its output 'relu1_out' is used 2 times (a fork); " CHAIN_ONLY);
 }
@@ -852,9 +762,9 @@ static void test_refuses_unknown_op(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
-    Value *l = node1(g, "LRN", "lrn", conv(g, "conv1", x, 4, 2, 1));
-    set_output(g, conv(g, "conv2", l, 2, 4, 1));
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *l = gb_op1(g, "LRN", 13, "lrn", conv(g, "conv1", x, 4, 2, 1));
+    gb_append_output(g, conv(g, "conv2", l, 2, 4, 1));
     infer(m);
     expect_refusal(m, 0.5,
                    "node 'lrn' (LRN) is an op kdc's width shrink does not know; it handles chains of Conv, Gemm and "
@@ -867,9 +777,9 @@ static void test_refuses_softmax_between_layers(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x", 2, (int64_t[]){1, 4});
-    Value *h = node1(g, "Softmax", "sm", gemm(g, "fc1", x, 6, 4));
-    set_output(g, gemm(g, "fc2", h, 2, 6));
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
+    Value *h = gb_op1(g, "Softmax", 13, "sm", gemm(g, "fc1", x, 6, 4));
+    gb_append_output(g, gemm(g, "fc2", h, 2, 6));
     infer(m);
     expect_refusal(m, 0.5,
                    "node 'sm' (Softmax) rearranges the channels of layer 'fc1' in a way kdc's width shrink cannot "
@@ -891,7 +801,7 @@ static void test_refuses_used_dropout_mask(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x", 2, (int64_t[]){1, 4});
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
     Value *h = gemm(g, "fc1", x, 6, 4);
     Node *drop = graph_add_node(g, "Dropout", "", 1, 2);
     drop->name = "drop";
@@ -899,8 +809,8 @@ static void test_refuses_used_dropout_mask(void **state)
     node_set_output(drop, 0, graph_add_value(g, "dropped", NULL));
     node_set_output(drop, 1, graph_add_value(g, "mask", NULL));
     op_bind(drop);
-    set_output(g, gemm(g, "fc2", drop->outputs[0], 2, 6));
-    set_output(g, drop->outputs[1]);
+    gb_append_output(g, gemm(g, "fc2", drop->outputs[0], 2, 6));
+    gb_append_output(g, drop->outputs[1]);
     infer(m);
     expect_refusal(m, 0.5,
                    "node 'drop' (Dropout): output 1 ('mask') is used; kdc's width shrink follows first outputs only");
@@ -911,10 +821,10 @@ static void test_refuses_weight_on_the_left(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = add_input(g, "x", 2, (int64_t[]){4, 3});
-    Value *w = add_weight(g, "w", 2, (int64_t[]){5, 4}, -1, 1);
-    Value *h = add_node(g, "MatMul", "mm", 2, (Value *[]){w, x})->outputs[0];
-    set_output(g, gemm(g, "fc", h, 2, 3));
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){4, 3});
+    Value *w = gb_param(g, "w", 2, (int64_t[]){5, 4}, -1, 1);
+    Value *h = gb_node(g, "MatMul", 13, "mm", 2, (Value *[]){w, x}, 1)->outputs[0];
+    gb_append_output(g, gemm(g, "fc", h, 2, 3));
     infer(m);
     expect_refusal(m, 0.5, "node 'mm' (MatMul) takes the chain as input 1; kdc's width shrink needs it as input 0");
 }
@@ -924,7 +834,7 @@ static void test_refuses_no_layer(void **state)
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    set_output(g, node1(g, "Relu", "relu", add_input(g, "x", 2, (int64_t[]){1, 4})));
+    gb_append_output(g, gb_op1(g, "Relu", 13, "relu", gb_batch_input(g, "x", 2, (int64_t[]){1, 4})));
     infer(m);
     expect_refusal(m, 0.5, "found no Conv, Gemm or MatMul layer between the graph input and output; nothing to shrink");
 }

@@ -23,6 +23,7 @@
 #include "ir/ops.h"
 #include "passes/passes.h"
 #include "train/trainer.h"
+#include "tests/unit/graph_build.h"
 
 enum { FEATURES = 8, HIDDEN = 4, CLASSES = 2 };
 
@@ -60,39 +61,10 @@ static Dataset blobs(int64_t n)
 
 /* ---- models ---- */
 
-static Value **append_value(Arena *a, Value **list, int n, Value *v)
-{
-    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
-    if (n)
-        memcpy(grown, list, (size_t)n * sizeof *grown);
-    grown[n] = v;
-    return grown;
-}
-
-static Value *weight(Graph *g, const char *name, int rank, const int64_t *dims)
-{
-    Value *v = graph_add_value(g, name, NULL);
-    v->init = tensor_new(g->arena, DT_FLOAT, rank, dims);
-    v->kind = TYPE_TENSOR;
-    v->dtype = DT_FLOAT;
-    v->shape = shape_from_dims(rank, dims);
-    g->inits = append_value(g->arena, g->inits, g->n_inits++, v);
-    return v;
-}
-
 static Value *gemm(Graph *g, const char *name, Value *x, Value *w, Value *b)
 {
-    Node *n = graph_add_node(g, "Gemm", "", 3, 1);
-    n->name = arena_strdup(g->arena, name);
-    n->opset = 13;
-    n->inputs[0] = x;
-    n->inputs[1] = w;
-    n->inputs[2] = b;
-    node_add_attr(n, "transB", ATTR_INT)->i = 1;
-    char out[64];
-    snprintf(out, sizeof out, "%s_out", name);
-    node_set_output(n, 0, graph_add_value(g, out, NULL));
-    op_bind(n);
+    Node *n = gb_node(g, "Gemm", 13, name, 3, (Value *[]){x, w, b}, 1);
+    gb_set_int(n, "transB", 1);
     return n->outputs[0];
 }
 
@@ -101,22 +73,13 @@ static Model *mlp(int64_t hidden, int64_t classes)
 {
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = graph_add_value(g, "x", NULL);
-    x->kind = TYPE_TENSOR;
-    x->dtype = DT_FLOAT;
-    x->shape = shape_from_dims(2, (int64_t[]){-1, FEATURES});
-    x->shape.dims[0].param = "N";
-    g->inputs = append_value(m->arena, g->inputs, g->n_inputs++, x);
-    Value *h = gemm(g, "fc1", x, weight(g, "w1", 2, (int64_t[]){hidden, FEATURES}), weight(g, "b1", 1, &hidden));
-    Node *relu = graph_add_node(g, "Relu", "", 1, 1);
-    relu->name = "relu";
-    relu->opset = 13;
-    relu->inputs[0] = h;
-    node_set_output(relu, 0, graph_add_value(g, "h", NULL));
-    op_bind(relu);
-    Value *y = gemm(g, "fc2", relu->outputs[0], weight(g, "w2", 2, (int64_t[]){classes, hidden}),
-                    weight(g, "b2", 1, &classes));
-    g->outputs = append_value(m->arena, g->outputs, g->n_outputs++, y);
+    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){-1, FEATURES});
+    Value *h = gemm(g, "fc1", x, gb_init(g, "w1", DT_FLOAT, 2, (int64_t[]){hidden, FEATURES}),
+                    gb_init(g, "b1", DT_FLOAT, 1, &hidden));
+    Value *r = gb_node_to(g, "Relu", 13, "relu", 1, &h, "h")->outputs[0];
+    Value *y = gemm(g, "fc2", r, gb_init(g, "w2", DT_FLOAT, 2, (int64_t[]){classes, hidden}),
+                    gb_init(g, "b2", DT_FLOAT, 1, &classes));
+    gb_append_output(g, y);
     Diag d = {{0}};
     if (pass_infer_shapes(g, &d))
         fail_msg("infer: %s", d.msg);
@@ -280,7 +243,7 @@ static void test_classes_errors(void **state)
     y->shape.rank = 3;
     expect_error(trainer_classes(g, &classes, &d), &d,
                  "output 'fc2_out' must be logits of shape [batch, classes] with known classes");
-    g->outputs = append_value(m->arena, g->outputs, g->n_outputs++, g->inputs[0]);
+    gb_append_output(g, g->inputs[0]);
     expect_error(trainer_classes(g, &classes, &d), &d,
                  "the model has 2 outputs; kdc distills classifiers with one logits output");
     model_free(m);
@@ -313,7 +276,7 @@ static void test_check_data_errors(void **state)
                  "labels.npy: label -1 of sample 6 is out of range: the teacher has 2 classes");
     ds.y[6] = 0;
     Value *x2 = graph_add_value(g, "x2", NULL);
-    g->inputs = append_value(m->arena, g->inputs, g->n_inputs++, x2);
+    gb_append_input(g, x2);
     expect_error(trainer_check_data(g, &ds, CLASSES, "train.npy", "labels.npy", &d), &d,
                  "the model must have exactly one input to train on a dataset");
     model_free(m);
