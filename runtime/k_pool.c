@@ -97,33 +97,60 @@ static Window pool_window(const PoolDims *pd, int oh, int ow)
     return w;
 }
 
+/* Max over the taps of one window; NaN wins and sticks, as in the ONNX
+ * reference. Returns the winner's index in the plane (-1: no tap). */
+static inline float window_max(const float *x, int W, int h0, int w0, int dil_h, int dil_w, int khlo, int khhi,
+                               int kwlo, int kwhi, int32_t *arg)
+{
+    float best = -INFINITY;
+    *arg = -1;
+    for (int kh = khlo; kh < khhi; kh++) {
+        int32_t row = (h0 + kh * dil_h) * W + w0;
+        for (int kw = kwlo; kw < kwhi; kw++) {
+            int32_t idx = row + kw * dil_w;
+            float v = x[idx];
+            if (*arg < 0 || v > best || (v != v && best == best)) {
+                best = v;
+                *arg = idx;
+            }
+        }
+    }
+    return best;
+}
+
+/* Window ranges depend on the row or the column alone: the row's are found
+ * once per output row, the columns' once per plane (kept on the stack for
+ * rows up to POOL_COLS wide). */
+enum { POOL_COLS = 512 };
+
 static void maxpool_forward_plane(void *ctx, int plane, int thread)
 {
     const PoolJob *j = ctx;
     const PoolDims *pd = j->pd;
     const float *x = j->x + (size_t)plane * pd->H * pd->W;
     size_t out = (size_t)plane * pd->OH * pd->OW;
+    int cols_lo[POOL_COLS], cols_hi[POOL_COLS];
+    bool cached = pd->OW <= POOL_COLS;
     (void)thread;
-    for (int oh = 0; oh < pd->OH; oh++)
+    for (int ow = 0; cached && ow < pd->OW; ow++)
+        window_taps(ow * pd->stride_w - pd->pad_left, pd->dil_w, pd->KW, 0, pd->W, &cols_lo[ow], &cols_hi[ow]);
+    for (int oh = 0; oh < pd->OH; oh++) {
+        int h0 = oh * pd->stride_h - pd->pad_top, khlo, khhi;
+        window_taps(h0, pd->dil_h, pd->KH, 0, pd->H, &khlo, &khhi);
         for (int ow = 0; ow < pd->OW; ow++, out++) {
-            Window w = pool_window(pd, oh, ow);
-            float best = -INFINITY;
-            int32_t arg = -1;
-            for (int kh = w.khlo; kh < w.khhi; kh++)
-                for (int kw = w.kwlo; kw < w.kwhi; kw++) {
-                    int32_t idx = (w.h0 + kh * pd->dil_h) * pd->W + w.w0 + kw * pd->dil_w;
-                    /* NaN wins and sticks, as in the ONNX reference. */
-                    if (arg < 0 || x[idx] > best || isnan(x[idx])) {
-                        if (isnan(best))
-                            continue;
-                        best = x[idx];
-                        arg = idx;
-                    }
-                }
-            j->y[out] = best;
+            int w0 = ow * pd->stride_w - pd->pad_left, kwlo, kwhi;
+            if (cached) {
+                kwlo = cols_lo[ow];
+                kwhi = cols_hi[ow];
+            } else {
+                window_taps(w0, pd->dil_w, pd->KW, 0, pd->W, &kwlo, &kwhi);
+            }
+            int32_t arg;
+            j->y[out] = window_max(x, pd->W, h0, w0, pd->dil_h, pd->dil_w, khlo, khhi, kwlo, kwhi, &arg);
             if (j->argmax)
                 j->argmax[out] = arg;
         }
+    }
 }
 
 void k_maxpool2d_forward(const PoolDims *pd, const float *x, float *y, int32_t *argmax)
