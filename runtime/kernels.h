@@ -255,4 +255,173 @@ Status k_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, flo
 void k_dropout_backward(const uint8_t *mask, const float *dy, float *dx, int64_t n,
                         float ratio);
 
+/* ------------------------------------------------ elementwise math (k_math.c) */
+
+/* Calls fn(args, begin, end) over [0, n), split in one contiguous range per
+ * thread when n is large enough to pay for it (else inline). */
+void k_run_ranges(int64_t n, void (*fn)(const void *args, int64_t begin, int64_t end),
+                  const void *args);
+
+/* The float unary math functions and activations of ONNX. */
+typedef enum KUnaryOp {
+    KU_ABS, KU_ACOS, KU_ACOSH, KU_ASIN, KU_ASINH, KU_ATAN, KU_ATANH, KU_CEIL, KU_COS,
+    KU_COSH, KU_ERF, KU_EXP, KU_FLOOR, KU_LOG, KU_NEG, KU_RECIPROCAL, KU_ROUND, KU_SIGN,
+    KU_SIN, KU_SINH, KU_SQRT, KU_TAN, KU_SOFTPLUS, KU_SOFTSIGN,
+    KU_ELU,             /* alpha */
+    KU_SELU,            /* alpha, gamma */
+    KU_CELU,            /* alpha (non-zero) */
+    KU_LEAKY_RELU,      /* alpha */
+    KU_HARD_SIGMOID,    /* alpha, beta */
+    KU_HARD_SWISH,
+    KU_THRESHOLDED_RELU, /* alpha */
+    KU_MISH,
+    KU_GELU,            /* exact: x * Phi(x) */
+    KU_GELU_TANH,       /* the tanh approximation */
+    KU_COUNT
+} KUnaryOp;
+
+/* The attributes of the ops that have them (unused ones are ignored). */
+typedef struct KUnaryParams {
+    float alpha, beta, gamma;
+} KUnaryParams;
+
+/* x: [n] -> y: [n] (y may alias x). Round is half to even. */
+void k_unary_forward(KUnaryOp op, const KUnaryParams *pr, const float *x, float *y, int64_t n);
+/* x (forward input), y (forward output), dy: [n] -> dx: [n]. Ceil, Floor,
+ * Round and Sign are piecewise constant: their gradient is zero and dx is
+ * left as it is. At kinks the derivative of the branch PyTorch picks is used. */
+void k_unary_backward(KUnaryOp op, const KUnaryParams *pr, const float *x, const float *y,
+                      const float *dy, float *dx, int64_t n);
+
+/* x: [n] -> y: [n] = min(hi, max(x, lo)): hi everywhere when lo > hi; NaN stays NaN. */
+void k_clip_forward(const float *x, float lo, float hi, float *y, int64_t n);
+/* x, dy: [n] -> dx: [n], += dy where lo <= x <= hi */
+void k_clip_backward(const float *x, float lo, float hi, const float *dy, float *dx, int64_t n);
+/* y: [n] *= s */
+void k_scale(float *y, float s, int64_t n);
+
+/* ---------------------------- broadcasting math, Max/Min/Sum/Where (k_math_binary.c) */
+
+/* A run of output elements y .. y+len-1 reading A from offset a and B from
+ * offset b, stepping a_step and b_step (0 on a broadcast axis) elements. */
+typedef struct KRow {
+    int64_t a, b, y, len, a_step, b_step;
+} KRow;
+typedef void (*KRowFn)(const void *args, const KRow *row);
+
+/* Calls fn for the rows covering output elements [begin, end), in order. */
+void k_broadcast_rows(const BroadcastDims *bd, int64_t begin, int64_t end, KRowFn fn,
+                      const void *args);
+/* The same over all bd->n elements, split over threads when large: fn may
+ * only write what belongs to the output elements of its rows. */
+void k_broadcast_rows_parallel(const BroadcastDims *bd, KRowFn fn, const void *args);
+
+typedef enum KMathBinaryOp {
+    KM_POW,   /* a ^ b */
+    KM_MAX,   /* NaN wins, as in numpy.maximum */
+    KM_MIN,
+    KM_PRELU, /* a is x, b the slope: a < 0 ? a * b : a */
+    KM_FMOD,  /* C fmod: the sign of a */
+} KMathBinaryOp;
+
+/* a: [a_n], b: [b_n] -> y: [n]; y may alias a when a_n == n. */
+void k_math_binary_forward(KMathBinaryOp op, const BroadcastDims *bd, const float *a,
+                           const float *b, float *y);
+/* KM_POW and KM_PRELU. a, b, y (forward output), dy -> da: [a_n], db: [b_n].
+ * Pow's exponent gradient y*ln(a) is taken as 0 where a <= 0 (no real
+ * derivative there); PRelu: da = a > 0 ? dy : b*dy, db = a > 0 ? 0 : a*dy. */
+void k_math_binary_backward(KMathBinaryOp op, const BroadcastDims *bd, const float *a,
+                            const float *b, const float *y, const float *dy, float *da,
+                            float *db);
+
+/* For variadic ops: bd from (Y's dims, X's dims), so A is Y and B is X. */
+/* x: [b_n] elements of elem bytes (1, 2, 4 or 8) -> y: [n], X broadcast to Y */
+void k_broadcast_copy(const BroadcastDims *bd, size_t elem, const void *x, void *y);
+/* dy: [n] -> dx: [b_n] += scale * dy summed over the axes X broadcasts along */
+void k_broadcast_reduce(const BroadcastDims *bd, float scale, const float *dy, float *dx);
+/* Max/Min gradient for input X of output Y, called for the inputs in order:
+ * an output element not yet claimed whose value X holds is claimed, and its
+ * dy goes to dx (which may be NULL: claim only). Ties go to the first input.
+ * x: [b_n], y, dy: [n], claimed: [n] bytes, zero before the first input -> dx: [b_n] */
+void k_select_backward(const BroadcastDims *bd, const float *x, const float *y, const float *dy,
+                       uint8_t *claimed, float *dx);
+
+/* numpy broadcasting of up to K_NARY_MAX operands (Where), axes merged as
+ * in BroadcastDims; strides[k] are operand k's element strides. */
+#define K_NARY_MAX 3
+typedef struct NaryBroadcast {
+    int rank, n_in; /* rank >= 1 */
+    int64_t dims[K_MAX_RANK];
+    int64_t strides[K_NARY_MAX][K_MAX_RANK];
+    int64_t n, in_n[K_NARY_MAX];
+} NaryBroadcast;
+
+/* dims[k], ranks[k]: operand k's shape (ranks 0..K_MAX_RANK); y_dims (may be
+ * NULL) receives the output shape, of the largest rank. */
+Status k_nary_broadcast_init(NaryBroadcast *nb, int n_in, const int64_t *const *dims,
+                             const int *ranks, int64_t *y_dims, Diag *d);
+/* Where. cond: [in_n[0]] bytes (0/1), x: [in_n[1]], y: [in_n[2]] elements
+ * of elem bytes (1, 2, 4 or 8) -> out: [n] */
+void k_where_forward(const NaryBroadcast *nb, size_t elem, const uint8_t *cond, const void *x,
+                     const void *y, void *out);
+/* cond, dout: -> dx: [in_n[1]] += dout where cond, dy: [in_n[2]] += dout elsewhere */
+void k_where_backward(const NaryBroadcast *nb, const uint8_t *cond, const float *dout, float *dx,
+                      float *dy);
+
+/* -------------------------------- typed elementwise: any dtype (k_compare.c) */
+
+/* Element types of the typed kernels (runtime/ maps DType onto these). */
+typedef enum KElem {
+    KE_FLOAT, KE_DOUBLE, KE_FLOAT16, KE_BFLOAT16, KE_INT8, KE_INT16, KE_INT32, KE_INT64,
+    KE_UINT8, KE_UINT16, KE_UINT32, KE_UINT64, KE_BOOL
+} KElem;
+
+/* Integers and bool compute in int64 (wrapping, as C's unsigned arithmetic
+ * does; a narrower result keeps its low bits), the others in double; a real
+ * stored to an integer type truncates toward zero and saturates to the
+ * type's range (NaN gives 0). uint64 values above INT64_MAX are compared and
+ * divided as negative int64: not exactly. */
+bool k_elem_is_int(KElem t);
+size_t k_elem_size(KElem t);
+/* x: [n] of type t -> y: [n] float (float16/bfloat16 exactly, double rounded) */
+void k_convert_to_float(KElem t, const void *x, float *y, int64_t n);
+/* Element i of x (of type t) as int64 (integer and bool types) or as double (any type). */
+int64_t k_elem_get_int(KElem t, const void *x, int64_t i);
+double k_elem_get_double(KElem t, const void *x, int64_t i);
+
+typedef enum KTypedOp {
+    KT_ADD, KT_SUB, KT_MUL,
+    KT_DIV,   /* integers truncate toward zero */
+    KT_POW,   /* integers: exact, a negative exponent gives 1/a^-b truncated (0 for a = 0) */
+    KT_MAX, KT_MIN,
+    KT_MOD,   /* the sign of the divisor (Python) */
+    KT_FMOD,  /* the sign of the dividend (C) */
+    KT_PRELU, /* a < 0 ? a * b : a */
+    KT_EQUAL, KT_GREATER, KT_GREATER_EQUAL, KT_LESS, KT_LESS_EQUAL, /* write bool */
+    KT_AND, KT_OR, KT_XOR, /* bool in, bool out */
+} KTypedOp;
+
+/* a: [a_n] of ta, b: [b_n] of tb -> y: [n] of ty (bool for comparisons and
+ * logic); computed in int64 when ta and tb are both integer or bool, else in
+ * double. y may alias a when a_n == n and ta == ty. Fails on an integer
+ * division or modulo by zero. */
+Status k_typed_binary(KTypedOp op, const BroadcastDims *bd, KElem ta, const void *a, KElem tb,
+                      const void *b, KElem ty, void *y, Diag *d);
+
+typedef enum KTypedUnaryOp { KT_ABS, KT_NEG, KT_SIGN, KT_NOT, KT_CLIP } KTypedUnaryOp;
+
+/* Bounds of KT_CLIP, in the domain the type computes in (ints or reals). */
+typedef struct KClipBounds {
+    int64_t lo_i, hi_i;
+    double lo_f, hi_f;
+} KClipBounds;
+
+/* x: [n] of t -> y: [n] of t (bool for KT_NOT); clip may be NULL but for KT_CLIP. */
+void k_typed_unary(KTypedUnaryOp op, KElem t, const KClipBounds *clip, const void *x, void *y,
+                   int64_t n);
+/* A float unary op on double, float16 or bfloat16 data, computed in float:
+ * x: [n] of t -> y: [n] of t */
+void k_typed_unary_float(KUnaryOp op, const KUnaryParams *pr, KElem t, const void *x, void *y,
+                         int64_t n);
+
 #endif

@@ -1,8 +1,8 @@
 /* op_elementwise.c - runtime entries of the elementwise ops: Add, Sub, Mul,
- * Div (float, and integer for shape arithmetic), Relu, Sigmoid, Tanh,
+ * Div (float with gradients; every other numeric type, shape arithmetic
+ * included, through the typed kernels of k_compare.c), Relu, Sigmoid, Tanh,
  * Identity and Dropout. */
-#include "runtime/kernels.h"
-#include "runtime/rt.h"
+#include "runtime/op_math.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,85 +14,44 @@ static KBinaryOp binary_kind(int op)
     return op == OP_Add ? K_ADD : op == OP_Sub ? K_SUB : op == OP_Mul ? K_MUL : K_DIV;
 }
 
+typedef struct BinaryState {
+    BroadcastDims bd;
+    KElem t; /* the typed kernels of k_compare.c compute every other type */
+} BinaryState;
+
 static Status binary_prepare(Step *s, Plan *p, Diag *d)
 {
     (void)p;
-    RtTensor *a = s->in[0], *b = s->in[1];
-    if (a->dtype != b->dtype)
-        return rt_op_error(s, d, "inputs have different types (%s, %s)", dtype_name(a->dtype), dtype_name(b->dtype));
-    if (a->dtype != DT_FLOAT && a->dtype != DT_INT64 && a->dtype != DT_INT32)
-        return rt_op_error(s, d, "type %s is not computed yet", dtype_name(a->dtype));
-    BroadcastDims *bd = calloc(1, sizeof *bd);
-    if (!bd)
-        return diag_error(d, "out of memory");
-    s->state = bd;
-    int64_t ad[IR_MAX_RANK], bdims[IR_MAX_RANK];
-    rt_dims(a, ad);
-    rt_dims(b, bdims);
-    if (k_broadcast_init(bd, ad, a->shape.rank, bdims, b->shape.rank, NULL, d))
-        return diag_prefix(d, "node '%s' (%s)", s->node->name, s->node->op_type);
-    return KDC_OK;
-}
-
-/* Offsets of A and B for output element i (integer path only: build time). */
-static void broadcast_offsets(const BroadcastDims *bd, int64_t i, int64_t *oa, int64_t *ob)
-{
-    *oa = *ob = 0;
-    for (int r = bd->rank - 1; r >= 0; r--) {
-        int64_t c = i % bd->dims[r];
-        i /= bd->dims[r];
-        *oa += c * bd->a_strides[r];
-        *ob += c * bd->b_strides[r];
-    }
-}
-
-static int64_t int_apply(int op, int64_t a, int64_t b, bool *ok)
-{
-    switch (op) {
-    case OP_Add: return a + b;
-    case OP_Sub: return a - b;
-    case OP_Mul: return a * b;
-    default:
-        if (b == 0) {
-            *ok = false;
-            return 0;
-        }
-        return a / b; /* truncation, as C and the ONNX reference do for integers */
-    }
-}
-
-static Status binary_forward_int(Step *s, Diag *d)
-{
-    const BroadcastDims *bd = s->state;
-    bool wide = s->in[0]->dtype == DT_INT64, ok = true;
-    for (int64_t i = 0; i < bd->n; i++) {
-        int64_t oa, ob;
-        broadcast_offsets(bd, i, &oa, &ob);
-        int64_t a = wide ? ((int64_t *)s->in[0]->data)[oa] : ((int32_t *)s->in[0]->data)[oa];
-        int64_t b = wide ? ((int64_t *)s->in[1]->data)[ob] : ((int32_t *)s->in[1]->data)[ob];
-        int64_t y = int_apply(s->node->op, a, b, &ok);
-        if (wide)
-            ((int64_t *)s->out[0]->data)[i] = y;
-        else
-            ((int32_t *)s->out[0]->data)[i] = (int32_t)y;
-    }
-    return ok ? KDC_OK : rt_op_error(s, d, "integer division by zero");
+    BinaryState *st = rt_state_alloc(s, sizeof *st, d);
+    if (!st || rt_math_same_dtype(s, 0, 1, d) || rt_math_input_elem(s, 0, &st->t, d))
+        return KDC_ERR;
+    if (st->t == KE_BOOL)
+        return rt_op_error(s, d, "type bool is not allowed; it takes numeric tensors");
+    return rt_math_broadcast(s, s->in[0], s->in[1], &st->bd, d);
 }
 
 static Status binary_forward(Step *s, Plan *p, Diag *d)
 {
     (void)p;
-    if (s->in[0]->dtype != DT_FLOAT)
-        return binary_forward_int(s, d);
-    k_binary_forward(binary_kind(s->node->op), s->state, rt_f(s->in[0]), rt_f(s->in[1]), rt_f(s->out[0]));
+    const BinaryState *st = s->state;
+    int op = s->node->op;
+    if (st->t == KE_FLOAT) {
+        k_binary_forward(binary_kind(op), &st->bd, rt_f(s->in[0]), rt_f(s->in[1]), rt_f(s->out[0]));
+        return KDC_OK;
+    }
+    KTypedOp top = op == OP_Add ? KT_ADD : op == OP_Sub ? KT_SUB : op == OP_Mul ? KT_MUL : KT_DIV;
+    if (k_typed_binary(top, &st->bd, st->t, s->in[0]->data, st->t, s->in[1]->data, st->t, s->out[0]->data, d))
+        return diag_prefix(d, "node '%s' (%s)", s->node->name, s->node->op_type);
     return KDC_OK;
 }
 
 static void binary_backward(Step *s, Plan *p)
 {
     (void)p;
-    k_binary_backward(binary_kind(s->node->op), s->state, rt_f(s->in[0]), rt_f(s->in[1]), s->out[0]->grad,
-                      s->in[0]->grad, s->in[1]->grad);
+    const BinaryState *st = s->state;
+    if (st->t == KE_FLOAT)
+        k_binary_backward(binary_kind(s->node->op), &st->bd, rt_f(s->in[0]), rt_f(s->in[1]), s->out[0]->grad,
+                          s->in[0]->grad, s->in[1]->grad);
 }
 
 const RtOp rt_op_Add = {binary_prepare, binary_forward, binary_backward, 0};

@@ -39,7 +39,7 @@ static bool input_carries_grad(const Step *s, int i, bool *is_param_slot)
 {
     RtTensor *t = s->in[i];
     *is_param_slot = false;
-    if (!t || t->dtype != DT_FLOAT || (rt_ops[s->node->op]->nondiff_inputs >> i & 1u))
+    if (!t || t->dtype != DT_FLOAT || (i < 32 && (rt_ops[s->node->op]->nondiff_inputs >> i & 1u)))
         return false;
     if (t->value->init && !t->is_const) {
         *is_param_slot = true;

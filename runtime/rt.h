@@ -66,7 +66,7 @@ typedef struct RtOp {
     Status (*forward)(Step *s, Plan *p, Diag *d);
     /* NULL when the op has no gradient. Accumulates into in[i]->grad where set. */
     void (*backward)(Step *s, Plan *p);
-    unsigned nondiff_inputs; /* bit i: input i never receives a gradient */
+    unsigned nondiff_inputs; /* bit i: input i never receives a gradient (inputs 32+ of variadic ops always may) */
 } RtOp;
 
 /* One entry per OpId, defined in the op-family files (rt_op_<Id>). */
