@@ -1,7 +1,8 @@
 /* op_shape.c - runtime entries of the ops that move or describe data:
  * Flatten, Reshape, Squeeze, Unsqueeze (views), Constant, Shape, Gather,
  * Concat and Cast. Any dtype moves through them; most run at build time on
- * shape arithmetic, Concat also trains. */
+ * shape arithmetic, Concat and Gather (embeddings) also train. */
+#include "runtime/kernels_data.h"
 #include "runtime/rt.h"
 
 #include <stdlib.h>
@@ -105,7 +106,18 @@ static Status gather_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Gather = {gather_prepare, gather_forward, NULL, 0x2u};
+/* The embedding gradient: each gathered row's gradient adds into the row it
+ * was read from (repeated indices accumulate). */
+static void gather_backward(Step *s, Plan *p)
+{
+    (void)p;
+    const GatherState *st = s->state;
+    if (s->in[0]->grad)
+        k_gather_backward(st->outer, st->axis_len, st->inner, s->in[1]->data, s->in[1]->dtype == DT_INT64, st->n_idx,
+                          s->out[0]->grad, s->in[0]->grad);
+}
+
+const RtOp rt_op_Gather = {gather_prepare, gather_forward, gather_backward, 0x2u};
 
 /* ---- Concat: each input viewed as [outer, len_i * inner] ---- */
 

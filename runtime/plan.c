@@ -130,7 +130,7 @@ static Status step_infer(Step *s, Diag *d)
         in_dt[i] = t ? t->dtype : DT_UNDEFINED;
         in_sh[i] = t ? t->shape : (Shape){.rank = -1};
         in_val[i] = NULL;
-        if (t && t->is_const && t->data) {
+        if (t && (t->is_const || t->value->init) && t->data) { /* initializers have data from the start */
             views[i] = (Tensor){.dtype = t->dtype, .rank = t->shape.rank, .data = t->data,
                                 .nbytes = (size_t)t->numel * dtype_size(t->dtype)};
             rt_dims(t, views[i].dims);
@@ -159,7 +159,7 @@ static Status step_infer(Step *s, Diag *d)
 static bool step_is_const(const Step *s, const Plan *p)
 {
     int op = s->node->op;
-    if (op == OP_Constant || op == OP_Shape)
+    if (op == OP_Constant || op == OP_Shape || op == OP_Size) /* depend on shapes only */
         return true;
     if (op == OP_Dropout && p->mode == PLAN_TRAINING)
         return false;
