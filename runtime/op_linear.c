@@ -1,7 +1,8 @@
 /* op_linear.c - runtime entries of the layer ops that go through GEMM:
- * Gemm, MatMul and Conv (2-D). */
+ * Gemm, MatMul and Conv (1-D, 2-D, 3-D). */
 #include "ir/conv_geom.h"
 #include "runtime/kernels.h"
+#include "runtime/kernels_nn.h"
 #include "runtime/rt.h"
 #include "runtime/threads.h"
 
@@ -93,23 +94,33 @@ static void matmul_backward(Step *s, Plan *p)
 
 const RtOp rt_op_MatMul = {matmul_prepare, matmul_forward, matmul_backward, 0};
 
-/* ---- Conv ---- */
+/* ---- Conv: 2-D on k_conv2d, 1-D as 2-D with H = 1, 3-D on k_conv3d ---- */
 
-static Status conv_dims_from_geom(Step *s, ConvDims *cd, Diag *d)
+typedef struct ConvState {
+    bool is_3d;
+    ConvDims cd;   /* 1-D and 2-D */
+    ConvNdDims nd; /* 3-D */
+} ConvState;
+
+/* Spatial dim i of a rank-`rank` input padded to `to` dims at the front:
+ * -1 where the padding goes. */
+static int conv_spatial(int rank, int to, int i)
+{
+    return i - (to - (rank - 2));
+}
+
+static Status conv_dims_2d(Step *s, const ConvGeom *g, ConvDims *cd, Diag *d)
 {
     const Shape *x = &s->in[0]->shape, *w = &s->in[1]->shape;
-    if (x->rank != 4)
-        return rt_op_error(s, d, "only 2-D convolution is computed yet (input rank %d)", x->rank);
-    ConvGeom g;
-    int64_t kernel[2] = {w->dims[2].value, w->dims[3].value};
-    if (conv_geom_resolve(s->node, x, kernel, &g, d))
-        return KDC_ERR;
+    int r = x->rank, h = conv_spatial(r, 2, 0), v = conv_spatial(r, 2, 1);
     *cd = (ConvDims){
-        .N = (int)x->dims[0].value, .C = (int)x->dims[1].value, .H = (int)x->dims[2].value,
-        .W = (int)x->dims[3].value, .M = (int)w->dims[0].value, .KH = (int)kernel[0], .KW = (int)kernel[1],
-        .stride_h = (int)g.strides[0], .stride_w = (int)g.strides[1], .dil_h = (int)g.dilations[0],
-        .dil_w = (int)g.dilations[1], .pad_top = (int)g.pad_begin[0], .pad_left = (int)g.pad_begin[1],
-        .pad_bottom = (int)g.pad_end[0], .pad_right = (int)g.pad_end[1],
+        .N = (int)x->dims[0].value, .C = (int)x->dims[1].value, .M = (int)w->dims[0].value,
+        .H = h < 0 ? 1 : (int)x->dims[2 + h].value, .W = (int)x->dims[2 + v].value,
+        .KH = h < 0 ? 1 : (int)g->kernel[h], .KW = (int)g->kernel[v],
+        .stride_h = h < 0 ? 1 : (int)g->strides[h], .stride_w = (int)g->strides[v],
+        .dil_h = h < 0 ? 1 : (int)g->dilations[h], .dil_w = (int)g->dilations[v],
+        .pad_top = h < 0 ? 0 : (int)g->pad_begin[h], .pad_left = (int)g->pad_begin[v],
+        .pad_bottom = h < 0 ? 0 : (int)g->pad_end[h], .pad_right = (int)g->pad_end[v],
         .groups = (int)node_attr_int(s->node, "group", 1),
     };
     if (k_conv2d_prepare(cd, d))
@@ -117,30 +128,71 @@ static Status conv_dims_from_geom(Step *s, ConvDims *cd, Diag *d)
     return KDC_OK;
 }
 
+static Status conv_dims_3d(Step *s, const ConvGeom *g, ConvNdDims *nd, Diag *d)
+{
+    const Shape *x = &s->in[0]->shape, *w = &s->in[1]->shape;
+    *nd = (ConvNdDims){.N = (int)x->dims[0].value, .C = (int)x->dims[1].value, .M = (int)w->dims[0].value,
+                       .groups = (int)node_attr_int(s->node, "group", 1)};
+    for (int i = 0; i < KN_SPATIAL; i++) {
+        nd->in[i] = (int)x->dims[2 + i].value;
+        nd->k[i] = (int)g->kernel[i];
+        nd->stride[i] = (int)g->strides[i];
+        nd->dil[i] = (int)g->dilations[i];
+        nd->pad_begin[i] = (int)g->pad_begin[i];
+        nd->pad_end[i] = (int)g->pad_end[i];
+    }
+    if (k_conv3d_prepare(nd, d))
+        return diag_prefix(d, "node '%s' (Conv)", s->node->name);
+    return KDC_OK;
+}
+
 static Status conv_prepare(Step *s, Plan *p, Diag *d)
 {
     (void)p;
-    ConvDims *cd;
-    if (rt_require_float(s, d) || !(cd = rt_state_alloc(s, sizeof *cd, d)) || conv_dims_from_geom(s, cd, d))
+    ConvState *st;
+    if (rt_require_float(s, d) || !(st = rt_state_alloc(s, sizeof *st, d)))
         return KDC_ERR;
-    s->ws_floats = k_conv2d_workspace_floats(cd, threads_count());
+    const Shape *x = &s->in[0]->shape, *w = &s->in[1]->shape;
+    if (x->rank < 3 || x->rank > 5 || w->rank != x->rank)
+        return rt_op_error(s, d, "1-D, 2-D and 3-D convolutions are computed (input rank %d, weight rank %d)",
+                           x->rank, w->rank);
+    int64_t kernel[IR_MAX_RANK];
+    for (int i = 2; i < w->rank; i++)
+        kernel[i - 2] = w->dims[i].value;
+    ConvGeom g;
+    if (conv_geom_resolve(s->node, x, kernel, &g, d))
+        return KDC_ERR;
+    st->is_3d = x->rank == 5;
+    if (st->is_3d ? conv_dims_3d(s, &g, &st->nd, d) : conv_dims_2d(s, &g, &st->cd, d))
+        return KDC_ERR;
+    s->ws_floats = st->is_3d ? k_conv3d_workspace_floats(&st->nd, threads_count())
+                             : k_conv2d_workspace_floats(&st->cd, threads_count());
     return KDC_OK;
 }
 
 static Status conv_forward(Step *s, Plan *p, Diag *d)
 {
     (void)d;
+    const ConvState *st = s->state;
     const RtTensor *b = s->n_in > 2 ? s->in[2] : NULL;
-    k_conv2d_forward(s->state, rt_f(s->in[0]), rt_f(s->in[1]), b ? rt_f(b) : NULL, rt_f(s->out[0]), p->ws,
-                     s->ws_floats);
+    const float *x = rt_f(s->in[0]), *w = rt_f(s->in[1]), *bias = b ? rt_f(b) : NULL;
+    if (st->is_3d)
+        k_conv3d_forward(&st->nd, x, w, bias, rt_f(s->out[0]), p->ws, s->ws_floats);
+    else
+        k_conv2d_forward(&st->cd, x, w, bias, rt_f(s->out[0]), p->ws, s->ws_floats);
     return KDC_OK;
 }
 
 static void conv_backward(Step *s, Plan *p)
 {
+    const ConvState *st = s->state;
     const RtTensor *b = s->n_in > 2 ? s->in[2] : NULL;
-    k_conv2d_backward(s->state, rt_f(s->in[0]), rt_f(s->in[1]), s->out[0]->grad, s->in[0]->grad, s->in[1]->grad,
-                      b ? b->grad : NULL, p->ws, s->ws_floats);
+    const float *x = rt_f(s->in[0]), *w = rt_f(s->in[1]), *dy = s->out[0]->grad;
+    float *db = b ? b->grad : NULL;
+    if (st->is_3d)
+        k_conv3d_backward(&st->nd, x, w, dy, s->in[0]->grad, s->in[1]->grad, db, p->ws, s->ws_floats);
+    else
+        k_conv2d_backward(&st->cd, x, w, dy, s->in[0]->grad, s->in[1]->grad, db, p->ws, s->ws_floats);
 }
 
 const RtOp rt_op_Conv = {conv_prepare, conv_forward, conv_backward, 0};

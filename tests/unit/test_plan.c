@@ -920,22 +920,42 @@ static void test_input_shape_errors(void **state)
     model_free(m);
 }
 
-static void test_unsupported_attribute_errors(void **state)
+/* storage_order=1: Indices count the input column-major (h + w * H). */
+static void test_maxpool_column_major_indices(void **state)
 {
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 1, 4, 4});
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 1, 2, 3});
     Node *mp = gb_node(g, "MaxPool", 13, "mp", 1, &x, 2);
     gb_set_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
     gb_set_int(mp, "storage_order", 1);
     gb_append_output(g, mp->outputs[0]);
     gb_append_output(g, mp->outputs[1]);
-    Shape s = shape_from_dims(4, (int64_t[]){2, 1, 4, 4});
-    expect_build_error(g, PLAN_INFERENCE, &s,
-                       "node 'mp' (MaxPool): storage_order=1 (column-major indices) is not computed yet");
+    Shape s = shape_from_dims(4, (int64_t[]){1, 1, 2, 3});
+    Plan *p = NULL;
+    Diag d = {{0}};
+    assert_int_equal(plan_build(g, PLAN_INFERENCE, &s, 1, &p, &d), KDC_OK);
+    /* rows {1 9 2} {3 4 8}: both 2x2 windows hold the 9 at (h 0, w 1) */
+    const float in[6] = {1, 9, 2, 3, 4, 8};
+    memcpy(plan_input(p, 0), in, sizeof in);
+    assert_int_equal(plan_forward(p, &d), KDC_OK);
+    const float *y = plan_output(p, 0);
+    const int64_t *idx = plan_output(p, 1);
+    assert_true(y[0] == 9 && y[1] == 9);
+    assert_int_equal(idx[0], 0 + 1 * 2); /* (h 0, w 1) column-major in a 2-row plane */
+    assert_int_equal(idx[1], 0 + 1 * 2);
+    plan_free(p);
     model_free(m);
+}
 
+static void test_unsupported_attribute_errors(void **state)
+{
+    (void)state;
+    Model *m;
+    Graph *g;
+    Value *x;
+    Shape s;
     m = model_new();
     g = m->graph;
     x = gb_batch_input(g, "x", 2, (int64_t[]){1, 3});
@@ -1059,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_inference_reuses_buffers),
         cmocka_unit_test(test_opaque_op_error),
         cmocka_unit_test(test_input_shape_errors),
+        cmocka_unit_test(test_maxpool_column_major_indices),
         cmocka_unit_test(test_unsupported_attribute_errors),
         cmocka_unit_test(test_runtime_reshape_shape_error),
         cmocka_unit_test(test_run_time_errors),
