@@ -167,12 +167,15 @@ static Status run(const RunArgs *a, Diag *d)
     Status st = KDC_ERR;
     if (cli_load_model(a->model, &m, d) || bind_inputs(m, a, tensors, shapes, d))
         goto fail;
-    if (plan_build(m->graph, PLAN_INFERENCE, shapes, 0, &p, d)) {
+    if (plan_build_with_values(m->graph, PLAN_INFERENCE, shapes, (const Tensor *const *)tensors, 0, &p, d)) {
         diag_prefix(d, "%s", a->model);
         goto fail;
     }
     for (int k = 0; k < plan_n_inputs(p); k++)
         memcpy(plan_input(p, k), tensors[k]->data, tensors[k]->nbytes);
+    if (plan_inputs_bound(p) && (a->profile || a->repeat))
+        fprintf(stderr, "note: shapes in %s depend on input values; the plan was specialized to these inputs, "
+                        "so most work ran while building it and times below understate a real run\n", a->model);
     plan_set_profiling(p, a->profile);
     if (plan_forward(p, d) || (a->repeat && time_forward(p, a, d)) || make_dirs(a->out_dir, d) ||
         write_outputs(p, m, a, d))

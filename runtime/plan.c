@@ -55,6 +55,31 @@ static void format_shape(const Shape *s, char *buf, size_t n)
         snprintf(buf + k, n - k, "]");
 }
 
+static void *const_block(Plan *p, size_t bytes)
+{
+    void **blocks = realloc(p->const_blocks, (size_t)(p->n_const_blocks + 1) * sizeof *blocks);
+    if (!blocks)
+        return NULL;
+    p->const_blocks = blocks;
+    return blocks[p->n_const_blocks++] = calloc(bytes + 1, 1);
+}
+
+/* Makes input t a build-time constant holding value's data. */
+static Status bind_input_value(Plan *p, RtTensor *t, const Tensor *value, Diag *d)
+{
+    if (!value)
+        return KDC_OK;
+    size_t bytes = (size_t)t->numel * dtype_size(t->dtype);
+    if (value->dtype != t->dtype || value->nbytes != bytes)
+        return diag_error(d, "input '%s': the value to bind is %s of %zu bytes, the input takes %s of %zu",
+                          t->value->name, dtype_name(value->dtype), value->nbytes, dtype_name(t->dtype), bytes);
+    if (!(t->data = const_block(p, bytes)))
+        return diag_error(d, "out of memory");
+    memcpy(t->data, value->data, bytes);
+    t->is_const = true;
+    return KDC_OK;
+}
+
 static Status bind_inputs(Plan *p, const Shape *shapes, Diag *d)
 {
     Graph *g = p->graph;
@@ -76,6 +101,8 @@ static Status bind_inputs(Plan *p, const Shape *shapes, Diag *d)
         t->shape = *s;
         t->numel = shape_numel(s);
         t->is_input = true;
+        if (p->bind_values && bind_input_value(p, t, p->bind_values[p->n_inputs], d))
+            return KDC_ERR;
         p->inputs[p->n_inputs++] = t;
     }
     return KDC_OK;
@@ -118,7 +145,7 @@ Status plan_input_shapes_for_batch(const Graph *g, int64_t batch, Shape *shapes,
 
 /* ---- steps ---- */
 
-static Status step_infer(Step *s, Diag *d)
+static Status step_infer(Plan *p, Step *s, Diag *d)
 {
     const Node *n = s->node;
     DType in_dt[s->n_in + 1], out_dt[s->n_out + 1];
@@ -146,9 +173,11 @@ static Status step_infer(Step *s, Diag *d)
         RtTensor *t = s->out[k];
         if (!t)
             continue;
-        if (!shape_known(&out_sh[k]))
+        if (!shape_known(&out_sh[k])) {
+            p->wanted_values = true;
             return rt_op_error(s, d, "output '%s' has no concrete shape (an input that decides it is computed at "
                                      "run time, which kdc does not support yet)", t->value->name);
+        }
         t->dtype = out_dt[k];
         t->shape = out_sh[k];
         t->numel = shape_numel(&out_sh[k]);
@@ -179,12 +208,7 @@ static Status step_eval_const(Step *s, Plan *p, Diag *d)
         t->is_const = true;
         if (t->alias_of)
             continue;
-        void **blocks = realloc(p->const_blocks, (size_t)(p->n_const_blocks + 1) * sizeof *blocks);
-        if (!blocks)
-            return diag_error(d, "out of memory");
-        p->const_blocks = blocks;
-        t->data = blocks[p->n_const_blocks++] = calloc((size_t)t->numel + 1, dtype_size(t->dtype) + 1);
-        if (!t->data)
+        if (!(t->data = const_block(p, ((size_t)t->numel + 1) * (dtype_size(t->dtype) + 1))))
             return diag_error(d, "out of memory");
     }
     for (int k = 0; k < s->n_out; k++)
@@ -225,7 +249,7 @@ static Status step_build(Plan *p, Step *s, const Node *n, Diag *d)
     }
     for (int k = 0; k < s->n_out; k++)
         s->out[k] = n->outputs[k] ? &p->tensors[n->outputs[k]->id] : NULL;
-    if (step_infer(s, d) || rt_ops[n->op]->prepare(s, p, d))
+    if (step_infer(p, s, d) || rt_ops[n->op]->prepare(s, p, d))
         return KDC_ERR;
     for (int k = 0; k < s->n_out; k++)
         if (s->out[k] && s->out[k]->alias_of)
@@ -264,7 +288,8 @@ static Status bind_outputs(Plan *p, Diag *d)
     return KDC_OK;
 }
 
-Status plan_build(Graph *g, PlanMode mode, const Shape *input_shapes, uint64_t seed, Plan **out, Diag *d)
+static Status build(Graph *g, PlanMode mode, const Shape *input_shapes, const Tensor *const *values, uint64_t seed,
+                    Plan **out, bool *wanted_values, Diag *d)
 {
     blas_init();
     Plan *p = calloc(1, sizeof *p);
@@ -273,6 +298,7 @@ Status plan_build(Graph *g, PlanMode mode, const Shape *input_shapes, uint64_t s
     p->graph = g;
     p->mode = mode;
     p->seed = seed;
+    p->bind_values = values;
     p->n_tensors = g->n_values;
     p->tensors = calloc((size_t)g->n_values + 1, sizeof *p->tensors);
     if (!p->tensors) {
@@ -287,11 +313,38 @@ Status plan_build(Graph *g, PlanMode mode, const Shape *input_shapes, uint64_t s
     bind_initializers(p);
     if (bind_inputs(p, input_shapes, d) || build_steps(p, d) || bind_outputs(p, d) || plan_build_layout(p, d))
         goto fail;
+    p->bind_values = NULL;
     *out = p;
     return KDC_OK;
 fail:
+    if (wanted_values)
+        *wanted_values = p->wanted_values;
     plan_free(p);
     return KDC_ERR;
+}
+
+Status plan_build(Graph *g, PlanMode mode, const Shape *input_shapes, uint64_t seed, Plan **out, Diag *d)
+{
+    return build(g, mode, input_shapes, NULL, seed, out, NULL, d);
+}
+
+Status plan_build_with_values(Graph *g, PlanMode mode, const Shape *input_shapes, const Tensor *const *input_values,
+                              uint64_t seed, Plan **out, Diag *d)
+{
+    bool wanted = false;
+    if (!build(g, mode, input_shapes, NULL, seed, out, &wanted, d))
+        return KDC_OK;
+    if (!wanted)
+        return KDC_ERR;
+    if (build(g, mode, input_shapes, input_values, seed, out, NULL, d))
+        return KDC_ERR;
+    (*out)->bound = true;
+    return KDC_OK;
+}
+
+bool plan_inputs_bound(const Plan *p)
+{
+    return p->bound;
 }
 
 void plan_free(Plan *p)

@@ -35,6 +35,15 @@ typedef struct PlanParam {
 /* Concrete shapes for the graph's inputs (those without initializers), in
  * graph-input order; they must agree with the declared shapes. */
 Status plan_build(Graph *g, PlanMode mode, const Shape *input_shapes, uint64_t seed, Plan **out, Diag *d);
+/* Like plan_build for a given set of input values (input_values[k] for
+ * graph input k, in the order of input_shapes). Where a shape depends on the
+ * VALUE of an input (a Reshape target, Slice bounds or Resize scales fed as
+ * graph inputs), the inputs are bound at build time: shape arithmetic reads
+ * them and the plan computes for those values only (plan_inputs_bound).
+ * Inputs are bound only when a shape needs them. */
+Status plan_build_with_values(Graph *g, PlanMode mode, const Shape *input_shapes, const Tensor *const *input_values,
+                              uint64_t seed, Plan **out, Diag *d);
+bool plan_inputs_bound(const Plan *p);
 /* Input shapes for a batch: dim 0 of every input becomes `batch`, other dims
  * must be known. Writes g's input count into *n (shapes has room for it). */
 Status plan_input_shapes_for_batch(const Graph *g, int64_t batch, Shape *shapes, int max, int *n, Diag *d);

@@ -56,6 +56,9 @@ struct Plan {
     int n_params;
     uint64_t seed;
     uint64_t rng_calls;
+    const Tensor *const *bind_values; /* plan_build_with_values: input data to bind, or NULL */
+    bool wanted_values;                /* a shape needed the value of a run-time input */
+    bool bound;                        /* built with bound input values */
     bool profiling;
 };
 

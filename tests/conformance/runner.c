@@ -415,7 +415,8 @@ static Status run_data_set(Model *m, const char *set_dir, Diag *d)
     Plan *p = NULL;
     Status st = KDC_ERR;
     if (read_inputs(m, set_dir, tensors, shapes, &n, d) ||
-        plan_build(m->graph, PLAN_INFERENCE, shapes, 0, &p, d) || copy_inputs(p, tensors, n, d) ||
+        plan_build_with_values(m->graph, PLAN_INFERENCE, shapes, (const Tensor *const *)tensors, 0, &p, d) ||
+        copy_inputs(p, tensors, n, d) ||
         plan_forward(p, d))
         goto fail;
     if (plan_n_outputs(p) != m->graph->n_outputs) {

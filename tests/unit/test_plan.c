@@ -920,6 +920,54 @@ static void test_input_shape_errors(void **state)
     model_free(m);
 }
 
+/* A Reshape whose target is a graph input: plan_build cannot know the output
+ * shape, plan_build_with_values binds the inputs and computes for them. */
+static void test_build_with_values(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = gb_input(g, "x", DT_FLOAT, 2, (int64_t[]){2, 3});
+    Value *target = gb_input(g, "target", DT_INT64, 1, (int64_t[]){2});
+    gb_append_output(g, gb_op1(g, "Relu", 13, "r", gb_op2(g, "Reshape", 13, "rs", x, target)));
+    Shape shapes[2] = {shape_from_dims(2, (int64_t[]){2, 3}), shape_from_dims(1, (int64_t[]){2})};
+    Tensor *tx = tensor_new(m->arena, DT_FLOAT, 2, (int64_t[]){2, 3});
+    Tensor *tt = tensor_new(m->arena, DT_INT64, 1, (int64_t[]){2});
+    for (int i = 0; i < 6; i++)
+        ((float *)tx->data)[i] = (float)(i - 2);
+    ((int64_t *)tt->data)[0] = 3;
+    ((int64_t *)tt->data)[1] = -1;
+    Plan *p = NULL;
+    Diag d = {{0}};
+    assert_int_equal(plan_build(g, PLAN_INFERENCE, shapes, 1, &p, &d), KDC_ERR);
+    assert_non_null(strstr(d.msg, "has no concrete shape"));
+    const Tensor *values[2] = {tx, tt};
+    assert_int_equal(plan_build_with_values(g, PLAN_INFERENCE, shapes, values, 1, &p, &d), KDC_OK);
+    assert_true(plan_inputs_bound(p));
+    assert_int_equal(plan_forward(p, &d), KDC_OK);
+    DType dt;
+    Shape ys;
+    plan_output_info(p, 0, &dt, &ys);
+    assert_true(ys.rank == 2 && ys.dims[0].value == 3 && ys.dims[1].value == 2);
+    const float *y = plan_output(p, 0);
+    for (int i = 0; i < 6; i++)
+        assert_true(y[i] == (i < 2 ? 0.0f : (float)(i - 2)));
+    plan_free(p);
+    model_free(m);
+
+    /* nothing to bind: a plain build, inputs stay run-time inputs */
+    m = model_new();
+    g = m->graph;
+    x = gb_input(g, "x", DT_FLOAT, 2, (int64_t[]){2, 3});
+    gb_append_output(g, gb_op1(g, "Relu", 13, "r", x));
+    tx = tensor_new(m->arena, DT_FLOAT, 2, (int64_t[]){2, 3});
+    values[0] = tx;
+    assert_int_equal(plan_build_with_values(g, PLAN_INFERENCE, shapes, values, 1, &p, &d), KDC_OK);
+    assert_false(plan_inputs_bound(p));
+    plan_free(p);
+    model_free(m);
+}
+
 /* storage_order=1: Indices count the input column-major (h + w * H). */
 static void test_maxpool_column_major_indices(void **state)
 {
@@ -1079,6 +1127,7 @@ int main(void)
         cmocka_unit_test(test_inference_reuses_buffers),
         cmocka_unit_test(test_opaque_op_error),
         cmocka_unit_test(test_input_shape_errors),
+        cmocka_unit_test(test_build_with_values),
         cmocka_unit_test(test_maxpool_column_major_indices),
         cmocka_unit_test(test_unsupported_attribute_errors),
         cmocka_unit_test(test_runtime_reshape_shape_error),
