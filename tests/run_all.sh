@@ -54,6 +54,9 @@ rm -f "$cf_log"
 check "conformance under ASan+UBSan (no crash, same results)" env BUILD=build/asan \
     SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" tests/conformance.sh
 
+echo "== real architectures against onnxruntime (tests/models/zoo; large ones need python3-torch to regenerate)"
+tests/zoo_parity.sh
+
 echo "== end to end: compress, onnx.checker, onnxruntime parity"
 KDC=build/kdc tests/e2e/run.sh
 
