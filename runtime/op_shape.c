@@ -3,6 +3,8 @@
  * Concat and Cast. Any dtype moves through them; most run at build time on
  * shape arithmetic, Concat and Gather (embeddings) also train. */
 #include "runtime/kernels_data.h"
+#include "runtime/kernels_misc.h"
+#include "runtime/op_data.h"
 #include "runtime/rt.h"
 
 #include <stdlib.h>
@@ -189,49 +191,43 @@ static void concat_backward(Step *s, Plan *p)
 
 const RtOp rt_op_Concat = {concat_prepare, concat_forward, concat_backward, 0};
 
-/* ---- Cast between the numeric types kdc computes on ---- */
+/* ---- Cast between every numeric type kdc stores (float16/bfloat16 too) ---- */
 
-static bool cast_supported(DType t)
-{
-    return t == DT_FLOAT || t == DT_DOUBLE || t == DT_INT64 || t == DT_INT32 || t == DT_BOOL || t == DT_UINT8 ||
-           t == DT_INT8;
-}
+typedef struct CastState {
+    KElem from, to;
+} CastState;
 
 static Status cast_prepare(Step *s, Plan *p, Diag *d)
 {
     (void)p;
-    if (!cast_supported(s->in[0]->dtype) || !cast_supported(s->out[0]->dtype))
+    CastState *st = rt_state_alloc(s, sizeof *st, d);
+    if (!st)
+        return KDC_ERR;
+    if (!rt_data_kelem(s->in[0]->dtype, &st->from) || !rt_data_kelem(s->out[0]->dtype, &st->to))
         return rt_op_error(s, d, "cast from %s to %s is not computed yet", dtype_name(s->in[0]->dtype),
                            dtype_name(s->out[0]->dtype));
     return KDC_OK;
-}
-
-static void cast_store(DType t, void *y, int64_t i, double v)
-{
-    switch (t) {
-    case DT_FLOAT: ((float *)y)[i] = (float)v; break;
-    case DT_DOUBLE: ((double *)y)[i] = v; break;
-    case DT_INT64: ((int64_t *)y)[i] = (int64_t)v; break;
-    case DT_INT32: ((int32_t *)y)[i] = (int32_t)v; break;
-    case DT_BOOL: ((uint8_t *)y)[i] = v != 0; break;
-    case DT_UINT8: ((uint8_t *)y)[i] = (uint8_t)v; break;
-    default: ((int8_t *)y)[i] = (int8_t)v; break;
-    }
 }
 
 static Status cast_forward(Step *s, Plan *p, Diag *d)
 {
     (void)p;
     (void)d;
-    const Tensor x = {.dtype = s->in[0]->dtype, .data = s->in[0]->data};
-    bool is_int = x.dtype == DT_INT64 || x.dtype == DT_INT32;
-    for (int64_t i = 0; i < s->out[0]->numel; i++) {
-        if (is_int && s->out[0]->dtype == DT_INT64)
-            ((int64_t *)s->out[0]->data)[i] = tensor_get_int(&x, i); /* exact beyond 2^53 */
-        else
-            cast_store(s->out[0]->dtype, s->out[0]->data, i, tensor_get_double(&x, i));
-    }
+    const CastState *st = s->state;
+    k_convert(st->from, s->in[0]->data, st->to, s->out[0]->data, s->out[0]->numel);
     return KDC_OK;
 }
 
-const RtOp rt_op_Cast = {cast_prepare, cast_forward, NULL, 0};
+/* Only float -> float carries a gradient (exporters insert such casts). */
+static void cast_backward(Step *s, Plan *p)
+{
+    (void)p;
+    float *dx = s->in[0]->grad;
+    const float *dy = s->out[0]->grad;
+    if (!dx || !dy || s->in[0]->dtype != DT_FLOAT || s->out[0]->dtype != DT_FLOAT)
+        return;
+    for (int64_t i = 0; i < s->out[0]->numel; i++)
+        dx[i] += dy[i];
+}
+
+const RtOp rt_op_Cast = {cast_prepare, cast_forward, cast_backward, 0};
