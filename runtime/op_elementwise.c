@@ -107,15 +107,28 @@ static Status dropout_ratio(const Step *s, float *ratio, Diag *d)
 
 /* Inference is the identity (the ratio does not matter) unless the model
  * asks for random masks with training_mode (opset 12 input 2). */
-static Status dropout_inference_check(const Step *s, Diag *d)
+/* Inference is the identity unless the model asks for random masks with
+ * training_mode (opset 12 input 2); with ratio 0 those masks keep everything,
+ * so that case is the identity too. */
+static Status dropout_inference_check(const Step *s, Plan *p, Diag *d)
 {
     const RtTensor *mode = s->n_in > 2 ? s->in[2] : NULL;
     if (!mode)
         return KDC_OK;
-    if ((!mode->is_const && !mode->value->init) || !mode->data)
+    if ((!mode->is_const && !mode->value->init) || !mode->data) {
+        p->wanted_values = true; /* plan_build_with_values can bind it */
         return rt_op_error(s, d, "training_mode must be a constant");
+    }
     const Tensor t = {.dtype = mode->dtype, .data = mode->data};
-    if (tensor_get_int(&t, 0) != 0)
+    if (tensor_get_int(&t, 0) == 0)
+        return KDC_OK;
+    const RtTensor *r = s->n_in > 1 ? s->in[1] : NULL;
+    float ratio = 1;
+    if (r && !r->is_const && !r->value->init)
+        p->wanted_values = true; /* a bound ratio of 0 would make this computable */
+    else if (dropout_ratio(s, &ratio, d))
+        return KDC_ERR;
+    if (ratio != 0)
         return rt_op_error(s, d, "training_mode=true (random masks at inference) is not computed yet");
     return KDC_OK;
 }
@@ -130,7 +143,7 @@ static Status dropout_prepare(Step *s, Plan *p, Diag *d)
     s->state = st;
     if (p->mode == PLAN_INFERENCE) {
         s->out[0]->alias_of = s->in[0];
-        return dropout_inference_check(s, d);
+        return dropout_inference_check(s, p, d);
     }
     if (dropout_ratio(s, &st->ratio, d))
         return KDC_ERR;
