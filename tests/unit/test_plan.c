@@ -24,29 +24,9 @@
 #include <cmocka.h>
 
 #include "runtime/kernels.h"
-#include "runtime/rt.h"
-#include "runtime/threads.h"
-#include "tests/unit/graph_build.h"
+#include "tests/unit/plan_check.h"
 
 /* ---- plans ---- */
-
-static Plan *build(Graph *g, PlanMode mode, int64_t batch)
-{
-    Shape shapes[4];
-    int n = 0;
-    Diag d = {{0}};
-    Plan *p = NULL;
-    if (plan_input_shapes_for_batch(g, batch, shapes, 4, &n, &d) || plan_build(g, mode, shapes, 7, &p, &d))
-        fail_msg("plan: %s", d.msg);
-    return p;
-}
-
-static void forward(Plan *p)
-{
-    Diag d = {{0}};
-    if (plan_forward(p, &d))
-        fail_msg("forward: %s", d.msg);
-}
 
 static double *to_double(const float *x, int64_t n)
 {
@@ -55,29 +35,6 @@ static double *to_double(const float *x, int64_t n)
     for (int64_t i = 0; i < n; i++)
         y[i] = x[i];
     return y;
-}
-
-static const float *fdata(const Value *v)
-{
-    return v->init->data;
-}
-
-static void expect_close(const float *got, const double *want, int64_t n, double tol)
-{
-    for (int64_t i = 0; i < n; i++)
-        if (fabs(got[i] - want[i]) > tol * (1.0 + fabs(want[i])))
-            fail_msg("element %lld: got %.7g, expected %.7g", (long long)i, got[i], want[i]);
-}
-
-static void expect_output(const Plan *p, int k, DType dt, int rank, const int64_t *dims)
-{
-    DType got_dt;
-    Shape s;
-    plan_output_info(p, k, &got_dt, &s);
-    assert_int_equal(got_dt, dt);
-    assert_int_equal(s.rank, rank);
-    for (int i = 0; i < rank; i++)
-        assert_int_equal(s.dims[i].value, dims[i]);
 }
 
 /* Writes a random input into input 0 of p and returns a copy in double. */
@@ -116,18 +73,6 @@ static size_t activation_bytes(const Plan *p)
             end = t->offset + t->bytes;
     }
     return end;
-}
-
-/* ---- errors ---- */
-
-static void expect_build_error(Graph *g, PlanMode mode, const Shape *shapes, const char *want)
-{
-    Diag d = {{0}};
-    Plan *p = NULL;
-    assert_int_equal(plan_build(g, mode, shapes, 1, &p, &d), KDC_ERR);
-    assert_null(p);
-    if (strcmp(d.msg, want))
-        fail_msg("message '%s', expected '%s'", d.msg, want);
 }
 
 /* ---- reference layers (double) ---- */
@@ -237,10 +182,10 @@ static void test_cnn_forward(void **state)
     gb_set_int(fc, "transB", 1);
     gb_append_output(g, fc->outputs[0]);
 
-    Plan *p = build(g, PLAN_INFERENCE, N);
+    Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
     double *xd = random_input(p, N * 3 * 36);
-    forward(p);
-    expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){N, 5});
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){N, 5});
 
     ConvDims cd = {.N = N,
                    .C = 3,
@@ -258,18 +203,18 @@ static void test_cnn_forward(void **state)
                    .groups = 1,
                    .OH = 6,
                    .OW = 6};
-    double *wd = to_double(fdata(w), 108), *bd = to_double(fdata(b), 4), y1[2 * 4 * 36], y2[2 * 4 * 9], y3[2 * 5];
+    double *wd = to_double(pc_fdata(w), 108), *bd = to_double(pc_fdata(b), 4), y1[2 * 4 * 36], y2[2 * 4 * 9], y3[2 * 5];
     ref_conv(&cd, xd, wd, bd, y1);
     for (int i = 0; i < N * 4 * 36; i++) {
         int c = (i / 36) % 4;
-        double v = (y1[i] - fdata(mean)[c]) / sqrt(fdata(var)[c] + 1e-3) * fdata(scale)[c] + fdata(bias)[c];
+        double v = (y1[i] - pc_fdata(mean)[c]) / sqrt(pc_fdata(var)[c] + 1e-3) * pc_fdata(scale)[c] + pc_fdata(bias)[c];
         y1[i] = v > 0 ? v : 0;
     }
     PoolDims pd = {.N = N, .C = 4, .H = 6, .W = 6, .OH = 3, .OW = 3, .KH = 2, .KW = 2, .stride_h = 2, .stride_w = 2};
     ref_pool(&pd, true, y1, y2);
-    double *fwd = to_double(fdata(fw), 180), *fbd = to_double(fdata(fb), 5);
+    double *fwd = to_double(pc_fdata(fw), 180), *fbd = to_double(pc_fdata(fb), 5);
     ref_dense(N, 36, 5, y2, fwd, true, fbd, 1.0, 1.0, y3);
-    expect_close(plan_output(p, 0), y3, N * 5, 1e-5);
+    pc_expect_close(plan_output(p, 0), y3, N * 5, 1e-5);
     check_no_live_overlap(p);
     free(xd);
     free(wd);
@@ -294,16 +239,16 @@ static void test_mlp_matmul_forward(void **state)
     Value *h = gb_op1(g, "Relu", 13, "relu", gb_op2(g, "Add", 13, "add1", gb_op2(g, "MatMul", 13, "mm1", x, w1), b1));
     Value *y = gb_op2(g, "Add", 13, "add2", gb_op2(g, "MatMul", 13, "mm2", h, w2), b2);
     gb_append_output(g, y);
-    Plan *p = build(g, PLAN_INFERENCE, N);
+    Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
     double *xd = random_input(p, N * 8);
-    forward(p);
-    double *w1d = to_double(fdata(w1), 128), *b1d = to_double(fdata(b1), 16);
-    double *w2d = to_double(fdata(w2), 64), *b2d = to_double(fdata(b2), 4), hd[5 * 16], yd[5 * 4];
+    pc_forward(p);
+    double *w1d = to_double(pc_fdata(w1), 128), *b1d = to_double(pc_fdata(b1), 16);
+    double *w2d = to_double(pc_fdata(w2), 64), *b2d = to_double(pc_fdata(b2), 4), hd[5 * 16], yd[5 * 4];
     ref_dense(N, 8, 16, xd, w1d, false, b1d, 1.0, 1.0, hd);
     for (int i = 0; i < N * 16; i++)
         hd[i] = hd[i] > 0 ? hd[i] : 0;
     ref_dense(N, 16, 4, hd, w2d, false, b2d, 1.0, 1.0, yd);
-    expect_close(plan_output(p, 0), yd, N * 4, 1e-5);
+    pc_expect_close(plan_output(p, 0), yd, N * 4, 1e-5);
     check_no_live_overlap(p);
     free(xd);
     free(w1d);
@@ -340,32 +285,32 @@ static void test_gemm_forward_variants(void **state)
     gb_append_output(g, c->outputs[0]);
     gb_append_output(g, e->outputs[0]);
     gb_append_output(g, ta->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, N);
+    Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
     double *xd = random_input(p, N * 4);
-    forward(p);
-    double *wd = to_double(fdata(w), 24), *wtd = to_double(fdata(wt), 24), y[20], bias[6];
+    pc_forward(p);
+    double *wd = to_double(pc_fdata(w), 24), *wtd = to_double(pc_fdata(wt), 24), y[20], bias[6];
     for (int i = 0; i < 6; i++)
-        bias[i] = fdata(c_row)[i];
+        bias[i] = pc_fdata(c_row)[i];
     ref_dense(N, 4, 6, xd, wd, false, bias, 0.5, 2.0, y);
-    expect_close(plan_output(p, 0), y, 18, 1e-5);
+    pc_expect_close(plan_output(p, 0), y, 18, 1e-5);
     ref_dense(N, 4, 6, xd, wtd, true, NULL, 1.0, 1.0, y);
     for (int i = 0; i < 18; i++)
-        y[i] += fdata(c_col)[i / 6];
-    expect_close(plan_output(p, 1), y, 18, 1e-5);
+        y[i] += pc_fdata(c_col)[i / 6];
+    pc_expect_close(plan_output(p, 1), y, 18, 1e-5);
     ref_dense(N, 4, 6, xd, wd, false, NULL, 1.0, 1.0, y);
-    expect_close(plan_output(p, 3), y, 18, 1e-5);
+    pc_expect_close(plan_output(p, 3), y, 18, 1e-5);
     for (int i = 0; i < 18; i++)
-        y[i] += fdata(c_one)[0];
-    expect_close(plan_output(p, 2), y, 18, 1e-5);
-    const float *right = fdata(graph_find_value(g, "right"));
+        y[i] += pc_fdata(c_one)[0];
+    pc_expect_close(plan_output(p, 2), y, 18, 1e-5);
+    const float *right = pc_fdata(graph_find_value(g, "right"));
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 5; j++) {
             y[i * 5 + j] = 0;
             for (int k = 0; k < N; k++)
                 y[i * 5 + j] += xd[k * 4 + i] * right[k * 5 + j];
         }
-    expect_output(p, 4, DT_FLOAT, 2, (int64_t[]){4, 5});
-    expect_close(plan_output(p, 4), y, 20, 1e-5);
+    pc_expect_output(p, 4, DT_FLOAT, 2, (int64_t[]){4, 5});
+    pc_expect_close(plan_output(p, 4), y, 20, 1e-5);
     free(xd);
     free(wd);
     free(wtd);
@@ -397,27 +342,27 @@ static void test_softmax_opsets(void **state)
     softmax_node(g, "LogSoftmax", 11, "l11_axis2", x, 2, true);
     softmax_node(g, "LogSoftmax", 13, "l13_axis0", x, 0, true);
     softmax_node(g, "LogSoftmax", 11, "l11_axis0", x, -3, true);
-    Plan *p = build(g, PLAN_INFERENCE, 2);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 7);
     double *xd = random_input(p, 24), y[24];
     for (int i = 0; i < 24; i++)
         xd[i] *= 4; /* spread the values so the max matters */
     float *xin = plan_input(p, 0);
     for (int i = 0; i < 24; i++)
         xin[i] = (float)xd[i];
-    forward(p);
+    pc_forward(p);
     ref_softmax(2, 3, 4, false, xd, y);
-    expect_close(plan_output(p, 0), y, 24, 1e-5);
+    pc_expect_close(plan_output(p, 0), y, 24, 1e-5);
     ref_softmax(2, 12, 1, false, xd, y);
-    expect_close(plan_output(p, 1), y, 24, 1e-5);
-    expect_close(plan_output(p, 2), y, 24, 1e-5);
+    pc_expect_close(plan_output(p, 1), y, 24, 1e-5);
+    pc_expect_close(plan_output(p, 2), y, 24, 1e-5);
     ref_softmax(6, 4, 1, false, xd, y);
-    expect_close(plan_output(p, 3), y, 24, 1e-5);
+    pc_expect_close(plan_output(p, 3), y, 24, 1e-5);
     ref_softmax(6, 4, 1, true, xd, y);
-    expect_close(plan_output(p, 4), y, 24, 1e-5);
+    pc_expect_close(plan_output(p, 4), y, 24, 1e-5);
     ref_softmax(1, 2, 12, true, xd, y);
-    expect_close(plan_output(p, 5), y, 24, 1e-5);
+    pc_expect_close(plan_output(p, 5), y, 24, 1e-5);
     ref_softmax(1, 24, 1, true, xd, y);
-    expect_close(plan_output(p, 6), y, 24, 1e-5);
+    pc_expect_close(plan_output(p, 6), y, 24, 1e-5);
     free(xd);
     plan_free(p);
     model_free(m);
@@ -449,9 +394,9 @@ static void test_pooling_forward(void **state)
     pool_node(g, "AveragePool", "avg_ceil", x, 2, 2, 0, true, false);
     pool_node(g, "MaxPool", "max_ceil", x, 3, 2, 1, true, false);
     gb_append_output(g, gb_op1(g, "GlobalAveragePool", 13, "gap", x));
-    Plan *p = build(g, PLAN_INFERENCE, N);
+    Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
     double *xd = random_input(p, N * 3 * 49), y[2 * 3 * 49];
-    forward(p);
+    pc_forward(p);
     PoolDims pd = {.N = N,
                    .C = 3,
                    .H = 7,
@@ -466,29 +411,29 @@ static void test_pooling_forward(void **state)
                    .pad_left = 1,
                    .pad_bottom = 1,
                    .pad_right = 1};
-    expect_output(p, 0, DT_FLOAT, 4, (int64_t[]){N, 3, 4, 4});
+    pc_expect_output(p, 0, DT_FLOAT, 4, (int64_t[]){N, 3, 4, 4});
     ref_pool(&pd, false, xd, y);
-    expect_close(plan_output(p, 0), y, N * 3 * 16, 1e-5);
+    pc_expect_close(plan_output(p, 0), y, N * 3 * 16, 1e-5);
     pd.count_include_pad = true;
     ref_pool(&pd, false, xd, y);
-    expect_close(plan_output(p, 1), y, N * 3 * 16, 1e-5);
+    pc_expect_close(plan_output(p, 1), y, N * 3 * 16, 1e-5);
     /* ceil mode: the last window hangs over the end */
     PoolDims pc = {.N = N, .C = 3, .H = 7, .W = 7, .OH = 4, .OW = 4, .KH = 2, .KW = 2, .stride_h = 2, .stride_w = 2};
-    expect_output(p, 2, DT_FLOAT, 4, (int64_t[]){N, 3, 4, 4});
+    pc_expect_output(p, 2, DT_FLOAT, 4, (int64_t[]){N, 3, 4, 4});
     ref_pool(&pc, false, xd, y);
-    expect_close(plan_output(p, 2), y, N * 3 * 16, 1e-5);
+    pc_expect_close(plan_output(p, 2), y, N * 3 * 16, 1e-5);
     pd.count_include_pad = false;
     ref_pool(&pd, true, xd, y);
-    expect_output(p, 3, DT_FLOAT, 4, (int64_t[]){N, 3, 4, 4});
-    expect_close(plan_output(p, 3), y, N * 3 * 16, 1e-5);
+    pc_expect_output(p, 3, DT_FLOAT, 4, (int64_t[]){N, 3, 4, 4});
+    pc_expect_close(plan_output(p, 3), y, N * 3 * 16, 1e-5);
     for (int c = 0; c < N * 3; c++) {
         double s = 0;
         for (int i = 0; i < 49; i++)
             s += xd[c * 49 + i];
         y[c] = s / 49;
     }
-    expect_output(p, 4, DT_FLOAT, 4, (int64_t[]){N, 3, 1, 1});
-    expect_close(plan_output(p, 4), y, N * 3, 1e-5);
+    pc_expect_output(p, 4, DT_FLOAT, 4, (int64_t[]){N, 3, 1, 1});
+    pc_expect_close(plan_output(p, 4), y, N * 3, 1e-5);
     free(xd);
     plan_free(p);
     model_free(m);
@@ -513,14 +458,14 @@ static void test_elementwise_concat_gather_forward(void **state)
     gb_set_int(gat, "axis", 2);
     gb_append_output(g, cat->outputs[0]);
     gb_append_output(g, gat->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, N);
+    Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
     double *xd = random_input(p, N * 12), yc[2 * 3 * 12], yg[2 * 3 * 3];
-    forward(p);
+    pc_forward(p);
     for (int n = 0; n < N; n++)
         for (int c = 0; c < 3; c++)
             for (int k = 0; k < 4; k++) {
                 double xv = xd[(n * 3 + c) * 4 + k];
-                double dv = (xv - fdata(row)[k]) / fdata(col)[c];
+                double dv = (xv - pc_fdata(row)[k]) / pc_fdata(col)[c];
                 double *out = &yc[(n * 3 + c) * 12];
                 out[k] = 1.0 / (1.0 + exp(-dv)) * tanh(xv);
                 out[4 + k] = xv;
@@ -531,10 +476,10 @@ static void test_elementwise_concat_gather_forward(void **state)
         yg[r * 3 + 1] = yc[r * 12 + 0];
         yg[r * 3 + 2] = yc[r * 12 + 11];
     }
-    expect_output(p, 0, DT_FLOAT, 3, (int64_t[]){N, 3, 12});
-    expect_close(plan_output(p, 0), yc, N * 36, 1e-5);
-    expect_output(p, 1, DT_FLOAT, 3, (int64_t[]){N, 3, 3});
-    expect_close(plan_output(p, 1), yg, N * 9, 1e-5);
+    pc_expect_output(p, 0, DT_FLOAT, 3, (int64_t[]){N, 3, 12});
+    pc_expect_close(plan_output(p, 0), yc, N * 36, 1e-5);
+    pc_expect_output(p, 1, DT_FLOAT, 3, (int64_t[]){N, 3, 3});
+    pc_expect_close(plan_output(p, 1), yg, N * 9, 1e-5);
     check_no_live_overlap(p);
     free(xd);
     plan_free(p);
@@ -564,18 +509,18 @@ static void test_views(void **state)
     gb_append_output(g, drop7->outputs[0]);
     gb_append_output(g, un->outputs[0]);
     gb_append_output(g, drop7->outputs[1]);
-    Plan *p = build(g, PLAN_INFERENCE, N);
+    Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
     double *xd = random_input(p, N * 6);
-    forward(p);
-    expect_output(p, 0, DT_FLOAT, 3, (int64_t[]){N, 3, 2});
-    expect_close(plan_output(p, 0), xd, N * 6, 0);
-    expect_output(p, 1, DT_BOOL, 3, (int64_t[]){N, 3, 2});
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_FLOAT, 3, (int64_t[]){N, 3, 2});
+    pc_expect_close(plan_output(p, 0), xd, N * 6, 0);
+    pc_expect_output(p, 1, DT_BOOL, 3, (int64_t[]){N, 3, 2});
     const uint8_t *mask = plan_output(p, 1);
     for (int i = 0; i < N * 6; i++)
         assert_int_equal(mask[i], 1);
-    expect_close(plan_output(p, 2), xd, N * 6, 0);
-    expect_output(p, 3, DT_FLOAT, 4, (int64_t[]){N, 1, 2, 3});
-    expect_output(p, 4, DT_FLOAT, 3, (int64_t[]){N, 3, 2}); /* before opset 10 the mask is float */
+    pc_expect_close(plan_output(p, 2), xd, N * 6, 0);
+    pc_expect_output(p, 3, DT_FLOAT, 4, (int64_t[]){N, 1, 2, 3});
+    pc_expect_output(p, 4, DT_FLOAT, 3, (int64_t[]){N, 3, 2}); /* before opset 10 the mask is float */
     const float *fmask = plan_output(p, 4);
     for (int i = 0; i < N * 6; i++)
         assert_true(fmask[i] == 1.0f);
@@ -616,17 +561,17 @@ static void test_shape_pattern_at_build_time(void **state)
         Value *r = gb_op1(g, "Relu", 13, "relu", rs);
         gb_append_output(g, r);
         gb_append_output(g, cat->outputs[0]);
-        Plan *p = build(g, PLAN_INFERENCE, N);
-        expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){N, 24});
-        expect_output(p, 1, DT_INT64, 1, (int64_t[]){2});
+        Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
+        pc_expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){N, 24});
+        pc_expect_output(p, 1, DT_INT64, 1, (int64_t[]){2});
         const int64_t *shape = plan_output(p, 1);
         assert_int_equal(shape[0], N);
         assert_int_equal(shape[1], 24);
         double *xd = random_input(p, N * 24);
         for (int i = 0; i < N * 24; i++)
             xd[i] = xd[i] > 0 ? xd[i] : 0;
-        forward(p);
-        expect_close(plan_output(p, 0), xd, N * 24, 0);
+        pc_forward(p);
+        pc_expect_close(plan_output(p, 0), xd, N * 24, 0);
         free(xd);
         plan_free(p);
         model_free(m);
@@ -656,9 +601,9 @@ static void test_constants_at_build_time(void **state)
     Value *y = gb_op2(g, "Add", 13, "y", gb_op2(g, "Mul", 13, "scaled", x, half->outputs[0]), cf->outputs[0]);
     gb_append_output(g, y);
     gb_append_output(g, q);
-    Plan *p = build(g, PLAN_INFERENCE, 2);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 7);
     double *xd = random_input(p, 8);
-    forward(p);
+    pc_forward(p);
     const int32_t *qv = plan_output(p, 1);
     assert_int_equal(qv[0], 0);
     assert_int_equal(qv[1], -1);
@@ -667,7 +612,7 @@ static void test_constants_at_build_time(void **state)
     double want[8];
     for (int i = 0; i < 8; i++)
         want[i] = 0.5 * xd[i] + qv[i % 4];
-    expect_close(plan_output(p, 0), want, 8, 1e-6);
+    pc_expect_close(plan_output(p, 0), want, 8, 1e-6);
     free(xd);
     plan_free(p);
     model_free(m);
@@ -692,11 +637,11 @@ static void test_batchnorm_training_mode_inference(void **state)
     for (int k = 0; k < 3; k++)
         gb_append_output(g, bn->outputs[k]);
     float mean0[C], var0[C];
-    memcpy(mean0, fdata(in[3]), sizeof mean0);
-    memcpy(var0, fdata(in[4]), sizeof var0);
-    Plan *p = build(g, PLAN_INFERENCE, N);
+    memcpy(mean0, pc_fdata(in[3]), sizeof mean0);
+    memcpy(var0, pc_fdata(in[4]), sizeof var0);
+    Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
     double *xd = random_input(p, N * C * S), y[N * C * S], rm[C], rv[C];
-    forward(p);
+    pc_forward(p);
     for (int c = 0; c < C; c++) {
         double mu = 0, var = 0;
         for (int i = 0; i < N * S; i++)
@@ -705,16 +650,16 @@ static void test_batchnorm_training_mode_inference(void **state)
             var += pow(xd[(i / S * C + c) * S + i % S] - mu, 2) / (N * S);
         for (int i = 0; i < N * S; i++) {
             int at = (i / S * C + c) * S + i % S;
-            y[at] = (xd[at] - mu) / sqrt(var + 1e-5) * fdata(in[1])[c] + fdata(in[2])[c];
+            y[at] = (xd[at] - mu) / sqrt(var + 1e-5) * pc_fdata(in[1])[c] + pc_fdata(in[2])[c];
         }
         rm[c] = mean0[c] * 0.7 + mu * 0.3;
         rv[c] = var0[c] * 0.7 + var * 0.3;
     }
-    expect_close(plan_output(p, 0), y, N * C * S, 1e-5);
-    expect_close(plan_output(p, 1), rm, C, 1e-5);
-    expect_close(plan_output(p, 2), rv, C, 1e-5);
-    assert_memory_equal(mean0, fdata(in[3]), sizeof mean0);
-    assert_memory_equal(var0, fdata(in[4]), sizeof var0);
+    pc_expect_close(plan_output(p, 0), y, N * C * S, 1e-5);
+    pc_expect_close(plan_output(p, 1), rm, C, 1e-5);
+    pc_expect_close(plan_output(p, 2), rv, C, 1e-5);
+    assert_memory_equal(mean0, pc_fdata(in[3]), sizeof mean0);
+    assert_memory_equal(var0, pc_fdata(in[4]), sizeof var0);
     free(xd);
     plan_free(p);
     model_free(m);
@@ -743,7 +688,7 @@ static void test_dropout_inputs_at_inference(void **state)
     float *xin = plan_input(p, 0);
     *(float *)plan_input(p, 1) = 0.9f;
     gb_fill_random(xin, 8, -1, 1);
-    forward(p);
+    pc_forward(p);
     assert_memory_equal(plan_output(p, 0), xin, 8 * sizeof(float));
     plan_free(p);
 
@@ -751,14 +696,14 @@ static void test_dropout_inputs_at_inference(void **state)
     drop->n_inputs = 3;
     drop->inputs = arena_memdup(m->arena, (Value *[]){x, ratio, mode}, 3 * sizeof(Value *));
     *(uint8_t *)mode->init->data = 1;
-    expect_build_error(g, PLAN_INFERENCE, s,
-                       "node 'drop' (Dropout): training_mode=true (random masks at inference) is not computed yet");
+    pc_expect_build_error(g, PLAN_INFERENCE, s,
+                          "node 'drop' (Dropout): training_mode=true (random masks at inference) is not computed yet");
     *(uint8_t *)mode->init->data = 0;
     if (plan_build(g, PLAN_INFERENCE, s, 1, &p, &d))
         fail_msg("%s", d.msg);
     plan_free(p);
     drop->inputs[2] = ratio;
-    expect_build_error(g, PLAN_INFERENCE, s, "node 'drop' (Dropout): training_mode must be a constant");
+    pc_expect_build_error(g, PLAN_INFERENCE, s, "node 'drop' (Dropout): training_mode must be a constant");
     model_free(m);
 }
 
@@ -769,13 +714,13 @@ static void test_profile(void **state)
     Graph *g = m->graph;
     Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
     gb_append_output(g, gb_op1(g, "Tanh", 13, "t", gb_op1(g, "Relu", 13, "r1", gb_op1(g, "Relu", 13, "r0", x))));
-    Plan *p = build(g, PLAN_INFERENCE, 2);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 7);
     gb_fill_random(plan_input(p, 0), 8, -1, 1);
     plan_set_profiling(p, true);
-    forward(p);
-    forward(p);
+    pc_forward(p);
+    pc_forward(p);
     plan_set_profiling(p, false);
-    forward(p);
+    pc_forward(p);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -822,23 +767,23 @@ static void test_inference_and_training_agree(void **state)
     Model *m = branchy_model();
     Graph *g = m->graph;
     const int N = 4;
-    Plan *inf = build(g, PLAN_INFERENCE, N), *train = build(g, PLAN_TRAINING, N);
+    Plan *inf = pc_build(g, PLAN_INFERENCE, N, 7), *train = pc_build(g, PLAN_TRAINING, N, 7);
     check_no_live_overlap(inf);
     float *xi = plan_input(inf, 0), *xt = plan_input(train, 0);
     gb_fill_random(xi, N * 6, -2, 2);
     memcpy(xt, xi, N * 6 * sizeof(float));
-    forward(inf);
-    forward(train);
+    pc_forward(inf);
+    pc_forward(train);
     for (int k = 0; k < 2; k++) {
         int64_t n = k ? N * 8 : N * 5;
         double *want = to_double(plan_output(train, k), n);
-        expect_close(plan_output(inf, k), want, n, 1e-6);
+        pc_expect_close(plan_output(inf, k), want, n, 1e-6);
         free(want);
     }
     /* running again without writing the input gives the same outputs */
     double *first = to_double(plan_output(inf, 0), N * 5);
-    forward(inf);
-    expect_close(plan_output(inf, 0), first, N * 5, 0);
+    pc_forward(inf);
+    pc_expect_close(plan_output(inf, 0), first, N * 5, 0);
     free(first);
     plan_free(inf);
     plan_free(train);
@@ -861,7 +806,7 @@ static void test_inference_reuses_buffers(void **state)
         v = gb_op1(g, "Tanh", 13, name, v);
     }
     gb_append_output(g, v);
-    Plan *inf = build(g, PLAN_INFERENCE, N), *train = build(g, PLAN_TRAINING, N);
+    Plan *inf = pc_build(g, PLAN_INFERENCE, N, 7), *train = pc_build(g, PLAN_TRAINING, N, 7);
     size_t one = N * W * sizeof(float), bi = activation_bytes(inf), bt = activation_bytes(train);
     if (bi < 3 * one || bi > 4 * one || bt < (2 * DEPTH + 1) * one)
         fail_msg("activations: inference %zu bytes, training %zu bytes, one value %zu", bi, bt, one);
@@ -869,10 +814,10 @@ static void test_inference_reuses_buffers(void **state)
     float *xi = plan_input(inf, 0), *xt = plan_input(train, 0);
     gb_fill_random(xi, N * W, -1, 1);
     memcpy(xt, xi, sizeof(float) * N * W);
-    forward(inf);
-    forward(train);
+    pc_forward(inf);
+    pc_forward(train);
     double *want = to_double(plan_output(train, 0), N * W);
-    expect_close(plan_output(inf, 0), want, N * W, 1e-6);
+    pc_expect_close(plan_output(inf, 0), want, N * W, 1e-6);
     free(want);
     plan_free(inf);
     plan_free(train);
@@ -888,9 +833,9 @@ static void test_opaque_op_error(void **state)
     Value *r = gb_op1(g, "Relu", 13, "r", x);
     gb_append_output(g, gb_op1(g, "Foo", 13, "x", r));
     Shape s = shape_from_dims(2, (int64_t[]){2, 4});
-    expect_build_error(g, PLAN_INFERENCE, &s, "node 'x' (Foo): kdc cannot compute this op yet");
+    pc_expect_build_error(g, PLAN_INFERENCE, &s, "node 'x' (Foo): kdc cannot compute this op yet");
     g->nodes[1]->domain = "com.acme";
-    expect_build_error(g, PLAN_TRAINING, &s, "node 'x' (com.acme.Foo): kdc cannot compute this op yet");
+    pc_expect_build_error(g, PLAN_TRAINING, &s, "node 'x' (com.acme.Foo): kdc cannot compute this op yet");
     model_free(m);
 }
 
@@ -902,11 +847,11 @@ static void test_input_shape_errors(void **state)
     Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
     gb_append_output(g, gb_op1(g, "Relu", 13, "r", x));
     Shape s = shape_from_dims(2, (int64_t[]){2, 5});
-    expect_build_error(g, PLAN_INFERENCE, &s, "input 'x': shape [2,5] does not match the model's declared shape");
+    pc_expect_build_error(g, PLAN_INFERENCE, &s, "input 'x': shape [2,5] does not match the model's declared shape");
     s = shape_from_dims(3, (int64_t[]){2, 4, 1});
-    expect_build_error(g, PLAN_INFERENCE, &s, "input 'x': shape [2,4,1] does not match the model's declared shape");
+    pc_expect_build_error(g, PLAN_INFERENCE, &s, "input 'x': shape [2,4,1] does not match the model's declared shape");
     s = shape_from_dims(2, (int64_t[]){-1, 4});
-    expect_build_error(g, PLAN_INFERENCE, &s, "input 'x': shape [-1,4] does not match the model's declared shape");
+    pc_expect_build_error(g, PLAN_INFERENCE, &s, "input 'x': shape [-1,4] does not match the model's declared shape");
 
     Shape shapes[2];
     int n = 0;
@@ -1013,9 +958,9 @@ static void test_unsupported_attribute_errors(void **state)
     gb_append_output(g, bn->outputs[0]);
     gb_append_output(g, bn->outputs[3]);
     s = shape_from_dims(2, (int64_t[]){2, 3});
-    expect_build_error(g, PLAN_TRAINING, &s,
-                       "node 'bn' (BatchNormalization): the saved mean and variance outputs "
-                       "are not computed yet");
+    pc_expect_build_error(g, PLAN_TRAINING, &s,
+                          "node 'bn' (BatchNormalization): the saved mean and variance outputs "
+                          "are not computed yet");
     model_free(m);
 
     m = model_new();
@@ -1023,7 +968,7 @@ static void test_unsupported_attribute_errors(void **state)
     x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
     gb_append_output(g, gb_node(g, "Add", 13, "half", 2, (Value *[]){x, NULL}, 1)->outputs[0]);
     s = shape_from_dims(2, (int64_t[]){2, 4});
-    expect_build_error(g, PLAN_INFERENCE, &s, "node 'half' (Add) lacks required input 1");
+    pc_expect_build_error(g, PLAN_INFERENCE, &s, "node 'half' (Add) lacks required input 1");
     model_free(m);
 }
 
@@ -1040,9 +985,9 @@ static void test_runtime_reshape_shape_error(void **state)
     gb_append_input(g, shape);
     gb_append_output(g, gb_op2(g, "Reshape", 13, "r", x, shape));
     Shape s[2] = {shape_from_dims(2, (int64_t[]){2, 4}), shape_from_dims(1, (int64_t[]){2})};
-    expect_build_error(g, PLAN_INFERENCE, s,
-                       "node 'r' (Reshape): output 'r_out' has no concrete shape (an input that decides it is "
-                       "computed at run time, which kdc does not support yet)");
+    pc_expect_build_error(g, PLAN_INFERENCE, s,
+                          "node 'r' (Reshape): output 'r_out' has no concrete shape (an input that decides it is "
+                          "computed at run time, which kdc does not support yet)");
     model_free(m);
 }
 
@@ -1071,7 +1016,7 @@ static void test_run_time_errors(void **state)
     assert_int_equal(plan_forward(p, &d), KDC_ERR);
     assert_string_equal(d.msg, "node 'gat' (Gather): index -5 is out of range [-4, 4)");
     iv[1] = -4;
-    forward(p);
+    pc_forward(p);
     plan_free(p);
     model_free(m);
 
@@ -1081,7 +1026,7 @@ static void test_run_time_errors(void **state)
     Value *q = gb_op2(g, "Div", 13, "q", gb_op1(g, "Shape", 13, "shp", x), gb_ints(g, "zero", 1, (int64_t[]){0}));
     gb_append_output(g, gb_op2(g, "Reshape", 13, "r", x, q));
     s[0] = shape_from_dims(2, (int64_t[]){2, 4});
-    expect_build_error(g, PLAN_INFERENCE, s, "node 'q' (Div): integer division by zero");
+    pc_expect_build_error(g, PLAN_INFERENCE, s, "node 'q' (Div): integer division by zero");
     model_free(m);
 
     m = model_new();
@@ -1090,22 +1035,8 @@ static void test_run_time_errors(void **state)
     Node *c = gb_node(g, "Cast", 13, "text", 1, &x, 1);
     gb_set_int(c, "to", DT_STRING);
     gb_append_output(g, c->outputs[0]);
-    expect_build_error(g, PLAN_INFERENCE, s, "node 'text' (Cast): cast from float to string is not computed yet");
+    pc_expect_build_error(g, PLAN_INFERENCE, s, "node 'text' (Cast): cast from float to string is not computed yet");
     model_free(m);
-}
-
-static int setup_threads(void **state)
-{
-    (void)state;
-    Diag d;
-    return threads_init(2, &d) == KDC_OK ? 0 : -1;
-}
-
-static int teardown_threads(void **state)
-{
-    (void)state;
-    threads_shutdown();
-    return 0;
 }
 
 int main(void)
@@ -1134,5 +1065,5 @@ int main(void)
         cmocka_unit_test(test_run_time_errors),
     };
     gb_rng_seed(42);
-    return cmocka_run_group_tests(tests, setup_threads, teardown_threads);
+    return cmocka_run_group_tests(tests, pc_setup_threads, pc_teardown_threads);
 }

@@ -25,52 +25,7 @@
 
 #include <cmocka.h>
 
-#include "runtime/rt.h"
-#include "tests/unit/graph_build.h"
-
-/* ---- plans ---- */
-
-static Plan *build(Graph *g, PlanMode mode, int64_t batch)
-{
-    Shape shapes[4];
-    int n = 0;
-    Diag d = {{0}};
-    Plan *p = NULL;
-    if (plan_input_shapes_for_batch(g, batch, shapes, 4, &n, &d) || plan_build(g, mode, shapes, 5, &p, &d))
-        fail_msg("plan: %s", d.msg);
-    return p;
-}
-
-static void forward(Plan *p)
-{
-    Diag d = {{0}};
-    if (plan_forward(p, &d))
-        fail_msg("forward: %s", d.msg);
-}
-
-static void expect_output(const Plan *p, int k, DType dt, int rank, const int64_t *dims)
-{
-    DType got_dt;
-    Shape s;
-    plan_output_info(p, k, &got_dt, &s);
-    assert_int_equal(got_dt, dt);
-    assert_int_equal(s.rank, rank);
-    for (int i = 0; i < rank; i++)
-        assert_int_equal(s.dims[i].value, dims[i]);
-}
-
-static void expect_build_error(Graph *g, int64_t batch, const char *want)
-{
-    Shape shapes[4];
-    int n = 0;
-    Diag d = {{0}};
-    Plan *p = NULL;
-    assert_int_equal(plan_input_shapes_for_batch(g, batch, shapes, 4, &n, &d), KDC_OK);
-    assert_int_equal(plan_build(g, PLAN_INFERENCE, shapes, 1, &p, &d), KDC_ERR);
-    assert_null(p);
-    if (strcmp(d.msg, want))
-        fail_msg("message '%s', expected '%s'", d.msg, want);
-}
+#include "tests/unit/plan_check.h"
 
 /* The step that defines output k: was it evaluated at build time? */
 static bool output_is_const(const Plan *p, int k)
@@ -143,11 +98,11 @@ static void test_transpose_slice_reduce(void **state)
         gb_set_ints(t, "perm", 4, (int64_t[]){0, 2, 3, 1});
         Value *s = slice_of(g, cases[c].slice_opset, t->outputs[0]);
         gb_append_output(g, reduce_of(g, cases[c].op, cases[c].reduce_opset, s, cases[c].axes_input));
-        Plan *p = build(g, PLAN_INFERENCE, 2);
-        expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){2, 5});
+        Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
+        pc_expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){2, 5});
         float *xin = plan_input(p, 0);
         gb_fill_random(xin, 120, -1, 1);
-        forward(p);
+        pc_forward(p);
         const float *y = plan_output(p, 0);
         for (int64_t n = 0; n < 2; n++)
             for (int64_t w = 0; w < 5; w++)
@@ -188,15 +143,15 @@ static void test_shape_ops_at_build_time(void **state)
     gb_append_output(g, r);
     gb_append_output(g, cos->outputs[0]);
     gb_append_output(g, gb_op1(g, "Size", 13, "size", x));
-    Plan *p = build(g, PLAN_INFERENCE, 3);
-    expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){3, 3});
-    expect_output(p, 1, DT_INT64, 1, (int64_t[]){3});
-    expect_output(p, 2, DT_INT32, 2, (int64_t[]){2, 6});
-    expect_output(p, 3, DT_INT64, 0, NULL);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 3, 5);
+    pc_expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){3, 3});
+    pc_expect_output(p, 1, DT_INT64, 1, (int64_t[]){3});
+    pc_expect_output(p, 2, DT_INT32, 2, (int64_t[]){2, 6});
+    pc_expect_output(p, 3, DT_INT64, 0, NULL);
     assert_true(output_is_const(p, 1) && output_is_const(p, 2));
     float *xin = plan_input(p, 0);
     gb_fill_random(xin, 36, -1, 1);
-    forward(p);
+    pc_forward(p);
     const float *y = plan_output(p, 0);
     const int64_t *rv = plan_output(p, 1);
     const int32_t *cv = plan_output(p, 2);
@@ -236,13 +191,13 @@ static void test_split_variants(void **state)
         gb_set_int(n, "axis", -1);
         for (int k = 0; k < 3; k++)
             gb_append_output(g, n->outputs[k]);
-        Plan *p = build(g, PLAN_INFERENCE, 2);
+        Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
         float *xin = plan_input(p, 0);
         int64_t len = c == 2 ? 6 : 7, at = 0;
         gb_fill_random(xin, 2 * len, -1, 1);
-        forward(p);
+        pc_forward(p);
         for (int k = 0; k < 3; k++) {
-            expect_output(p, k, DT_FLOAT, 2, (int64_t[]){2, want[c][k]});
+            pc_expect_output(p, k, DT_FLOAT, 2, (int64_t[]){2, want[c][k]});
             const float *y = plan_output(p, k);
             for (int r = 0; r < 2; r++)
                 for (int j = 0; j < want[c][k]; j++)
@@ -277,14 +232,14 @@ static void test_old_opset_attributes(void **state)
     gb_append_output(g, topk->outputs[1]);
     gb_append_output(g, l1->outputs[0]);
     gb_append_output(g, am->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, 2);
-    expect_output(p, 1, DT_INT64, 2, (int64_t[]){2, 2});
-    expect_output(p, 2, DT_FLOAT, 2, (int64_t[]){2, 1});
-    expect_output(p, 3, DT_INT64, 1, (int64_t[]){2});
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
+    pc_expect_output(p, 1, DT_INT64, 2, (int64_t[]){2, 2});
+    pc_expect_output(p, 2, DT_FLOAT, 2, (int64_t[]){2, 1});
+    pc_expect_output(p, 3, DT_INT64, 1, (int64_t[]){2});
     float *xin = plan_input(p, 0);
     const float rows[8] = {3, -2, 0.5f, 9, 1, 1, 1, 1};
     memcpy(xin, rows, sizeof rows);
-    forward(p);
+    pc_forward(p);
     const float *y = plan_output(p, 0), want_y[10] = {1.5f, 1.5f, 3, -2, 0.5f, 1.5f, 1.5f, 1, 1, 1};
     const int64_t *top = plan_output(p, 1), *amin = plan_output(p, 3);
     const float *l1v = plan_output(p, 2);
@@ -310,7 +265,7 @@ static void test_errors(void **state)
     Value *in[5] = {x, gb_ints(g, "s", 1, (int64_t[]){0}), gb_ints(g, "e", 1, (int64_t[]){2}),
                     gb_ints(g, "a", 1, (int64_t[]){1}), gb_ints(g, "st", 1, (int64_t[]){0})};
     gb_append_output(g, gb_node(g, "Slice", 13, "bad_slice", 5, in, 1)->outputs[0]);
-    expect_build_error(g, 2, "node 'bad_slice' (Slice): step of axis 1 is 0");
+    pc_expect_batch_build_error(g, PLAN_INFERENCE, 2, "node 'bad_slice' (Slice): step of axis 1 is 0");
     model_free(m);
 
     m = model_new();
@@ -319,7 +274,7 @@ static void test_errors(void **state)
     Node *t = gb_node(g, "Transpose", 13, "bad_perm", 1, &x, 1);
     gb_set_ints(t, "perm", 2, (int64_t[]){1, 1});
     gb_append_output(g, t->outputs[0]);
-    expect_build_error(g, 2, "node 'bad_perm' (Transpose): perm is not a permutation of 0..1");
+    pc_expect_batch_build_error(g, PLAN_INFERENCE, 2, "node 'bad_perm' (Transpose): perm is not a permutation of 0..1");
     model_free(m);
 
     m = model_new();
@@ -328,7 +283,8 @@ static void test_errors(void **state)
     Node *s = gb_node(g, "Split", 13, "uneven", 1, &x, 2);
     gb_set_int(s, "axis", 1);
     gb_append_output(g, s->outputs[0]);
-    expect_build_error(g, 2, "node 'uneven' (Split): cannot split 7 elements into 2 equal parts");
+    pc_expect_batch_build_error(g, PLAN_INFERENCE, 2,
+                                "node 'uneven' (Split): cannot split 7 elements into 2 equal parts");
     model_free(m);
 
     m = model_new();
@@ -336,41 +292,16 @@ static void test_errors(void **state)
     x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
     Node *pd = gb_node(g, "Pad", 13, "bad_pad", 2, (Value *[]){x, gb_ints(g, "pads", 2, (int64_t[]){1, 1})}, 1);
     gb_append_output(g, pd->outputs[0]);
-    expect_build_error(g, 2, "node 'bad_pad' (Pad): 'pads' has 2 values; 2 axes need 4");
+    pc_expect_batch_build_error(g, PLAN_INFERENCE, 2, "node 'bad_pad' (Pad): 'pads' has 2 values; 2 axes need 4");
     model_free(m);
 }
 
 /* ---- training: whole-graph gradient checks ---- */
 
-typedef struct GradCase {
-    Plan *p;
-    float *dy[2];
-    int n_out;
-} GradCase;
-
-static int64_t out_numel(const Plan *p, int k)
+/* Fills every input: floats uniform, integer ids in [-vocab, vocab) (ctx: the int64_t vocab). */
+static void fill_inputs(Plan *p, void *ctx)
 {
-    DType dt;
-    Shape s;
-    plan_output_info(p, k, &dt, &s);
-    return shape_numel(&s);
-}
-
-static double weighted_loss(GradCase *c)
-{
-    forward(c->p);
-    double loss = 0;
-    for (int k = 0; k < c->n_out; k++) {
-        const float *y = plan_output(c->p, k);
-        for (int64_t i = 0; i < out_numel(c->p, k); i++)
-            loss += (double)c->dy[k][i] * y[i];
-    }
-    return loss;
-}
-
-/* Fills every input: floats uniform, integer ids in [-vocab, vocab). */
-static void fill_inputs(Plan *p, int64_t vocab)
-{
+    int64_t vocab = *(const int64_t *)ctx;
     for (int k = 0; k < plan_n_inputs(p); k++) {
         DType dt;
         Shape s;
@@ -385,55 +316,14 @@ static void fill_inputs(Plan *p, int64_t vocab)
     }
 }
 
-static int check_param(GradCase *c, const PlanParam *pp, const float *analytic)
-{
-    const double eps = 1e-3, atol = 2e-3, rtol = 5e-3;
-    int bad = 0;
-    for (int64_t i = 0; i < pp->numel; i++) {
-        float saved = pp->data[i];
-        pp->data[i] = (float)(saved + eps);
-        double up = weighted_loss(c), step = (double)pp->data[i] - saved;
-        pp->data[i] = (float)(saved - eps);
-        double down = weighted_loss(c);
-        step += saved - (double)pp->data[i];
-        pp->data[i] = saved;
-        double numeric = (up - down) / step, err = fabs(numeric - analytic[i]);
-        if (err > atol + rtol * fmax(fabs(numeric), fabs(analytic[i])) && bad++ < 4)
-            fprintf(stderr, "  %s[%lld]: numeric %.6g analytic %.6g\n", pp->value->name, (long long)i, numeric,
-                    analytic[i]);
-    }
-    return bad;
-}
-
 static void gradcheck(Graph *g, int64_t batch, int64_t vocab, int expect_params)
 {
-    GradCase c = {build(g, PLAN_TRAINING, batch), {NULL}, 0};
-    c.n_out = plan_n_outputs(c.p);
-    assert_true(c.n_out <= 2);
-    fill_inputs(c.p, vocab);
-    for (int k = 0; k < c.n_out; k++) {
-        c.dy[k] = malloc((size_t)out_numel(c.p, k) * sizeof(float));
-        gb_fill_random(c.dy[k], out_numel(c.p, k), -1, 1);
-    }
-    PlanParam *params;
-    int n_params = plan_params(c.p, &params), bad = 0;
-    assert_int_equal(n_params, expect_params);
-    forward(c.p);
-    plan_zero_grads(c.p);
-    for (int k = 0; k < c.n_out; k++)
-        memcpy(plan_output_grad(c.p, k), c.dy[k], (size_t)out_numel(c.p, k) * sizeof(float));
-    plan_backward(c.p);
-    for (int i = 0; i < n_params; i++) {
-        float *analytic = malloc((size_t)params[i].numel * sizeof(float));
-        memcpy(analytic, params[i].grad, (size_t)params[i].numel * sizeof(float));
-        bad += check_param(&c, &params[i], analytic);
-        free(analytic);
-    }
-    for (int k = 0; k < c.n_out; k++)
-        free(c.dy[k]);
-    plan_free(c.p);
-    if (bad)
-        fail_msg("%d gradient entries disagree with finite differences", bad);
+    pc_gradcheck(g, &(PcGradSpec){.batch = batch,
+                                  .seed = 5,
+                                  .expect_params = expect_params,
+                                  .tol = {.eps = 1e-3, .atol = 2e-3, .rtol = 5e-3},
+                                  .fill = fill_inputs,
+                                  .fill_ctx = &vocab});
 }
 
 /* ids [N,5] -> Gather(emb [7,4]) [N,5,4] -> Transpose [N,4,5] ->
@@ -530,7 +420,7 @@ static void test_training_with_index_outputs(void **state)
     Value *am = gb_op1(g, "ArgMax", 13, "am", h);
     gb_append_output(g, h);
     gb_append_output(g, am);
-    Plan *p = build(g, PLAN_TRAINING, 2);
+    Plan *p = pc_build(g, PLAN_TRAINING, 2, 5);
     PlanParam *params;
     assert_int_equal(plan_params(p, &params), 1);
     assert_null(plan_output_grad(p, 1));

@@ -23,58 +23,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "graph_build.h"
-#include "runtime/plan.h"
-#include "runtime/threads.h"
+#include "tests/unit/plan_check.h"
 
-/* ---- plans ---- */
-
-static Plan *build(Graph *g, PlanMode mode, int64_t batch)
-{
-    Shape shapes[4];
-    int n = 0;
-    Diag d = {{0}};
-    Plan *p = NULL;
-    if (plan_input_shapes_for_batch(g, batch, shapes, 4, &n, &d) || plan_build(g, mode, shapes, 5, &p, &d))
-        fail_msg("plan: %s", d.msg);
-    return p;
-}
-
-static void forward(Plan *p)
-{
-    Diag d = {{0}};
-    if (plan_forward(p, &d))
-        fail_msg("forward: %s", d.msg);
-}
-
-static void expect_output(const Plan *p, int k, DType dt, int rank, const int64_t *dims)
-{
-    DType got_dt;
-    Shape s;
-    plan_output_info(p, k, &got_dt, &s);
-    assert_int_equal(got_dt, dt);
-    assert_int_equal(s.rank, rank);
-    for (int i = 0; i < rank; i++)
-        assert_int_equal(s.dims[i].value, dims[i]);
-}
-
-static void expect_close(const float *got, const double *want, int64_t n, double tol)
-{
-    for (int64_t i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * (1.0 + fabs(want[i]))))
-            fail_msg("element %lld: got %.7g, expected %.7g", (long long)i, got[i], want[i]);
-}
-
-static void expect_build_error(Graph *g, const char *msg)
-{
-    Shape shapes[4];
-    int n = 0;
-    Plan *p = NULL;
-    Diag d = {{0}};
-    assert_int_equal(plan_input_shapes_for_batch(g, 2, shapes, 4, &n, &d), KDC_OK);
-    assert_int_equal(plan_build(g, PLAN_INFERENCE, shapes, 1, &p, &d), KDC_ERR);
-    assert_string_equal(d.msg, msg);
-}
+/* ---- builders ---- */
 
 /* An input whose dim 0 is the symbolic batch "N" (dims[0] is ignored). */
 static Value *batch_input(Graph *g, const char *name, DType dt, int rank, const int64_t *dims)
@@ -136,21 +87,21 @@ static void test_nll_forward(void **state)
     Node *none = loss_node(g, "NegativeLogLikelihoodLoss", 12, "none", x, t, NULL, "none", 1);
     gb_set_int(none, "ignore_index", -1);
     gb_append_output(g, none->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, 2);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
     float *xv = plan_input(p, 0);
     int32_t *tv = plan_input(p, 1);
     int64_t t64[12], ignore = -1;
     gb_fill_random(xv, 60, -3, 0);
     for (int i = 0; i < 12; i++)
         tv[i] = (int32_t)(t64[i] = i % 4 == 1 ? -1 : (i * 7) % 5);
-    forward(p);
+    pc_forward(p);
     double want_mean, want_none[12];
     ref_loss(xv, t64, w->init->data, 2, 5, 6, false, &ignore, "mean", &want_mean);
     ref_loss(xv, t64, NULL, 2, 5, 6, false, &ignore, "none", want_none);
-    expect_output(p, 0, DT_FLOAT, 0, NULL);
-    expect_output(p, 1, DT_FLOAT, 3, (int64_t[]){2, 2, 3});
-    expect_close(plan_output(p, 0), &want_mean, 1, 1e-6);
-    expect_close(plan_output(p, 1), want_none, 12, 1e-6);
+    pc_expect_output(p, 0, DT_FLOAT, 0, NULL);
+    pc_expect_output(p, 1, DT_FLOAT, 3, (int64_t[]){2, 2, 3});
+    pc_expect_close(plan_output(p, 0), &want_mean, 1, 1e-6);
+    pc_expect_close(plan_output(p, 1), want_none, 12, 1e-6);
     plan_free(p);
     model_free(m);
 }
@@ -166,13 +117,13 @@ static void test_sce_forward_with_log_prob(void **state)
     Node *sce = loss_node(g, "SoftmaxCrossEntropyLoss", 12, "sce", x, t, NULL, "sum", 2);
     gb_append_output(g, sce->outputs[0]);
     gb_append_output(g, sce->outputs[1]);
-    Plan *p = build(g, PLAN_INFERENCE, 3);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 3, 5);
     float *xv = plan_input(p, 0);
     int64_t *tv = plan_input(p, 1);
     gb_fill_random(xv, 36, -2, 2);
     for (int i = 0; i < 9; i++)
         tv[i] = (i * 5) % 4;
-    forward(p);
+    pc_forward(p);
     double want, logp[36];
     ref_loss(xv, tv, NULL, 3, 4, 3, true, NULL, "sum", &want);
     for (int i = 0; i < 36; i++) {
@@ -182,10 +133,10 @@ static void test_sce_forward_with_log_prob(void **state)
             lse += exp(xv[(n * 4 + k) * 3 + d]);
         logp[i] = xv[i] - log(lse);
     }
-    expect_output(p, 0, DT_FLOAT, 0, NULL);
-    expect_output(p, 1, DT_FLOAT, 3, (int64_t[]){3, 4, 3});
-    expect_close(plan_output(p, 0), &want, 1, 1e-6);
-    expect_close(plan_output(p, 1), logp, 36, 1e-6);
+    pc_expect_output(p, 0, DT_FLOAT, 0, NULL);
+    pc_expect_output(p, 1, DT_FLOAT, 3, (int64_t[]){3, 4, 3});
+    pc_expect_close(plan_output(p, 0), &want, 1, 1e-6);
+    pc_expect_close(plan_output(p, 1), logp, 36, 1e-6);
     plan_free(p);
     model_free(m);
 }
@@ -217,16 +168,16 @@ static void test_other_types(void **state)
     Node *sce_b =
         loss_node(g, "SoftmaxCrossEntropyLoss", 13, "sce_b", b, gb_ints(g, "tb", 1, (int64_t[]){0}), NULL, "none", 1);
     gb_append_output(g, sce_b->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, 1);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 1, 5);
     double lse0 = log(exp(0.5) + exp(-1) + exp(2)), lse1 = log(exp(0) + exp(0.25) + exp(-0.75));
     double want = (2 * (lse0 - 2) + 0.5 * (lse1 - 0)) / 2.5;
-    expect_output(p, 0, DT_DOUBLE, 0, NULL);
-    expect_output(p, 1, DT_DOUBLE, 2, (int64_t[]){2, 3});
+    pc_expect_output(p, 0, DT_DOUBLE, 0, NULL);
+    pc_expect_output(p, 1, DT_DOUBLE, 2, (int64_t[]){2, 3});
     assert_float_equal(*(const double *)plan_output(p, 0), want, 1e-6);
     assert_float_equal(((const double *)plan_output(p, 1))[3], -lse1, 1e-6);
-    expect_output(p, 2, DT_FLOAT16, 0, NULL);
+    pc_expect_output(p, 2, DT_FLOAT16, 0, NULL);
     assert_int_equal(*(const uint16_t *)plan_output(p, 2), 0x4440);
-    expect_output(p, 3, DT_BFLOAT16, 1, (int64_t[]){1});
+    pc_expect_output(p, 3, DT_BFLOAT16, 1, (int64_t[]){1});
     assert_int_equal(*(const uint16_t *)plan_output(p, 3), 0x3F31);
     plan_free(p);
     model_free(m);
@@ -252,7 +203,7 @@ static void run_error_case(const ErrorCase *e)
     Value *t = batch_input(g, "t", e->t_type, e->t_rank, (int64_t[]){1, 3, 3});
     Value *w = e->w_size ? gb_param(g, "w", 1, (int64_t[]){e->w_size}, 0, 1) : NULL;
     gb_append_output(g, loss_node(g, e->op, e->opset, "loss", x, t, w, e->reduction, 1)->outputs[0]);
-    expect_build_error(g, e->msg);
+    pc_expect_batch_build_error(g, PLAN_INFERENCE, 2, e->msg);
     model_free(m);
 }
 
@@ -289,7 +240,7 @@ static void test_target_out_of_range(void **state)
     Value *x = batch_input(g, "x", DT_FLOAT, 2, (int64_t[]){1, 5});
     Value *t = batch_input(g, "t", DT_INT64, 1, (int64_t[]){1});
     gb_append_output(g, loss_node(g, "SoftmaxCrossEntropyLoss", 13, "sce", x, t, NULL, NULL, 1)->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, 2);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
     int64_t *tv = plan_input(p, 1);
     tv[0] = 4;
     tv[1] = 5;
@@ -299,68 +250,15 @@ static void test_target_out_of_range(void **state)
     tv[1] = -100;
     assert_int_equal(plan_forward(p, &d), KDC_ERR);
     tv[1] = 0;
-    forward(p);
+    pc_forward(p);
     plan_free(p);
     model_free(m);
 }
 
 /* ---- training ---- */
 
-typedef struct GradCheck {
-    Plan *p;
-    float *dy[2];
-    int64_t n_out[2];
-    int n_outputs;
-} GradCheck;
-
-/* sum over the graph outputs of dy * y: the loss the output gradients seed. */
-static double weighted_loss(GradCheck *c)
-{
-    forward(c->p);
-    double loss = 0;
-    for (int k = 0; k < c->n_outputs; k++) {
-        const float *y = plan_output(c->p, k);
-        for (int64_t i = 0; i < c->n_out[k]; i++)
-            loss += (double)c->dy[k][i] * y[i];
-    }
-    return loss;
-}
-
-static void seed_and_backward(GradCheck *c)
-{
-    forward(c->p);
-    plan_zero_grads(c->p);
-    for (int k = 0; k < c->n_outputs; k++)
-        memcpy(plan_output_grad(c->p, k), c->dy[k], (size_t)c->n_out[k] * sizeof(float));
-    plan_backward(c->p);
-}
-
-static int check_params(GradCheck *c, double eps, double tol)
-{
-    PlanParam *params;
-    int n = plan_params(c->p, &params), bad = 0;
-    for (int i = 0; i < n; i++)
-        for (int64_t k = 0; k < params[i].numel; k++) {
-            float saved = params[i].data[k], analytic = params[i].grad[k];
-            params[i].data[k] = (float)(saved + eps);
-            double up = weighted_loss(c);
-            params[i].data[k] = (float)(saved - eps);
-            double down = weighted_loss(c);
-            params[i].data[k] = saved;
-            double numeric = (up - down) / (2 * eps);
-            if (fabs(numeric - analytic) > tol * (1 + fabs(numeric)) && bad++ < 4)
-                fprintf(stderr, "  %s[%lld]: numeric %.6g analytic %.6g\n", params[i].value->name, (long long)k,
-                        numeric, analytic);
-        }
-    return bad;
-}
-
-static float *random_grad(int64_t n)
-{
-    float *g = malloc((size_t)n * sizeof *g);
-    gb_fill_random(g, n, -1, 1);
-    return g;
-}
+/* pass when |numeric - analytic| <= 5e-3 * (1 + |numeric|) */
+static const PcGradTol loss_tol = {.eps = 1e-3, .atol = 5e-3, .rtol = 5e-3, .scale_numeric = true};
 
 /* Gemm -> SCE, reduction mean, labels a constant int64 initializer, class
  * weights (not trained) and ignore_index 2. */
@@ -377,15 +275,11 @@ static void test_training_gemm_sce(void **state)
     Node *sce = loss_node(g, "SoftmaxCrossEntropyLoss", 13, "sce", logits, labels, cw, "mean", 1);
     gb_set_int(sce, "ignore_index", 2);
     gb_append_output(g, sce->outputs[0]);
-    GradCheck gc = {build(g, PLAN_TRAINING, 6), {random_grad(1)}, {1}, 1};
+    PcGradCheck gc = {pc_build(g, PLAN_TRAINING, 6, 5), {pc_random_floats(1)}, 1};
     gb_fill_random(plan_input(gc.p, 0), 24, -1, 1);
     gc.dy[0][0] = 1;
-    seed_and_backward(&gc);
-    PlanParam *params;
-    assert_int_equal(plan_params(gc.p, &params), 2);
-    assert_int_equal(check_params(&gc, 1e-3, 5e-3), 0);
-    free(gc.dy[0]);
-    plan_free(gc.p);
+    pc_grad_verify(&gc, 2, loss_tol);
+    pc_grad_free(&gc);
     model_free(m);
 }
 
@@ -403,15 +297,13 @@ static void test_training_sce_both_outputs(void **state)
     Node *sce = loss_node(g, "SoftmaxCrossEntropyLoss", 13, "sce", scores, t, NULL, "none", 2);
     gb_append_output(g, sce->outputs[0]);
     gb_append_output(g, sce->outputs[1]);
-    GradCheck gc = {build(g, PLAN_TRAINING, 2), {random_grad(8), random_grad(24)}, {8, 24}, 2};
+    PcGradCheck gc = {pc_build(g, PLAN_TRAINING, 2, 5), {pc_random_floats(8), pc_random_floats(24)}, 2};
     gb_fill_random(plan_input(gc.p, 0), 24, -2, 2);
     int32_t *tv = plan_input(gc.p, 1);
     for (int i = 0; i < 8; i++)
         tv[i] = (i * 2) % 3;
-    seed_and_backward(&gc);
-    assert_int_equal(check_params(&gc, 1e-3, 5e-3), 0);
-    free(gc.dy[0]), free(gc.dy[1]);
-    plan_free(gc.p);
+    pc_grad_verify(&gc, 1, loss_tol);
+    pc_grad_free(&gc);
     model_free(m);
 }
 
@@ -429,31 +321,14 @@ static void test_training_logsoftmax_nll(void **state)
     Node *nll = loss_node(g, "NegativeLogLikelihoodLoss", 13, "nll", lsm->outputs[0], t, cw, "sum", 1);
     gb_set_int(nll, "ignore_index", 0);
     gb_append_output(g, nll->outputs[0]);
-    GradCheck gc = {build(g, PLAN_TRAINING, 3), {random_grad(1)}, {1}, 1};
+    PcGradCheck gc = {pc_build(g, PLAN_TRAINING, 3, 5), {pc_random_floats(1)}, 1};
     gb_fill_random(plan_input(gc.p, 0), 24, -2, 2);
     int64_t *tv = plan_input(gc.p, 1);
     for (int i = 0; i < 6; i++)
         tv[i] = i % 4;
-    seed_and_backward(&gc);
-    assert_int_equal(check_params(&gc, 1e-3, 5e-3), 0);
-    free(gc.dy[0]);
-    plan_free(gc.p);
+    pc_grad_verify(&gc, 1, loss_tol);
+    pc_grad_free(&gc);
     model_free(m);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    Diag d;
-    gb_rng_seed(29);
-    return threads_init(2, &d) == KDC_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    threads_shutdown();
-    return 0;
 }
 
 int main(void)
@@ -470,5 +345,6 @@ int main(void)
         cmocka_unit_test(test_training_logsoftmax_nll),
         /* clang-format on */
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    gb_rng_seed(29);
+    return cmocka_run_group_tests(tests, pc_setup_threads, pc_teardown_threads);
 }

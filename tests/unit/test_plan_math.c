@@ -22,71 +22,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "graph_build.h"
 #include "runtime/kernels.h"
-#include "runtime/rt.h"
-#include "runtime/threads.h"
-
-/* ---- plans ---- */
-
-static Plan *build(Graph *g, PlanMode mode, int64_t batch)
-{
-    Shape shapes[4];
-    int n = 0;
-    Diag d = {{0}};
-    Plan *p = NULL;
-    if (plan_input_shapes_for_batch(g, batch, shapes, 4, &n, &d) || plan_build(g, mode, shapes, 5, &p, &d))
-        fail_msg("plan: %s", d.msg);
-    return p;
-}
-
-static void forward(Plan *p)
-{
-    Diag d = {{0}};
-    if (plan_forward(p, &d))
-        fail_msg("forward: %s", d.msg);
-}
-
-/* Fills graph input k with uniform values in [lo, hi) and returns it. */
-static float *fill_input(Plan *p, int k, float lo, float hi)
-{
-    DType dt;
-    Shape s;
-    plan_input_info(p, k, &dt, &s);
-    gb_fill_random(plan_input(p, k), shape_numel(&s), lo, hi);
-    return plan_input(p, k);
-}
-
-static void expect_output(const Plan *p, int k, DType dt, int rank, const int64_t *dims)
-{
-    DType got_dt;
-    Shape s;
-    plan_output_info(p, k, &got_dt, &s);
-    assert_int_equal(got_dt, dt);
-    assert_int_equal(s.rank, rank);
-    for (int i = 0; i < rank; i++)
-        assert_int_equal(s.dims[i].value, dims[i]);
-}
-
-static void expect_close(const float *got, const double *want, int64_t n, double tol)
-{
-    for (int64_t i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol * (1.0 + fabs(want[i]))))
-            fail_msg("element %lld: got %.7g, expected %.7g", (long long)i, got[i], want[i]);
-}
-
-static const float *fdata(const Value *v)
-{
-    return v->init->data;
-}
-
-static void expect_build_error(Graph *g, PlanMode mode, const Shape *s, const char *msg)
-{
-    Plan *p = NULL;
-    Diag d = {{0}};
-    assert_int_equal(plan_build(g, mode, s, 1, &p, &d), KDC_ERR);
-    assert_string_equal(d.msg, msg);
-}
+#include "tests/unit/plan_check.h"
 
 /* ---- forward against references ---- */
 
@@ -108,21 +45,21 @@ static void test_unary_and_broadcast_forward(void **state)
     gb_append_output(g, gelu->outputs[0]);
     gb_append_output(g, gb_op2(g, "Pow", 15, "pow", gb_op1(g, "Abs", 13, "abs", x), e));
     gb_append_output(g, gb_op2(g, "PRelu", 16, "prelu", x, slope));
-    Plan *p = build(g, PLAN_INFERENCE, 2);
-    const float *xv = fill_input(p, 0, -2, 2);
-    forward(p);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
+    const float *xv = pc_fill_input(p, 0, -2, 2);
+    pc_forward(p);
     double want[5][24];
     for (int i = 0; i < 24; i++) {
         double v = xv[i];
         want[0][i] = v > 0 ? 1.0507009873554805 * v : 1.0507009873554805 * 1.6732632423543772 * (exp(v) - 1);
         want[1][i] = v < 0 ? 0.5 * (exp(v) - 1) : v;
         want[2][i] = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
-        want[3][i] = pow(fabs(v), fdata(e)[i % 4]);
-        want[4][i] = v < 0 ? v * fdata(slope)[(i / 4) % 3] : v;
+        want[3][i] = pow(fabs(v), pc_fdata(e)[i % 4]);
+        want[4][i] = v < 0 ? v * pc_fdata(slope)[(i / 4) % 3] : v;
     }
     for (int k = 0; k < 5; k++) {
-        expect_output(p, k, DT_FLOAT, 3, (int64_t[]){2, 3, 4});
-        expect_close(plan_output(p, k), want[k], 24, 1e-5);
+        pc_expect_output(p, k, DT_FLOAT, 3, (int64_t[]){2, 3, 4});
+        pc_expect_close(plan_output(p, k), want[k], 24, 1e-5);
     }
     plan_free(p);
     model_free(m);
@@ -139,16 +76,16 @@ static void test_prelu_opsets(void **state)
     Value *slope = gb_param(g, "slope", 1, (int64_t[]){3}, 0, 1);
     gb_append_output(g, gb_op2(g, "PRelu", 6, "prelu6", x, slope));
     gb_append_output(g, gb_op2(g, "PRelu", 16, "prelu16", x, slope));
-    Plan *p = build(g, PLAN_INFERENCE, 2);
-    const float *xv = fill_input(p, 0, -1, 1);
-    forward(p);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
+    const float *xv = pc_fill_input(p, 0, -1, 1);
+    pc_forward(p);
     double channel[36], last[36];
     for (int i = 0; i < 36; i++) {
-        channel[i] = xv[i] < 0 ? xv[i] * fdata(slope)[(i / 6) % 3] : xv[i];
-        last[i] = xv[i] < 0 ? xv[i] * fdata(slope)[i % 3] : xv[i];
+        channel[i] = xv[i] < 0 ? xv[i] * pc_fdata(slope)[(i / 6) % 3] : xv[i];
+        last[i] = xv[i] < 0 ? xv[i] * pc_fdata(slope)[i % 3] : xv[i];
     }
-    expect_close(plan_output(p, 0), channel, 36, 1e-6);
-    expect_close(plan_output(p, 1), last, 36, 1e-6);
+    pc_expect_close(plan_output(p, 0), channel, 36, 1e-6);
+    pc_expect_close(plan_output(p, 1), last, 36, 1e-6);
     plan_free(p);
     model_free(m);
 }
@@ -166,20 +103,20 @@ static void test_bool_outputs_and_where(void **state)
     Value *where =
         gb_node(g, "Where", 16, "where", 3, (Value *[]){gt, x, gb_op1(g, "Neg", 13, "neg", x)}, 1)->outputs[0];
     gb_append_output(g, where);
-    Plan *p = build(g, PLAN_INFERENCE, 4);
-    const float *xv = fill_input(p, 0, -1, 1);
-    forward(p);
-    expect_output(p, 0, DT_BOOL, 2, (int64_t[]){4, 3});
-    expect_output(p, 1, DT_BOOL, 2, (int64_t[]){4, 3});
+    Plan *p = pc_build(g, PLAN_INFERENCE, 4, 5);
+    const float *xv = pc_fill_input(p, 0, -1, 1);
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_BOOL, 2, (int64_t[]){4, 3});
+    pc_expect_output(p, 1, DT_BOOL, 2, (int64_t[]){4, 3});
     const uint8_t *gtv = plan_output(p, 0), *xorv = plan_output(p, 1);
     double want[12];
     for (int i = 0; i < 12; i++) {
-        bool above = xv[i] > fdata(y)[i % 3];
+        bool above = xv[i] > pc_fdata(y)[i % 3];
         assert_int_equal(gtv[i], above);
         assert_int_equal(xorv[i], 0); /* Greater == Not(LessOrEqual) without NaN */
         want[i] = above ? xv[i] : -xv[i];
     }
-    expect_close(plan_output(p, 2), want, 12, 0);
+    pc_expect_close(plan_output(p, 2), want, 12, 0);
     plan_free(p);
     model_free(m);
 }
@@ -195,20 +132,20 @@ static void test_variadic_three_inputs(void **state)
     Value *b = gb_param(g, "b", 1, (int64_t[]){4}, -1, 1), *c = gb_param(g, "c", 2, (int64_t[]){3, 1}, -1, 1);
     for (int k = 0; k < 4; k++)
         gb_append_output(g, gb_node(g, ops[k], 13, ops[k], 3, (Value *[]){a, b, c}, 1)->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, 2);
-    const float *av = fill_input(p, 0, -1, 1);
-    forward(p);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
+    const float *av = pc_fill_input(p, 0, -1, 1);
+    pc_forward(p);
     double want[4][24];
     for (int i = 0; i < 24; i++) {
-        double u = av[i], v = fdata(b)[i % 4], w = fdata(c)[(i / 4) % 3];
+        double u = av[i], v = pc_fdata(b)[i % 4], w = pc_fdata(c)[(i / 4) % 3];
         want[0][i] = u + v + w;
         want[1][i] = (u + v + w) / 3;
         want[2][i] = fmax(u, fmax(v, w));
         want[3][i] = fmin(u, fmin(v, w));
     }
     for (int k = 0; k < 4; k++) {
-        expect_output(p, k, DT_FLOAT, 3, (int64_t[]){2, 3, 4});
-        expect_close(plan_output(p, k), want[k], 24, 1e-6);
+        pc_expect_output(p, k, DT_FLOAT, 3, (int64_t[]){2, 3, 4});
+        pc_expect_close(plan_output(p, k), want[k], 24, 1e-6);
     }
     plan_free(p);
     model_free(m);
@@ -230,19 +167,19 @@ static void test_clip_opsets(void **state)
     gb_append_output(g, gb_node(g, "Clip", 13, "clip13", 3, (Value *[]){x, lo, hi}, 1)->outputs[0]);
     gb_append_output(g, gb_node(g, "Clip", 13, "clip_max", 3, (Value *[]){x, NULL, hi}, 1)->outputs[0]);
     gb_append_output(g, gb_op1(g, "Clip", 6, "clip_none", x));
-    Plan *p = build(g, PLAN_INFERENCE, 3);
-    const float *xv = fill_input(p, 0, -1, 1);
-    forward(p);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 3, 5);
+    const float *xv = pc_fill_input(p, 0, -1, 1);
+    pc_forward(p);
     double want[15], only_max[15], none[15];
     for (int i = 0; i < 15; i++) {
         want[i] = fmin(0.25, fmax(-0.5, xv[i]));
         only_max[i] = fmin(0.25, xv[i]);
         none[i] = xv[i];
     }
-    expect_close(plan_output(p, 0), want, 15, 0);
-    expect_close(plan_output(p, 1), want, 15, 0);
-    expect_close(plan_output(p, 2), only_max, 15, 0);
-    expect_close(plan_output(p, 3), none, 15, 0);
+    pc_expect_close(plan_output(p, 0), want, 15, 0);
+    pc_expect_close(plan_output(p, 1), want, 15, 0);
+    pc_expect_close(plan_output(p, 2), only_max, 15, 0);
+    pc_expect_close(plan_output(p, 3), none, 15, 0);
     plan_free(p);
     model_free(m);
 }
@@ -262,13 +199,13 @@ static void test_integer_arithmetic_at_build(void **state)
     gb_set_int(fmod, "fmod", 1);
     gb_append_output(g, fmod->outputs[0]);
     gb_append_output(g, gb_node(g, "Max", 13, "max", 3, (Value *[]){a, three, minus1}, 1)->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, 1);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 1, 5);
     const int64_t want[4][4] = {{2, 20, 7, -5}, {2, 2, 1, 1}, {2, -1, 1, -2}, {3, 3, 7, 3}};
     for (int k = 0; k < 4; k++) {
-        expect_output(p, k, DT_INT64, 1, (int64_t[]){4});
+        pc_expect_output(p, k, DT_INT64, 1, (int64_t[]){4});
         assert_memory_equal(plan_output(p, k), want[k], sizeof want[k]);
     }
-    forward(p); /* nothing left to run */
+    pc_forward(p); /* nothing left to run */
     plan_free(p);
     model_free(m);
 }
@@ -288,7 +225,7 @@ static void test_other_types(void **state)
     gb_append_output(g, gb_node(g, "Mean", 13, "mean", 2, (Value *[]){da, db}, 1)->outputs[0]);
     gb_append_output(g, gb_op2(g, "Pow", 15, "pow", ia, ib));
     gb_append_output(g, gb_op2(g, "Add", 14, "add", ua, ua));
-    Plan *p = build(g, PLAN_INFERENCE, 1);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 1, 5);
     const double mean[] = {2, 1, 2e-300};
     const int32_t pow_[] = {81, -8, 1};
     const uint8_t add[] = {144, 2, 254};
@@ -307,8 +244,8 @@ static void test_errors(void **state)
     Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 3}), *y = gb_param(g, "y", 1, (int64_t[]){3}, -1, 1);
     gb_append_output(g, gb_op2(g, "Mod", 13, "mod", x, y));
     Shape s = shape_from_dims(2, (int64_t[]){2, 3});
-    expect_build_error(g, PLAN_INFERENCE, &s,
-                       "node 'mod' (Mod): fmod must be 1 for floating-point inputs (type float)");
+    pc_expect_build_error(g, PLAN_INFERENCE, &s,
+                          "node 'mod' (Mod): fmod must be 1 for floating-point inputs (type float)");
     model_free(m);
 
     m = model_new();
@@ -316,8 +253,8 @@ static void test_errors(void **state)
     x = gb_batch_input(g, "x", 2, (int64_t[]){1, 3});
     y = gb_param(g, "y", 1, (int64_t[]){3}, -1, 1);
     gb_append_output(g, gb_op2(g, "Max", 6, "old_max", x, y));
-    expect_build_error(g, PLAN_INFERENCE, &s,
-                       "node 'old_max' (Max): input 1's shape differs from input 0's; broadcasting needs opset 8");
+    pc_expect_build_error(g, PLAN_INFERENCE, &s,
+                          "node 'old_max' (Max): input 1's shape differs from input 0's; broadcasting needs opset 8");
     model_free(m);
 
     m = model_new();
@@ -326,28 +263,12 @@ static void test_errors(void **state)
     Node *gelu = gb_node(g, "Gelu", 20, "gelu", 1, &x, 1);
     gb_set_str(gelu, "approximate", "erf");
     gb_append_output(g, gelu->outputs[0]);
-    expect_build_error(g, PLAN_INFERENCE, &s,
-                       "node 'gelu' (Gelu): attribute 'approximate' must be \"none\" or \"tanh\"");
+    pc_expect_build_error(g, PLAN_INFERENCE, &s,
+                          "node 'gelu' (Gelu): attribute 'approximate' must be \"none\" or \"tanh\"");
     model_free(m);
 }
 
 /* ---- training ---- */
-
-typedef struct GradCheck {
-    Plan *p;
-    float *dy;
-    int64_t n_out;
-} GradCheck;
-
-static double weighted_loss(GradCheck *c)
-{
-    forward(c->p);
-    const float *y = plan_output(c->p, 0);
-    double loss = 0;
-    for (int64_t i = 0; i < c->n_out; i++)
-        loss += (double)c->dy[i] * y[i];
-    return loss;
-}
 
 /* How far the last forward sits from PRelu's kink, Max's ties, Clip's
  * corners and the comparison's switch (same-shape or trailing-broadcast inputs). */
@@ -369,24 +290,11 @@ static double kink_margin(const Plan *p)
     return margin;
 }
 
-static int check_params(GradCheck *c, double eps, double tol)
+static void fill_training_inputs(Plan *p, void *ctx)
 {
-    PlanParam *params;
-    int n = plan_params(c->p, &params), bad = 0;
-    for (int i = 0; i < n; i++)
-        for (int64_t k = 0; k < params[i].numel; k++) {
-            float saved = params[i].data[k], analytic = params[i].grad[k];
-            params[i].data[k] = (float)(saved + eps);
-            double up = weighted_loss(c);
-            params[i].data[k] = (float)(saved - eps);
-            double down = weighted_loss(c);
-            params[i].data[k] = saved;
-            double numeric = (up - down) / (2 * eps);
-            if (fabs(numeric - analytic) > tol * (1 + fabs(numeric)) && bad++ < 4)
-                fprintf(stderr, "  %s[%lld]: numeric %.6g analytic %.6g\n", params[i].value->name, (long long)k,
-                        numeric, analytic);
-        }
-    return bad;
+    (void)ctx;
+    pc_fill_input(p, 0, -1, 1);
+    pc_fill_input(p, 1, -1.2f, 0.2f); /* mostly below h: Where takes every branch */
 }
 
 /* h = x*w; out = Where(Greater(h, x2), Max(PRelu(h, slope), c), Clip(h)):
@@ -407,25 +315,13 @@ static void test_training_gradients(void **state)
     gb_set_float(clip, "max", 0.4f);
     Value *cond = gb_op2(g, "Greater", 13, "gt", h, x2);
     gb_append_output(g, gb_node(g, "Where", 16, "where", 3, (Value *[]){cond, mx, clip->outputs[0]}, 1)->outputs[0]);
-    GradCheck gc = {build(g, PLAN_TRAINING, 6), NULL, 24};
-    int tries = 0;
-    do {
-        fill_input(gc.p, 0, -1, 1);
-        fill_input(gc.p, 1, -1.2f, 0.2f); /* mostly below h: Where takes every branch */
-        forward(gc.p);
-    } while (kink_margin(gc.p) < 5e-3 && ++tries < 500);
-    assert_true(tries < 500);
-    gc.dy = malloc(24 * sizeof *gc.dy);
-    gb_fill_random(gc.dy, 24, -1, 1);
-    forward(gc.p);
-    plan_zero_grads(gc.p);
-    memcpy(plan_output_grad(gc.p, 0), gc.dy, 24 * sizeof *gc.dy);
-    plan_backward(gc.p);
-    PlanParam *params;
-    assert_int_equal(plan_params(gc.p, &params), 3);
-    assert_int_equal(check_params(&gc, 1e-3, 5e-3), 0);
-    free(gc.dy);
-    plan_free(gc.p);
+    pc_gradcheck(g,
+                 &(PcGradSpec){.batch = 6,
+                               .seed = 5,
+                               .expect_params = 3,
+                               .tol = {.eps = 1e-3, .atol = 5e-3, .rtol = 5e-3, .scale_numeric = true, .margin = 5e-3},
+                               .fill = fill_training_inputs,
+                               .kink_margin = kink_margin});
     model_free(m);
 }
 
@@ -439,28 +335,13 @@ static void test_no_gradient_through_mod(void **state)
     gb_set_int(mod, "fmod", 1);
     gb_append_output(g, mod->outputs[0]);
     Shape s = shape_from_dims(2, (int64_t[]){2, 3});
-    expect_build_error(g, PLAN_TRAINING, &s,
-                       "node 'mod' (Mod): has no gradient but lies between trainable parameters and the loss");
+    pc_expect_build_error(g, PLAN_TRAINING, &s,
+                          "node 'mod' (Mod): has no gradient but lies between trainable parameters and the loss");
     Plan *p = NULL;
     Diag d = {{0}};
     assert_int_equal(plan_build(g, PLAN_INFERENCE, &s, 1, &p, &d), KDC_OK);
     plan_free(p);
     model_free(m);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    Diag d;
-    gb_rng_seed(17);
-    return threads_init(2, &d) == KDC_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    threads_shutdown();
-    return 0;
 }
 
 int main(void)
@@ -479,5 +360,6 @@ int main(void)
         cmocka_unit_test(test_no_gradient_through_mod),
         /* clang-format on */
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    gb_rng_seed(17);
+    return cmocka_run_group_tests(tests, pc_setup_threads, pc_teardown_threads);
 }

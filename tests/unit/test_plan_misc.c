@@ -21,49 +21,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "graph_build.h"
-#include "runtime/rt.h"
-#include "runtime/threads.h"
+#include "tests/unit/plan_check.h"
 
-/* ---- plans ---- */
-
-static Plan *build(Graph *g, PlanMode mode, int64_t batch)
-{
-    Shape shapes[4];
-    int n = 0;
-    Diag d = {{0}};
-    Plan *p = NULL;
-    if (plan_input_shapes_for_batch(g, batch, shapes, 4, &n, &d) || plan_build(g, mode, shapes, 5, &p, &d))
-        fail_msg("plan: %s", d.msg);
-    return p;
-}
-
-static void forward(Plan *p)
-{
-    Diag d = {{0}};
-    if (plan_forward(p, &d))
-        fail_msg("forward: %s", d.msg);
-}
-
-static float *fill_input(Plan *p, int k, float lo, float hi)
-{
-    DType dt;
-    Shape s;
-    plan_input_info(p, k, &dt, &s);
-    gb_fill_random(plan_input(p, k), shape_numel(&s), lo, hi);
-    return plan_input(p, k);
-}
-
-static void expect_output(const Plan *p, int k, DType dt, int rank, const int64_t *dims)
-{
-    DType got_dt;
-    Shape s;
-    plan_output_info(p, k, &got_dt, &s);
-    assert_int_equal(got_dt, dt);
-    assert_int_equal(s.rank, rank);
-    for (int i = 0; i < rank; i++)
-        assert_int_equal(s.dims[i].value, dims[i]);
-}
+/* ---- builders ---- */
 
 static Node *with_str(Node *n, const char *name, const char *v)
 {
@@ -87,10 +47,10 @@ static void test_einsum(void **state)
     Value *ai = gb_init_copy(g, "a", DT_INT64, 2, (int64_t[]){2, 3}, a), *vi = gb_ints(g, "v", 3, v);
     Node *ei = with_str(gb_node(g, "Einsum", 12, "ei", 2, (Value *[]){ai, vi}, 1), "equation", "ij,j");
     gb_append_output(g, ei->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, 3);
-    const float *xv = fill_input(p, 0, -1, 1), *wv = w->init->data;
-    forward(p);
-    expect_output(p, 0, DT_FLOAT, 3, (int64_t[]){3, 2, 4});
+    Plan *p = pc_build(g, PLAN_INFERENCE, 3, 5);
+    const float *xv = pc_fill_input(p, 0, -1, 1), *wv = w->init->data;
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_FLOAT, 3, (int64_t[]){3, 2, 4});
     const float *y = plan_output(p, 0);
     for (int r = 0; r < 6; r++)
         for (int k = 0; k < 4; k++) {
@@ -99,7 +59,7 @@ static void test_einsum(void **state)
                 want += (double)xv[r * 3 + j] * wv[j * 4 + k];
             assert_true(fabs(y[r * 4 + k] - want) < 1e-5);
         }
-    expect_output(p, 1, DT_INT64, 1, (int64_t[]){2});
+    pc_expect_output(p, 1, DT_INT64, 1, (int64_t[]){2});
     const int64_t *yi = plan_output(p, 1);
     assert_true(yi[0] == 10000000000 - 2 + 6 && yi[1] == 40000000000 - 5 + 12);
     plan_free(p);
@@ -117,10 +77,10 @@ static void test_gather_nd_batch(void **state)
     Node *n = gb_node(g, "GatherND", 12, "gnd", 2, (Value *[]){x, idx}, 1);
     gb_set_int(n, "batch_dims", 1);
     gb_append_output(g, n->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, 2);
-    const float *xv = fill_input(p, 0, -1, 1);
-    forward(p);
-    expect_output(p, 0, DT_FLOAT, 3, (int64_t[]){2, 1, 2});
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
+    const float *xv = pc_fill_input(p, 0, -1, 1);
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_FLOAT, 3, (int64_t[]){2, 1, 2});
     const float *y = plan_output(p, 0);
     assert_true(y[0] == xv[4] && y[1] == xv[5] && y[2] == xv[6] && y[3] == xv[7]);
     plan_free(p);
@@ -139,9 +99,9 @@ static void test_hardmax_opsets(void **state)
     gb_set_int(h13, "axis", 1);
     gb_append_output(g, h11->outputs[0]);
     gb_append_output(g, h13->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, 2);
-    const float *xv = fill_input(p, 0, -1, 1);
-    forward(p);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
+    const float *xv = pc_fill_input(p, 0, -1, 1);
+    pc_forward(p);
     const float *y11 = plan_output(p, 0), *y13 = plan_output(p, 1);
     for (int b = 0; b < 2; b++) {
         int best = 0;
@@ -182,16 +142,16 @@ static void test_small_ops(void **state)
     Value *sv = gb_init_copy(g, "by", DT_UINT8, 0, NULL, by);
     gb_append_output(g, with_str(gb_node(g, "BitShift", 11, "shr", 2, (Value *[]){bv, sv}, 1), "direction",
                                  "RIGHT")->outputs[0]);
-    Plan *p = build(g, PLAN_INFERENCE, 2);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
     float *xv = plan_input(p, 0);
     const float in[] = {1.5f, INFINITY, -INFINITY, NAN, -2.0f, 0.0f};
     memcpy(xv, in, sizeof in);
-    forward(p);
-    expect_output(p, 0, DT_INT32, 2, (int64_t[]){2, 3});
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_INT32, 2, (int64_t[]){2, 3});
     assert_memory_equal(plan_output(p, 0), ((int32_t[]){0, 1, 0, 0, 0, 1}), 6 * sizeof(int32_t));
     const double *yd = plan_output(p, 1);
     assert_true(yd[0] == 1.5 && isinf(yd[1]) && yd[4] == -2.0 && isnan(yd[3]));
-    expect_output(p, 2, DT_FLOAT16, 2, (int64_t[]){2, 3});
+    pc_expect_output(p, 2, DT_FLOAT16, 2, (int64_t[]){2, 3});
     assert_int_equal(((const uint16_t *)plan_output(p, 2))[4], 0xc000);
     assert_memory_equal(plan_output(p, 3), ((uint8_t[]){0, 1, 0, 0, 0, 0}), 6);
     assert_memory_equal(plan_output(p, 4), ((uint8_t[]){0, 0, 0, 1, 0, 0}), 6);
@@ -215,13 +175,13 @@ static void test_data_dependent_sizes(void **state)
     gb_append_output(g, cp->outputs[0]);
     Value *k = gb_init_copy(g, "k", DT_INT32, 2, (int64_t[]){2, 2}, (int32_t[]){0, 7, -1, 0});
     gb_append_output(g, gb_op1(g, "NonZero", 13, "nz", k));
-    Plan *p = build(g, PLAN_INFERENCE, 2);
-    const float *xv = fill_input(p, 0, -1, 1);
-    forward(p);
-    expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){2, 2});
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
+    const float *xv = pc_fill_input(p, 0, -1, 1);
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){2, 2});
     const float *y = plan_output(p, 0);
     assert_true(y[0] == xv[1] && y[1] == xv[2] && y[2] == xv[5] && y[3] == xv[6]);
-    expect_output(p, 1, DT_INT64, 2, (int64_t[]){2, 2});
+    pc_expect_output(p, 1, DT_INT64, 2, (int64_t[]){2, 2});
     assert_memory_equal(plan_output(p, 1), ((int64_t[]){0, 1, 1, 0}), 4 * sizeof(int64_t));
     plan_free(p);
     gb_append_output(g, gb_op1(g, "NonZero", 13, "nzx", x));
@@ -234,42 +194,6 @@ static void test_data_dependent_sizes(void **state)
 }
 
 /* ---- training ---- */
-
-typedef struct GradCheck {
-    Plan *p;
-    float *dy;
-    int64_t n_out;
-} GradCheck;
-
-static double weighted_loss(GradCheck *c)
-{
-    forward(c->p);
-    const float *y = plan_output(c->p, 0);
-    double loss = 0;
-    for (int64_t i = 0; i < c->n_out; i++)
-        loss += (double)c->dy[i] * y[i];
-    return loss;
-}
-
-static int check_params(GradCheck *c, double eps, double tol)
-{
-    PlanParam *params;
-    int n = plan_params(c->p, &params), bad = 0;
-    for (int i = 0; i < n; i++)
-        for (int64_t k = 0; k < params[i].numel; k++) {
-            float saved = params[i].data[k], analytic = params[i].grad[k];
-            params[i].data[k] = (float)(saved + eps);
-            double up = weighted_loss(c);
-            params[i].data[k] = (float)(saved - eps);
-            double down = weighted_loss(c);
-            params[i].data[k] = saved;
-            double numeric = (up - down) / (2 * eps);
-            if (fabs(numeric - analytic) > tol * (1 + fabs(numeric)) && bad++ < 4)
-                fprintf(stderr, "  %s[%lld]: numeric %.6g analytic %.6g\n", params[i].value->name, (long long)k,
-                        numeric, analytic);
-        }
-    return bad;
-}
 
 /* h = einsum("bi,ij,jk->bk", x, w1, w2) [N,4]; s = Shrink(h, 0.05);
  * out = GatherND(Compress(s, [1,0,1,1], axis 1), [[2],[0]], batch 0) [2,3]. */
@@ -288,35 +212,11 @@ static void test_training_gradients(void **state)
     gb_set_int(cp, "axis", 1);
     Value *idx = gb_init_copy(g, "idx", DT_INT64, 2, (int64_t[]){2, 1}, (int64_t[]){2, 0});
     gb_append_output(g, gb_op2(g, "GatherND", 13, "gnd", cp->outputs[0], idx));
-    GradCheck gc = {build(g, PLAN_TRAINING, 3), NULL, 6};
-    fill_input(gc.p, 0, -1, 1);
-    gc.dy = malloc(6 * sizeof *gc.dy);
-    gb_fill_random(gc.dy, 6, -1, 1);
-    forward(gc.p);
-    plan_zero_grads(gc.p);
-    memcpy(plan_output_grad(gc.p, 0), gc.dy, 6 * sizeof *gc.dy);
-    plan_backward(gc.p);
-    PlanParam *params;
-    assert_int_equal(plan_params(gc.p, &params), 2);
-    assert_int_equal(check_params(&gc, 1e-3, 5e-3), 0);
-    free(gc.dy);
-    plan_free(gc.p);
+    pc_gradcheck(g, &(PcGradSpec){.batch = 3,
+                                  .seed = 5,
+                                  .expect_params = 2,
+                                  .tol = {.eps = 1e-3, .atol = 5e-3, .rtol = 5e-3, .scale_numeric = true}});
     model_free(m);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    Diag d;
-    gb_rng_seed(23);
-    return threads_init(2, &d) == KDC_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    threads_shutdown();
-    return 0;
 }
 
 int main(void)
@@ -326,5 +226,6 @@ int main(void)
         cmocka_unit_test(test_hardmax_opsets), cmocka_unit_test(test_small_ops),
         cmocka_unit_test(test_data_dependent_sizes), cmocka_unit_test(test_training_gradients),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    gb_rng_seed(23);
+    return cmocka_run_group_tests(tests, pc_setup_threads, pc_teardown_threads);
 }

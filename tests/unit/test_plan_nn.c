@@ -23,152 +23,21 @@
 #include <cmocka.h>
 
 #include "passes/passes.h"
-#include "runtime/plan.h"
-#include "runtime/threads.h"
-#include "tests/unit/graph_build.h"
-
-/* ---- plans ---- */
-
-static Plan *build(Graph *g, PlanMode mode, int64_t batch)
-{
-    Shape shapes[4];
-    int n = 0;
-    Diag d = {{0}};
-    Plan *p = NULL;
-    if (plan_input_shapes_for_batch(g, batch, shapes, 4, &n, &d) || plan_build(g, mode, shapes, 3, &p, &d))
-        fail_msg("plan: %s", d.msg);
-    return p;
-}
-
-static void forward(Plan *p)
-{
-    Diag d = {{0}};
-    if (plan_forward(p, &d))
-        fail_msg("forward: %s", d.msg);
-}
-
-static int64_t output_numel(const Plan *p, int k)
-{
-    DType dt;
-    Shape s;
-    plan_output_info(p, k, &dt, &s);
-    return shape_numel(&s);
-}
-
-static void expect_error_for(Graph *g, PlanMode mode, const Shape *shapes, const char *want)
-{
-    Diag d = {{0}};
-    Plan *p = NULL;
-    assert_int_equal(plan_build(g, mode, shapes, 3, &p, &d), KDC_ERR);
-    assert_null(p);
-    if (!strstr(d.msg, want))
-        fail_msg("message '%s' lacks '%s'", d.msg, want);
-}
-
-static void expect_build_error(Graph *g, PlanMode mode, int64_t batch, const char *want)
-{
-    Shape shapes[4];
-    int n = 0;
-    Diag d = {{0}};
-    assert_int_equal(plan_input_shapes_for_batch(g, batch, shapes, 4, &n, &d), KDC_OK);
-    expect_error_for(g, mode, shapes, want);
-}
+#include "tests/unit/plan_check.h"
 
 /* ---- the whole-graph gradient check ---- */
 
-typedef struct GradCheck {
-    Plan *p;
-    float *dy[4];
-    int n_out;
-} GradCheck;
-
-static double weighted_loss(GradCheck *c)
-{
-    forward(c->p);
-    double loss = 0.0;
-    for (int k = 0; k < c->n_out; k++) {
-        const float *y = plan_output(c->p, k);
-        for (int64_t i = 0; i < output_numel(c->p, k); i++)
-            loss += (double)c->dy[k][i] * y[i];
-    }
-    return loss;
-}
-
-static void run_backward(GradCheck *c)
-{
-    forward(c->p);
-    plan_zero_grads(c->p);
-    for (int k = 0; k < c->n_out; k++)
-        memcpy(plan_output_grad(c->p, k), c->dy[k], (size_t)output_numel(c->p, k) * sizeof(float));
-    plan_backward(c->p);
-}
-
-/* eps: the finite-difference step; pass when |num - ana| <= atol + rtol * max(|num|, |ana|) */
-typedef struct GradTol {
-    double eps, atol, rtol;
-} GradTol;
-
-static int check_param(GradCheck *c, const PlanParam *pp, const float *analytic, GradTol tol)
-{
-    int bad = 0;
-    for (int64_t i = 0; i < pp->numel; i++) {
-        float saved = pp->data[i];
-        pp->data[i] = (float)(saved + tol.eps);
-        double up = weighted_loss(c), step = (double)pp->data[i] - saved;
-        pp->data[i] = (float)(saved - tol.eps);
-        double down = weighted_loss(c);
-        step += saved - (double)pp->data[i];
-        pp->data[i] = saved;
-        double numeric = (up - down) / step, err = fabs(numeric - analytic[i]);
-        if (err > tol.atol + tol.rtol * fmax(fabs(numeric), fabs(analytic[i])) && bad++ < 4)
-            fprintf(stderr, "  %s[%lld]: numeric %.6g analytic %.6g\n", pp->value->name, (long long)i, numeric,
-                    analytic[i]);
-    }
-    return bad;
-}
-
-/* Builds a training plan of g on random inputs and checks every parameter's gradient. */
-static void gradcheck(Graph *g, int64_t batch, int expect_params, GradTol tol)
-{
-    GradCheck c = {build(g, PLAN_TRAINING, batch), {NULL}, 0};
-    c.n_out = plan_n_outputs(c.p);
-    assert_true(c.n_out <= 4);
-    for (int k = 0; k < plan_n_inputs(c.p); k++) {
-        DType dt;
-        Shape s;
-        plan_input_info(c.p, k, &dt, &s);
-        gb_fill_random(plan_input(c.p, k), shape_numel(&s), -1, 1);
-    }
-    for (int k = 0; k < c.n_out; k++) {
-        c.dy[k] = malloc((size_t)output_numel(c.p, k) * sizeof(float));
-        gb_fill_random(c.dy[k], output_numel(c.p, k), -1, 1);
-    }
-    PlanParam *params;
-    int n_params = plan_params(c.p, &params), bad = 0;
-    assert_int_equal(n_params, expect_params);
-    run_backward(&c);
-    float *analytic[16];
-    assert_true(n_params <= 16);
-    for (int i = 0; i < n_params; i++) {
-        analytic[i] = malloc((size_t)params[i].numel * sizeof(float));
-        memcpy(analytic[i], params[i].grad, (size_t)params[i].numel * sizeof(float));
-    }
-    for (int i = 0; i < n_params; i++)
-        bad += check_param(&c, &params[i], analytic[i], tol);
-    for (int i = 0; i < n_params; i++)
-        free(analytic[i]);
-    for (int k = 0; k < c.n_out; k++)
-        free(c.dy[k]);
-    plan_free(c.p);
-    if (bad)
-        fail_msg("%d gradient entries disagree with finite differences", bad);
-}
-
-static const GradTol smooth_tol = {1e-2, 5e-4, 5e-3};
+static const PcGradTol smooth_tol = {1e-2, 5e-4, 5e-3, false, 0};
 /* LayerNormalization over four values bends fast: a step of 1e-2 measures the curve */
-static const GradTol curved_tol = {2e-3, 1e-3, 5e-3};
+static const PcGradTol curved_tol = {2e-3, 1e-3, 5e-3, false, 0};
 /* with max pools: a smaller step, so no near tie flips under it */
-static const GradTol max_tol = {1e-3, 2e-3, 1e-2};
+static const PcGradTol max_tol = {1e-3, 2e-3, 1e-2, false, 0};
+
+/* This file's plan seed, inputs uniform in [-1, 1). */
+static void gradcheck(Graph *g, int64_t batch, int expect_params, PcGradTol tol)
+{
+    pc_gradcheck(g, &(PcGradSpec){.batch = batch, .seed = 3, .expect_params = expect_params, .tol = tol});
+}
 
 /* ---- builders ---- */
 
@@ -306,10 +175,10 @@ static void test_grad_group_lrn_lp(void **state)
 
 static void run_values(Graph *g, const float *x, int64_t nx, const float *want, int64_t ny)
 {
-    Plan *p = build(g, PLAN_INFERENCE, 1);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 1, 3);
     memcpy(plan_input(p, 0), x, (size_t)nx * sizeof(float));
-    forward(p);
-    assert_int_equal(output_numel(p, 0), ny);
+    pc_forward(p);
+    assert_int_equal(pc_output_numel(p, 0), ny);
     const float *y = plan_output(p, 0);
     for (int64_t i = 0; i < ny; i++)
         if (fabsf(y[i] - want[i]) > 1e-5f)
@@ -377,7 +246,7 @@ static void test_resize_scales_are_not_params(void **state)
     Value *r = gb_node(g, "Resize", 13, "r", 3, (Value *[]){c, NULL, floats(g, "sc", 4, (float[]){1, 1, 2, 2})}, 1)
                    ->outputs[0];
     gb_append_output(g, r);
-    Plan *p = build(g, PLAN_TRAINING, 2);
+    Plan *p = pc_build(g, PLAN_TRAINING, 2, 3);
     PlanParam *params;
     assert_int_equal(plan_params(p, &params), 1);
     assert_string_equal(params[0].value->name, "w");
@@ -443,7 +312,9 @@ static void test_build_errors(void **state)
     Value *h = gb_op2(g, "MatMul", 13, "mm", x, param(g, "w", 2, (int64_t[]){4, 4}));
     Node *ln = gb_node(g, "LayerNormalization", 17, "ln", 2, (Value *[]){h, param(g, "s", 1, (int64_t[]){4})}, 2);
     gb_append_output(g, gb_op2(g, "Add", 13, "add", ln->outputs[0], ln->outputs[1]));
-    expect_build_error(g, PLAN_TRAINING, 2, "node 'ln' (LayerNormalization): output 1 (Mean/InvStdDev) feeds other");
+    pc_expect_batch_build_error(
+        g, PLAN_TRAINING, 2,
+        "node 'ln' (LayerNormalization): output 1 (Mean/InvStdDev) feeds other nodes; its gradient is not computed");
     model_free(m);
 
     m = model_new();
@@ -452,7 +323,9 @@ static void test_build_errors(void **state)
     Value *sc = gb_input(g, "scales", DT_FLOAT, 1, (int64_t[]){4});
     gb_append_output(g, gb_node(g, "Resize", 13, "r", 3, (Value *[]){x, NULL, sc}, 1)->outputs[0]);
     Shape shapes[2] = {shape_from_dims(4, (int64_t[]){1, 2, 3, 3}), shape_from_dims(1, (int64_t[]){4})};
-    expect_error_for(g, PLAN_INFERENCE, shapes, "has no concrete shape");
+    pc_expect_build_error(g, PLAN_INFERENCE, shapes,
+                          "node 'r' (Resize): output 'r_out' has no concrete shape (an input that decides it is "
+                          "computed at run time, which kdc does not support yet)");
     model_free(m);
 
     m = model_new();
@@ -461,7 +334,9 @@ static void test_build_errors(void **state)
     Node *r = gb_node(g, "Resize", 13, "r", 3, (Value *[]){x, NULL, floats(g, "sc", 4, (float[]){1, 1, 2, 2})}, 1);
     gb_set_str(r, "coordinate_transformation_mode", "tf_half_pixel_for_nn");
     gb_append_output(g, r->outputs[0]);
-    expect_build_error(g, PLAN_INFERENCE, 1, "coordinate_transformation_mode 'tf_half_pixel_for_nn' is not defined");
+    pc_expect_batch_build_error(
+        g, PLAN_INFERENCE, 1,
+        "node 'r' (Resize): coordinate_transformation_mode 'tf_half_pixel_for_nn' is not defined at opset 13");
     model_free(m);
 
     m = model_new();
@@ -471,22 +346,9 @@ static void test_build_errors(void **state)
                        (Value *[]){x, param(g, "s", 1, (int64_t[]){2}), param(g, "b", 1, (int64_t[]){2})}, 1);
     gb_set_int(gn, "num_groups", 2);
     gb_append_output(g, gn->outputs[0]);
-    expect_build_error(g, PLAN_INFERENCE, 1, "input 1 has 2 values, expected 4 (one per channel)");
+    pc_expect_batch_build_error(g, PLAN_INFERENCE, 1,
+                                "node 'gn' (GroupNormalization): input 1 has 2 values, expected 4 (one per channel)");
     model_free(m);
-}
-
-static int setup_threads(void **state)
-{
-    (void)state;
-    Diag d;
-    return threads_init(2, &d) == KDC_OK ? 0 : -1;
-}
-
-static int teardown_threads(void **state)
-{
-    (void)state;
-    threads_shutdown();
-    return 0;
 }
 
 int main(void)
@@ -502,5 +364,5 @@ int main(void)
         cmocka_unit_test(test_build_errors),
     };
     gb_rng_seed(5);
-    return cmocka_run_group_tests(tests, setup_threads, teardown_threads);
+    return cmocka_run_group_tests(tests, pc_setup_threads, pc_teardown_threads);
 }

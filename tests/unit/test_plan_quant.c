@@ -22,38 +22,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "graph_build.h"
-#include "runtime/plan.h"
-#include "runtime/threads.h"
-
-static Plan *build(Graph *g, PlanMode mode, int64_t batch)
-{
-    Shape shapes[4];
-    int n = 0;
-    Diag d = {{0}};
-    Plan *p = NULL;
-    if (plan_input_shapes_for_batch(g, batch, shapes, 4, &n, &d) || plan_build(g, mode, shapes, 5, &p, &d))
-        fail_msg("plan: %s", d.msg);
-    return p;
-}
-
-static void forward(Plan *p)
-{
-    Diag d = {{0}};
-    if (plan_forward(p, &d))
-        fail_msg("forward: %s", d.msg);
-}
-
-static void expect_output(const Plan *p, int k, DType dt, int rank, const int64_t *dims)
-{
-    DType got_dt;
-    Shape s;
-    plan_output_info(p, k, &got_dt, &s);
-    assert_int_equal(got_dt, dt);
-    assert_int_equal(s.rank, rank);
-    for (int i = 0; i < rank; i++)
-        assert_int_equal(s.dims[i].value, dims[i]);
-}
+#include "tests/unit/plan_check.h"
 
 /* ---- windows ---- */
 
@@ -79,9 +48,9 @@ static void test_windows(void **state)
     assert_non_null(strstr(d.msg, "has no concrete shape"));
     assert_int_equal(plan_build_with_values(g, PLAN_INFERENCE, shapes, values, 1, &p, &d), KDC_OK);
     *(int64_t *)plan_input(p, 0) = 3;
-    forward(p);
-    expect_output(p, 0, DT_FLOAT, 1, (int64_t[]){4});
-    expect_output(p, 1, DT_DOUBLE, 1, (int64_t[]){3});
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_FLOAT, 1, (int64_t[]){4});
+    pc_expect_output(p, 1, DT_DOUBLE, 1, (int64_t[]){3});
     const float *hann = plan_output(p, 0);
     const double *hamming = plan_output(p, 1);
     assert_true(fabsf(hann[0]) < 1e-7f && fabsf(hann[1] - 0.5f) < 1e-7f && hann[2] == 1.0f);
@@ -110,15 +79,15 @@ static void test_quantize_roundtrip(void **state)
     gb_append_output(g, dq->outputs[0]);
     for (int k = 0; k < 3; k++)
         gb_append_output(g, dyn->outputs[k]);
-    Plan *p = build(g, PLAN_INFERENCE, 2);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
     float *xv = plan_input(p, 0);
     const float xs[12] = {0.2f, 0.75f, -100, 1, 2, 3, -1, 0.125f, 40, 0.3f, -0.3f, 10};
     memcpy(xv, xs, sizeof xs);
-    forward(p);
-    expect_output(p, 0, DT_INT8, 3, (int64_t[]){2, 2, 3});
-    expect_output(p, 1, DT_FLOAT, 3, (int64_t[]){2, 2, 3});
-    expect_output(p, 3, DT_FLOAT, 0, NULL);
-    expect_output(p, 4, DT_UINT8, 0, NULL);
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_INT8, 3, (int64_t[]){2, 2, 3});
+    pc_expect_output(p, 1, DT_FLOAT, 3, (int64_t[]){2, 2, 3});
+    pc_expect_output(p, 3, DT_FLOAT, 0, NULL);
+    pc_expect_output(p, 4, DT_UINT8, 0, NULL);
     /* 0.2/0.5=0.4->0, 0.75/0.5=1.5->2, -200->-128; 1/0.25=4-10=-6, 8-10=-2, 12-10=2;
      * -2, 0.25->0, 80; 1.2->1-10=-9, -1.2->-1-10=-11, 40-10=30 */
     const int8_t want_q[12] = {0, 2, -128, -6, -2, 2, -2, 0, 80, -9, -11, 30};
@@ -171,10 +140,10 @@ static void test_det(void **state)
     Graph *g = m->graph;
     Value *x = gb_batch_input(g, "x", 3, (int64_t[]){1, 2, 2});
     gb_append_output(g, gb_op1(g, "Det", 11, "det", x));
-    Plan *p = build(g, PLAN_INFERENCE, 2);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
     memcpy(plan_input(p, 0), (float[]){1, 2, 3, 4, 0, 5, -2, 1}, 8 * sizeof(float));
-    forward(p);
-    expect_output(p, 0, DT_FLOAT, 1, (int64_t[]){2});
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_FLOAT, 1, (int64_t[]){2});
     const float *y = plan_output(p, 0);
     assert_true(fabsf(y[0] + 2) < 1e-6f && fabsf(y[1] - 10) < 1e-6f);
     plan_free(p);
@@ -202,12 +171,12 @@ static void test_max_unpool(void **state)
         gb_set_ints(n, "strides", 2, (int64_t[]){2, 2});
         gb_append_output(g, n->outputs[0]);
     }
-    Plan *p = build(g, PLAN_INFERENCE, 2);
+    Plan *p = pc_build(g, PLAN_INFERENCE, 2, 5);
     float *xv = plan_input(p, 0);
     gb_fill_random(xv, 32, -1, 1);
-    forward(p);
-    expect_output(p, 0, DT_FLOAT, 4, (int64_t[]){2, 1, 4, 4});
-    expect_output(p, 1, DT_FLOAT, 4, (int64_t[]){2, 1, 5, 5});
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_FLOAT, 4, (int64_t[]){2, 1, 4, 4});
+    pc_expect_output(p, 1, DT_FLOAT, 4, (int64_t[]){2, 1, 5, 5});
     const float *y = plan_output(p, 0), *y5 = plan_output(p, 1);
     for (int b = 0; b < 2; b++)
         for (int i = 0; i < 4; i++)
@@ -226,42 +195,6 @@ static void test_max_unpool(void **state)
 
 /* ---- training ---- */
 
-typedef struct GradCheck {
-    Plan *p;
-    float *dy;
-    int64_t n_out;
-} GradCheck;
-
-static double weighted_loss(GradCheck *c)
-{
-    forward(c->p);
-    const float *y = plan_output(c->p, 0);
-    double loss = 0;
-    for (int64_t i = 0; i < c->n_out; i++)
-        loss += (double)c->dy[i] * y[i];
-    return loss;
-}
-
-static int check_params(GradCheck *c, double eps, double tol)
-{
-    PlanParam *params;
-    int n = plan_params(c->p, &params), bad = 0;
-    for (int i = 0; i < n; i++)
-        for (int64_t k = 0; k < params[i].numel; k++) {
-            float saved = params[i].data[k], analytic = params[i].grad[k];
-            params[i].data[k] = (float)(saved + eps);
-            double up = weighted_loss(c);
-            params[i].data[k] = (float)(saved - eps);
-            double down = weighted_loss(c);
-            params[i].data[k] = saved;
-            double numeric = (up - down) / (2 * eps);
-            if (fabs(numeric - analytic) > tol * (1 + fabs(numeric)) && bad++ < 4)
-                fprintf(stderr, "  %s[%lld]: numeric %.6g analytic %.6g\n", params[i].value->name, (long long)k,
-                        numeric, analytic);
-        }
-    return bad;
-}
-
 /* out = MVN(ReverseSequence(x * w, lens {3, 1}; time axis 0, batch axis 1)),
  * x [3, 2, 3, 2] (the batch N = 3 is the time axis). */
 static void test_training_gradients(void **state)
@@ -274,35 +207,11 @@ static void test_training_gradients(void **state)
     Value *lens = gb_ints(g, "lens", 2, (int64_t[]){3, 1});
     Value *rs = gb_op2(g, "ReverseSequence", 10, "rs", gb_op2(g, "Mul", 14, "mul", x, w), lens);
     gb_append_output(g, gb_op1(g, "MeanVarianceNormalization", 13, "mvn", rs));
-    GradCheck gc = {build(g, PLAN_TRAINING, 3), NULL, 36};
-    gb_fill_random(plan_input(gc.p, 0), 36, -1, 1);
-    gc.dy = malloc(36 * sizeof *gc.dy);
-    gb_fill_random(gc.dy, 36, -1, 1);
-    forward(gc.p);
-    plan_zero_grads(gc.p);
-    memcpy(plan_output_grad(gc.p, 0), gc.dy, 36 * sizeof *gc.dy);
-    plan_backward(gc.p);
-    PlanParam *params;
-    assert_int_equal(plan_params(gc.p, &params), 1);
-    assert_int_equal(check_params(&gc, 1e-3, 1e-2), 0);
-    free(gc.dy);
-    plan_free(gc.p);
+    pc_gradcheck(g, &(PcGradSpec){.batch = 3,
+                                  .seed = 5,
+                                  .expect_params = 1,
+                                  .tol = {.eps = 1e-3, .atol = 1e-2, .rtol = 1e-2, .scale_numeric = true}});
     model_free(m);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    Diag d;
-    gb_rng_seed(31);
-    return threads_init(2, &d) == KDC_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    threads_shutdown();
-    return 0;
 }
 
 int main(void)
@@ -312,5 +221,6 @@ int main(void)
         cmocka_unit_test(test_errors),     cmocka_unit_test(test_det),
         cmocka_unit_test(test_max_unpool), cmocka_unit_test(test_training_gradients),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    gb_rng_seed(31);
+    return cmocka_run_group_tests(tests, pc_setup_threads, pc_teardown_threads);
 }

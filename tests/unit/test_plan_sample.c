@@ -17,19 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "graph_build.h"
-#include "runtime/plan.h"
-
-static void expect_output(const Plan *p, int k, DType dt, int rank, const int64_t *dims)
-{
-    DType got_dt;
-    Shape s;
-    plan_output_info(p, k, &got_dt, &s);
-    assert_int_equal(got_dt, dt);
-    assert_int_equal(s.rank, rank);
-    for (int i = 0; i < rank; i++)
-        assert_int_equal(s.dims[i].value, dims[i]);
-}
+#include "tests/unit/plan_check.h"
 
 /* x [N, 2, 3, 4] sampled at the pixel centres with align_corners. */
 static Graph *gridsample_graph(Model *m, const char *mode)
@@ -66,7 +54,7 @@ static void test_gridsample_identity_plan(void **state)
     gb_fill_random(x, 48, -1, 1);
     if (plan_forward(p, &d))
         fail_msg("forward: %s", d.msg);
-    expect_output(p, 0, DT_FLOAT, 4, (int64_t[]){2, 2, 3, 4});
+    pc_expect_output(p, 0, DT_FLOAT, 4, (int64_t[]){2, 2, 3, 4});
     const float *y = plan_output(p, 0);
     for (int i = 0; i < 48; i++)
         assert_true(fabs(y[i] - x[i]) < 1e-5);
@@ -113,10 +101,10 @@ static void test_unique_initializer(void **state)
     Plan *p = NULL;
     if (plan_build(g, PLAN_INFERENCE, NULL, 1, &p, &d) || plan_forward(p, &d))
         fail_msg("plan: %s", d.msg);
-    expect_output(p, 0, DT_INT64, 2, (int64_t[]){3, 2});
-    expect_output(p, 1, DT_INT64, 1, (int64_t[]){3});
-    expect_output(p, 2, DT_INT64, 1, (int64_t[]){4});
-    expect_output(p, 3, DT_INT64, 1, (int64_t[]){3});
+    pc_expect_output(p, 0, DT_INT64, 2, (int64_t[]){3, 2});
+    pc_expect_output(p, 1, DT_INT64, 1, (int64_t[]){3});
+    pc_expect_output(p, 2, DT_INT64, 1, (int64_t[]){4});
+    pc_expect_output(p, 3, DT_INT64, 1, (int64_t[]){3});
     const int64_t want_y[] = {0, 5, 1, 2, 3, 3}, want_idx[] = {1, 0, 3}, want_inv[] = {1, 0, 1, 2},
                   want_cnt[] = {1, 2, 1};
     assert_memory_equal(plan_output(p, 0), want_y, sizeof want_y);
@@ -146,7 +134,7 @@ static void test_unique_runtime_input(void **state)
     if (plan_build_with_values(g, PLAN_INFERENCE, shapes, values, 1, &p, &d) || plan_forward(p, &d))
         fail_msg("plan: %s", d.msg);
     assert_true(plan_inputs_bound(p));
-    expect_output(p, 0, DT_FLOAT, 1, (int64_t[]){3});
+    pc_expect_output(p, 0, DT_FLOAT, 1, (int64_t[]){3});
     const float want_y[] = {-1, 2.5f, 7};
     const int64_t want_cnt[] = {3, 2, 1}, want_inv[] = {1, 0, 1, 2, 0, 0};
     assert_memory_equal(plan_output(p, 0), want_y, sizeof want_y);

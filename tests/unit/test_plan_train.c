@@ -25,9 +25,7 @@
 #include <cmocka.h>
 
 #include "runtime/kernels.h"
-#include "runtime/rt.h"
-#include "runtime/threads.h"
-#include "tests/unit/graph_build.h"
+#include "tests/unit/plan_check.h"
 
 /* ---- layers ---- */
 
@@ -55,73 +53,7 @@ static Value *batchnorm(Graph *g, const char *name, Value *x, int64_t c)
     return gb_node(g, "BatchNormalization", 15, name, 5, in, 1)->outputs[0];
 }
 
-/* ---- plans ---- */
-
-static Plan *build(Graph *g, PlanMode mode, int64_t batch)
-{
-    Shape shapes[4];
-    int n = 0;
-    Diag d = {{0}};
-    Plan *p = NULL;
-    if (plan_input_shapes_for_batch(g, batch, shapes, 4, &n, &d) || plan_build(g, mode, shapes, 11, &p, &d))
-        fail_msg("plan: %s", d.msg);
-    return p;
-}
-
-static void forward(Plan *p)
-{
-    Diag d = {{0}};
-    if (plan_forward(p, &d))
-        fail_msg("forward: %s", d.msg);
-}
-
-static int64_t output_numel(const Plan *p, int k)
-{
-    DType dt;
-    Shape s;
-    plan_output_info(p, k, &dt, &s);
-    assert_int_equal(dt, DT_FLOAT);
-    return shape_numel(&s);
-}
-
 /* ---- the whole-graph gradient check ---- */
-
-/* eps: the finite-difference step; margin: how far the data must sit from
- * any kink (see kink_margin) */
-typedef struct GradTol {
-    double eps, atol, rtol, margin;
-} GradTol;
-
-typedef struct GradCheck {
-    Plan *p;
-    float *dy[4]; /* dLoss per output */
-    int n_out;
-} GradCheck;
-
-/* sum over outputs of dLoss . output, after a fresh forward */
-static double weighted_loss(GradCheck *c)
-{
-    forward(c->p);
-    double loss = 0.0;
-    for (int k = 0; k < c->n_out; k++) {
-        const float *y = plan_output(c->p, k);
-        for (int64_t i = 0; i < output_numel(c->p, k); i++)
-            loss += (double)c->dy[k][i] * y[i];
-    }
-    return loss;
-}
-
-static void run_backward(GradCheck *c)
-{
-    forward(c->p);
-    plan_zero_grads(c->p);
-    for (int k = 0; k < c->n_out; k++) {
-        float *dy = plan_output_grad(c->p, k);
-        assert_non_null(dy);
-        memcpy(dy, c->dy[k], (size_t)output_numel(c->p, k) * sizeof(float));
-    }
-    plan_backward(c->p);
-}
 
 /* Smallest gap between the two largest taps of a max window. Ties among
  * Relu zeros are flat (their gradient is 0 either way) and do not count. */
@@ -165,89 +97,18 @@ static double kink_margin(const Plan *p)
     return margin;
 }
 
-/* Random inputs whose forward stays tol.margin away from every kink. */
-static void fill_inputs_away_from_kinks(Plan *p, double margin)
-{
-    for (int tries = 0; tries < 500; tries++) {
-        for (int k = 0; k < plan_n_inputs(p); k++) {
-            DType dt;
-            Shape s;
-            plan_input_info(p, k, &dt, &s);
-            gb_fill_random(plan_input(p, k), shape_numel(&s), -1, 1);
-        }
-        forward(p);
-        if (kink_margin(p) >= margin)
-            return;
-    }
-    fail_msg("no random input keeps %g away from the kinks", margin);
-}
-
-/* Mismatches between the analytic gradient of one parameter and central differences. */
-static int check_param(GradCheck *c, const PlanParam *pp, const float *analytic, GradTol tol)
-{
-    int bad = 0;
-    double worst = 0;
-    for (int64_t i = 0; i < pp->numel; i++) {
-        float saved = pp->data[i];
-        pp->data[i] = (float)(saved + tol.eps);
-        double up = weighted_loss(c), step = (double)pp->data[i] - saved;
-        pp->data[i] = (float)(saved - tol.eps);
-        double down = weighted_loss(c);
-        step += saved - (double)pp->data[i];
-        pp->data[i] = saved;
-        double numeric = (up - down) / step, err = fabs(numeric - analytic[i]);
-        worst = fmax(worst, err);
-        if (err > tol.atol + tol.rtol * fmax(fabs(numeric), fabs(analytic[i])) && bad++ < 4)
-            fprintf(stderr, "  %s[%lld]: numeric %.6g analytic %.6g\n", pp->value->name, (long long)i, numeric,
-                    analytic[i]);
-    }
-    if (bad)
-        fprintf(stderr, "  %s: %d of %lld entries off, worst error %.3g\n", pp->value->name, bad, (long long)pp->numel,
-                worst);
-    return bad;
-}
-
-/* Builds a training plan of g, checks every parameter's gradient, and that
- * a second zero+backward gives the same gradients (they are zeroed, and
- * backward accumulates nothing stale). */
-static void gradcheck(Graph *g, int64_t batch, int expect_params, GradTol tol)
-{
-    GradCheck c = {build(g, PLAN_TRAINING, batch), {NULL}, 0};
-    c.n_out = plan_n_outputs(c.p);
-    assert_true(c.n_out <= 4);
-    fill_inputs_away_from_kinks(c.p, tol.margin);
-    for (int k = 0; k < c.n_out; k++) {
-        c.dy[k] = malloc((size_t)output_numel(c.p, k) * sizeof(float));
-        gb_fill_random(c.dy[k], output_numel(c.p, k), -1, 1);
-    }
-    PlanParam *params;
-    int n_params = plan_params(c.p, &params), bad = 0;
-    assert_int_equal(n_params, expect_params);
-    run_backward(&c);
-    float *analytic[32];
-    assert_true(n_params <= 32);
-    for (int i = 0; i < n_params; i++)
-        analytic[i] = malloc((size_t)params[i].numel * sizeof(float));
-    for (int i = 0; i < n_params; i++)
-        memcpy(analytic[i], params[i].grad, (size_t)params[i].numel * sizeof(float));
-    run_backward(&c);
-    for (int i = 0; i < n_params; i++)
-        assert_memory_equal(analytic[i], params[i].grad, (size_t)params[i].numel * sizeof(float));
-    for (int i = 0; i < n_params; i++)
-        bad += check_param(&c, &params[i], analytic[i], tol);
-    for (int i = 0; i < n_params; i++)
-        free(analytic[i]);
-    for (int k = 0; k < c.n_out; k++)
-        free(c.dy[k]);
-    plan_free(c.p);
-    if (bad)
-        fail_msg("%d gradient entries disagree with finite differences", bad);
-}
-
-static const GradTol smooth_tol = {1e-2, 5e-4, 5e-3, 0};
+static const PcGradTol smooth_tol = {1e-2, 5e-4, 5e-3, false, 0};
 /* with Relu or MaxPool: a smaller step, and data clear of the kinks by more
  * than a step moves any value */
-static const GradTol kink_tol = {1e-3, 2e-3, 5e-3, 5e-3};
+static const PcGradTol kink_tol = {1e-3, 2e-3, 5e-3, false, 5e-3};
+
+/* This file's plan seed, inputs clear of Relu and MaxPool kinks. */
+static void gradcheck(Graph *g, int64_t batch, int expect_params, PcGradTol tol)
+{
+    pc_gradcheck(
+        g, &(PcGradSpec){
+               .batch = batch, .seed = 11, .expect_params = expect_params, .tol = tol, .kink_margin = kink_margin});
+}
 
 static void test_grad_mlp(void **state)
 {
@@ -516,7 +377,7 @@ static void test_params_are_trainable_floats(void **state)
     gb_param(g, "unused", 1, (int64_t[]){7}, -1, 1);
     gb_append_output(g, gemm(g, "fc", r, gb_param(g, "fw", 2, (int64_t[]){12, 2}, -1, 1),
                              gb_param(g, "fb", 1, (int64_t[]){2}, -1, 1), false));
-    Plan *p = build(g, PLAN_TRAINING, 2);
+    Plan *p = pc_build(g, PLAN_TRAINING, 2, 11);
     PlanParam *params;
     int n = plan_params(p, &params);
     const char *want[] = {"w", "b", "bn.scale", "bn.bias", "fw", "fb"};
@@ -532,7 +393,7 @@ static void test_params_are_trainable_floats(void **state)
             assert_ptr_not_equal(params[j].value, v);
     }
     plan_free(p);
-    p = build(g, PLAN_INFERENCE, 2);
+    p = pc_build(g, PLAN_INFERENCE, 2, 11);
     assert_int_equal(plan_params(p, &params), 0);
     plan_free(p);
     model_free(m);
@@ -557,11 +418,11 @@ static void test_batchnorm_running_stats(void **state)
         want_mean[c] = rm[c];
         want_var[c] = rv[c];
     }
-    Plan *p = build(g, PLAN_TRAINING, N);
+    Plan *p = pc_build(g, PLAN_TRAINING, N, 11);
     float *xin = plan_input(p, 0);
     gb_fill_random(xin, N * C * S, -2, 3);
     for (int step = 0; step < 2; step++) {
-        forward(p);
+        pc_forward(p);
         for (int c = 0; c < C; c++) {
             double sum = 0, sq = 0;
             for (int n = 0; n < N; n++)
@@ -606,10 +467,10 @@ static void test_training_dropout(void **state)
     gb_append_output(g, drop->outputs[1]);
     gb_append_output(g, drop7->outputs[0]);
     gb_append_output(g, drop7->outputs[1]);
-    Plan *p = build(g, PLAN_TRAINING, N);
+    Plan *p = pc_build(g, PLAN_TRAINING, N, 11);
     float *xin = plan_input(p, 0);
     gb_fill_random(xin, N * F, 1, 2);
-    forward(p);
+    pc_forward(p);
     const float *y = plan_output(p, 0), *sv = s->init->data;
     const uint8_t *mask = plan_output(p, 1);
     int kept = 0;
@@ -667,20 +528,6 @@ static void test_no_gradient_error(void **state)
     model_free(m);
 }
 
-static int setup_threads(void **state)
-{
-    (void)state;
-    Diag d;
-    return threads_init(2, &d) == KDC_OK ? 0 : -1;
-}
-
-static int teardown_threads(void **state)
-{
-    (void)state;
-    threads_shutdown();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -701,5 +548,5 @@ int main(void)
         cmocka_unit_test(test_no_gradient_error),
     };
     gb_rng_seed(7);
-    return cmocka_run_group_tests(tests, setup_threads, teardown_threads);
+    return cmocka_run_group_tests(tests, pc_setup_threads, pc_teardown_threads);
 }
