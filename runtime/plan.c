@@ -97,7 +97,7 @@ static Status bind_inputs(Plan *p, const Shape *shapes, Diag *d)
             format_shape(s, got, sizeof got);
             return diag_error(d, "input '%s': shape %s does not match the model's declared shape", v->name, got);
         }
-        t->dtype = v->kind == TYPE_TENSOR ? v->dtype : DT_FLOAT;
+        t->dtype = p->input_dtypes ? p->input_dtypes[p->n_inputs] : v->kind == TYPE_TENSOR ? v->dtype : DT_FLOAT;
         t->shape = *s;
         t->numel = shape_numel(s);
         t->is_input = true;
@@ -185,6 +185,12 @@ static Status step_infer(Plan *p, Step *s, Diag *d)
     return KDC_OK;
 }
 
+/* Control-flow ops plan their bodies in prepare, which gives their output shapes. */
+static bool op_plans_bodies(int op)
+{
+    return op == OP_If || op == OP_Loop || op == OP_Scan;
+}
+
 static bool step_is_const(const Step *s, const Plan *p)
 {
     int op = s->node->op;
@@ -243,13 +249,13 @@ static Status step_build(Plan *p, Step *s, const Node *n, Diag *d)
         return diag_error(d, "out of memory");
     for (int i = 0; i < s->n_in; i++) {
         const Value *v = n->inputs[i];
-        if (v && v->graph != p->graph)
+        s->in[i] = v ? rt_plan_tensor(p, v) : NULL;
+        if (v && !s->in[i])
             return diag_error(d, "node '%s' (%s): uses an outer-scope value", n->name, n->op_type);
-        s->in[i] = v ? &p->tensors[v->id] : NULL;
     }
     for (int k = 0; k < s->n_out; k++)
         s->out[k] = n->outputs[k] ? &p->tensors[n->outputs[k]->id] : NULL;
-    if (step_infer(p, s, d) || rt_ops[n->op]->prepare(s, p, d))
+    if ((!op_plans_bodies(n->op) && step_infer(p, s, d)) || rt_ops[n->op]->prepare(s, p, d))
         return KDC_ERR;
     for (int k = 0; k < s->n_out; k++)
         if (s->out[k] && s->out[k]->alias_of)
@@ -284,17 +290,29 @@ static Status bind_outputs(Plan *p, Diag *d)
     if (!p->outputs)
         return diag_error(d, "out of memory");
     for (int k = 0; k < g->n_outputs; k++)
-        p->outputs[p->n_outputs++] = &p->tensors[g->outputs[k]->id];
+        if (!(p->outputs[p->n_outputs++] = rt_plan_tensor(p, g->outputs[k])))
+            return diag_error(d, "output '%s' is not defined in the graph or an enclosing one", g->outputs[k]->name);
     return KDC_OK;
 }
 
-static Status build(Graph *g, PlanMode mode, const Shape *input_shapes, const Tensor *const *values, uint64_t seed,
-                    Plan **out, bool *wanted_values, Diag *d)
+/* The run-time tensor of v: from p, or from the enclosing plan whose graph defines it. */
+RtTensor *rt_plan_tensor(Plan *p, const Value *v)
+{
+    for (; p; p = p->parent)
+        if (v->graph == p->graph)
+            return &p->tensors[v->id];
+    return NULL;
+}
+
+static Status build_in(Plan *parent, const DType *input_dtypes, Graph *g, PlanMode mode, const Shape *input_shapes,
+                       const Tensor *const *values, uint64_t seed, Plan **out, bool *wanted_values, Diag *d)
 {
     blas_init();
     Plan *p = calloc(1, sizeof *p);
     if (!p)
         return diag_error(d, "out of memory");
+    p->parent = parent;
+    p->input_dtypes = input_dtypes;
     p->graph = g;
     p->mode = mode;
     p->seed = seed;
@@ -314,6 +332,7 @@ static Status build(Graph *g, PlanMode mode, const Shape *input_shapes, const Te
     if (bind_inputs(p, input_shapes, d) || build_steps(p, d) || bind_outputs(p, d) || plan_build_layout(p, d))
         goto fail;
     p->bind_values = NULL;
+    p->input_dtypes = NULL;
     *out = p;
     return KDC_OK;
 fail:
@@ -321,6 +340,12 @@ fail:
         *wanted_values = p->wanted_values;
     plan_free(p);
     return KDC_ERR;
+}
+
+static Status build(Graph *g, PlanMode mode, const Shape *input_shapes, const Tensor *const *values, uint64_t seed,
+                    Plan **out, bool *wanted_values, Diag *d)
+{
+    return build_in(NULL, NULL, g, mode, input_shapes, values, seed, out, wanted_values, d);
 }
 
 Status plan_build(Graph *g, PlanMode mode, const Shape *input_shapes, uint64_t seed, Plan **out, Diag *d)
@@ -342,6 +367,22 @@ Status plan_build_with_values(Graph *g, PlanMode mode, const Shape *input_shapes
     return KDC_OK;
 }
 
+Status rt_plan_child(Plan *parent, Graph *g, const DType *input_dtypes, const Shape *input_shapes, Plan **out,
+                     Diag *d)
+{
+    Plan **grown = realloc(parent->children, (size_t)(parent->n_children + 1) * sizeof *grown);
+    if (!grown)
+        return diag_error(d, "out of memory");
+    parent->children = grown;
+    bool wanted = false;
+    Status st = build_in(parent, input_dtypes, g, PLAN_INFERENCE, input_shapes, NULL, parent->seed, out, &wanted, d);
+    parent->wanted_values |= wanted;
+    if (st)
+        return KDC_ERR;
+    parent->children[parent->n_children++] = *out;
+    return KDC_OK;
+}
+
 bool plan_inputs_bound(const Plan *p)
 {
     return p->bound;
@@ -356,6 +397,9 @@ void plan_free(Plan *p)
         free(p->steps[i].out);
         free(p->steps[i].state);
     }
+    for (int i = 0; i < p->n_children; i++)
+        plan_free(p->children[i]);
+    free(p->children);
     for (int i = 0; i < p->n_const_blocks; i++)
         free(p->const_blocks[i]);
     free(p->const_blocks);

@@ -111,6 +111,19 @@ static Status assign_grads(Plan *p, Diag *d)
 
 /* ---- activations ---- */
 
+/* Body plans read tensors of enclosing plans, whose lifetimes those plans
+ * measure themselves (the control step lists them as inputs). */
+static bool owns(const Plan *p, const RtTensor *t)
+{
+    return t >= p->tensors && t < p->tensors + p->n_tensors;
+}
+
+static void extend_lifetime(const Plan *p, RtTensor *t, int step)
+{
+    if (owns(p, root(t)) && root(t)->last_use < step)
+        root(t)->last_use = step;
+}
+
 static void compute_lifetimes(Plan *p)
 {
     for (int i = 0; i < p->n_steps; i++) {
@@ -118,14 +131,14 @@ static void compute_lifetimes(Plan *p)
         if (!step_is_runtime(s))
             continue;
         for (int k = 0; k < s->n_in; k++)
-            if (s->in[k] && root(s->in[k])->last_use < i)
-                root(s->in[k])->last_use = i;
+            if (s->in[k])
+                extend_lifetime(p, s->in[k], i);
         for (int k = 0; k < s->n_out; k++)
-            if (s->out[k] && root(s->out[k])->last_use < i)
-                root(s->out[k])->last_use = i;
+            if (s->out[k])
+                extend_lifetime(p, s->out[k], i);
     }
     for (int k = 0; k < p->n_outputs; k++)
-        root(p->outputs[k])->last_use = INT_MAX;
+        extend_lifetime(p, p->outputs[k], INT_MAX);
     /* the caller writes inputs once and may run forward again: never reuse them */
     for (int k = 0; k < p->n_inputs; k++) {
         p->inputs[k]->def_step = -1;

@@ -60,6 +60,13 @@ struct Plan {
     bool wanted_values;                /* a shape needed the value of a run-time input */
     bool bound;                        /* built with bound input values */
     bool profiling;
+    /* Control flow: body plans of If/Loop/Scan steps are children of the
+     * plan of the graph that holds the node; they read values of enclosing
+     * graphs through their parents' tensors. */
+    Plan *parent;
+    Plan **children;
+    int n_children;
+    const DType *input_dtypes; /* during build of a body plan: its input dtypes */
 };
 
 typedef struct RtOp {
@@ -77,6 +84,15 @@ typedef struct RtOp {
 #include "ir/ops.def"
 #undef OP
 extern const RtOp *const rt_ops[OP_COUNT];
+
+/* The run-time tensor of v in p or in the enclosing plan whose graph defines
+ * it; NULL when no plan in the chain holds v's graph. */
+RtTensor *rt_plan_tensor(Plan *p, const Value *v);
+/* Builds an inference plan for body graph g of a step of `parent` (which
+ * owns and frees it), its inputs of the given dtypes and concrete shapes.
+ * Sets parent->wanted_values when a shape in the body needs a run-time value. */
+Status rt_plan_child(Plan *parent, Graph *g, const DType *input_dtypes, const Shape *input_shapes, Plan **out,
+                     Diag *d);
 
 /* Helpers for the op files. */
 static inline float *rt_f(const RtTensor *t) { return (float *)t->data; }
