@@ -24,9 +24,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "graph_build.h"
-#include "runtime/rt.h"
-#include "runtime/threads.h"
+#include "tests/unit/plan_check.h"
 
 /* ---- graphs and plans ---- */
 
@@ -49,39 +47,34 @@ static Value *float_init(Graph *g, const char *name, int n, const float *v)
     return gb_init_copy(g, name, DT_FLOAT, 1, (int64_t[]){n}, v);
 }
 
-static Status try_build(Graph *g, Plan **p, Diag *d)
+/* The declared shapes of g's inputs as they are: these graphs have no batch
+ * dim and some inputs are scalars, which pc_build's batch shapes refuse. */
+static void declared_shapes(const Graph *g, Shape shapes[4])
 {
-    Shape shapes[4];
     int n = 0;
     for (int i = 0; i < g->n_inputs; i++)
-        if (!g->inputs[i]->init)
+        if (!g->inputs[i]->init) {
+            assert_true(n < 4);
             shapes[n++] = g->inputs[i]->shape;
-    return plan_build(g, PLAN_INFERENCE, shapes, 5, p, d);
+        }
 }
 
 static Plan *build(Graph *g)
 {
+    Shape shapes[4];
     Diag d = {{0}};
     Plan *p = NULL;
-    if (try_build(g, &p, &d))
+    declared_shapes(g, shapes);
+    if (plan_build(g, PLAN_INFERENCE, shapes, 5, &p, &d))
         fail_msg("plan: %s", d.msg);
     return p;
 }
 
 static void expect_build_error(Graph *g, const char *msg)
 {
-    Diag d = {{0}};
-    Plan *p = NULL;
-    assert_int_equal(try_build(g, &p, &d), KDC_ERR);
-    assert_null(p);
-    assert_string_equal(d.msg, msg);
-}
-
-static void forward(Plan *p)
-{
-    Diag d = {{0}};
-    if (plan_forward(p, &d))
-        fail_msg("forward: %s", d.msg);
+    Shape shapes[4];
+    declared_shapes(g, shapes);
+    pc_expect_build_error(g, PLAN_INFERENCE, shapes, msg);
 }
 
 static void set_floats(Plan *p, int k, int n, const float *v)
@@ -89,27 +82,18 @@ static void set_floats(Plan *p, int k, int n, const float *v)
     memcpy(plan_input(p, k), v, (size_t)n * sizeof *v);
 }
 
+/* Absolute tolerance in float (pc_expect_close is relative, in double). */
 static void expect_floats(const Plan *p, int k, int n, const float *want)
 {
     DType dt;
     Shape s;
     plan_output_info(p, k, &dt, &s);
     assert_int_equal(dt, DT_FLOAT);
-    assert_int_equal(shape_numel(&s), n);
+    assert_int_equal(pc_output_numel(p, k), n);
     const float *y = plan_output(p, k);
     for (int i = 0; i < n; i++)
         if (fabsf(y[i] - want[i]) > 1e-5f)
             fail_msg("output %d[%d] = %g, want %g", k, i, y[i], want[i]);
-}
-
-static void expect_dims(const Plan *p, int k, int rank, const int64_t *dims)
-{
-    DType dt;
-    Shape s;
-    plan_output_info(p, k, &dt, &s);
-    assert_int_equal(s.rank, rank);
-    for (int i = 0; i < rank; i++)
-        assert_int_equal(s.dims[i].value, dims[i]);
 }
 
 /* ---- If ---- */
@@ -141,8 +125,8 @@ static void test_if_constant_condition(void **state)
     if_graph(g, c, x, 2);
     Plan *p = build(g);
     set_floats(p, 0, 3, (float[]){1, 2, 3});
-    forward(p);
-    expect_dims(p, 0, 1, (int64_t[]){3});
+    pc_forward(p);
+    pc_expect_output(p, 0, DT_FLOAT, 1, (int64_t[]){3});
     expect_floats(p, 0, 3, (float[]){2, 3, 4});
     plan_free(p);
     model_free(m);
@@ -166,11 +150,11 @@ static void test_if_runtime_condition(void **state)
     Plan *p = build(g);
     set_floats(p, 0, 3, (float[]){1, 2, 3});
     *(uint8_t *)plan_input(p, 1) = 1;
-    forward(p);
+    pc_forward(p);
     expect_floats(p, 0, 3, (float[]){2, 3, 4});
     expect_floats(p, 1, 3, (float[]){1, 2, 3});
     *(uint8_t *)plan_input(p, 1) = 0;
-    forward(p);
+    pc_forward(p);
     expect_floats(p, 0, 3, (float[]){2, 4, 6});
     expect_floats(p, 1, 3, (float[]){-2, -4, -6});
     plan_free(p);
@@ -212,12 +196,12 @@ static void test_loop_constant_trips(void **state)
     loop_body(n, x, last);
     Plan *p = build(g);
     set_floats(p, 0, 2, (float[]){0.5f, 2});
-    forward(p);
-    expect_dims(p, 1, 2, (int64_t[]){3, 2});
+    pc_forward(p);
+    pc_expect_output(p, 1, DT_FLOAT, 2, (int64_t[]){3, 2});
     /* rows: y1 = y0 + x, y2 = y1 + x, y3 = y2 + x; the carried y gets +10 at i = 2 only */
     expect_floats(p, 1, 6, (float[]){1.5f, 1, 2, 3, 2.5f, 5});
     expect_floats(p, 0, 2, (float[]){12.5f, 15});
-    forward(p); /* runs again from the initial value */
+    pc_forward(p); /* runs again from the initial value */
     expect_floats(p, 0, 2, (float[]){12.5f, 15});
     plan_free(p);
     model_free(m);
@@ -242,10 +226,10 @@ static void test_loop_runtime_condition(void **state)
     Plan *p = build(g);
     *(int64_t *)plan_input(p, 0) = 4;
     *(uint8_t *)plan_input(p, 1) = 1;
-    forward(p);
+    pc_forward(p);
     expect_floats(p, 0, 1, (float[]){5}); /* i = 0..4, the last one returns false */
     *(uint8_t *)plan_input(p, 1) = 0;
-    forward(p);
+    pc_forward(p);
     expect_floats(p, 0, 1, (float[]){0});
     plan_free(p);
     model_free(m);
@@ -288,13 +272,13 @@ static void test_scan_sum(void **state)
     Plan *p = build(g);
     set_floats(p, 0, 6, (float[]){1, 2, 3, 4, 5, 6});
     set_floats(p, 1, 6, (float[]){1, 3, 5, 2, 4, 6});
-    forward(p);
+    pc_forward(p);
     expect_floats(p, 0, 2, (float[]){9, 12});
-    expect_dims(p, 2, 2, (int64_t[]){3, 2});
+    pc_expect_output(p, 2, DT_FLOAT, 2, (int64_t[]){3, 2});
     expect_floats(p, 2, 6, (float[]){1, 2, 4, 6, 9, 12});
     expect_floats(p, 1, 2, (float[]){9, 12});
     /* reversed input: columns 5, 3, 1 (and 6, 4, 2) accumulate into output columns 0..2 */
-    expect_dims(p, 3, 2, (int64_t[]){2, 3});
+    pc_expect_output(p, 3, DT_FLOAT, 2, (int64_t[]){2, 3});
     expect_floats(p, 3, 6, (float[]){5, 8, 9, 6, 10, 12});
     plan_free(p);
     model_free(m);
@@ -316,9 +300,9 @@ static void test_scan_batched(void **state)
     gb_append_output(g, n->outputs[1]);
     Plan *p = build(g);
     set_floats(p, 0, 12, (float[]){1, 2, 3, 4, 5, 6, 10, 20, 30, 40, 50, 60});
-    forward(p);
+    pc_forward(p);
     expect_floats(p, 0, 4, (float[]){9, 12, 90, 120});
-    expect_dims(p, 1, 3, (int64_t[]){2, 3, 2});
+    pc_expect_output(p, 1, DT_FLOAT, 3, (int64_t[]){2, 3, 2});
     expect_floats(p, 1, 12, (float[]){5, 6, 8, 10, 9, 12, 50, 60, 80, 100, 90, 120});
     plan_free(p);
     model_free(m);
@@ -389,21 +373,6 @@ static void test_loop_errors(void **state)
     model_free(m);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    Diag d;
-    gb_rng_seed(29);
-    return threads_init(2, &d) == KDC_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    threads_shutdown();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,5 +385,6 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_loop_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    gb_rng_seed(29);
+    return cmocka_run_group_tests(tests, pc_setup_threads, pc_teardown_threads);
 }
