@@ -13,13 +13,13 @@ for t in build/tests/test_*; do
     run_cmocka "$t"
 done
 
-echo "== sanitizer build (ASan + UBSan): parsers and bad input"
-for t in test_frontend test_frontend_errors test_backend test_recipe test_dataset test_inflate \
-    test_fold_constants test_shrink_width test_ir_graph test_infer_shapes test_plan test_plan_train test_trainer; do
-    if [ -x "build/asan/tests/$t" ]; then
-        run_cmocka "build/asan/tests/$t"
+echo "== sanitizer build (ASan + UBSan): every unit test, the parsers and bad input"
+for t in build/tests/test_*; do
+    a="build/asan/tests/$(basename "$t")"
+    if [ -x "$a" ]; then
+        run_cmocka "$a"
     else
-        fail "build/asan/tests/$t" "not built (make asan)"
+        fail "$a" "not built (make asan)"
     fi
 done
 KDC=build/asan/kdc tests/bad_inputs.sh

@@ -306,4 +306,42 @@ static inline void pc_gradcheck(Graph *g, const PcGradSpec *spec)
     pc_grad_free(&c);
 }
 
+/* ---- reference helpers and layout checks ---- */
+
+static inline double *pc_to_double(const float *x, int64_t n)
+{
+    double *y = malloc((size_t)n * sizeof *y);
+    assert_non_null(y);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i];
+    return y;
+}
+
+/* Writes a random input into input 0 of p and returns a copy in double. */
+static inline double *pc_random_input(Plan *p, int64_t n)
+{
+    float *x = plan_input(p, 0);
+    gb_fill_random(x, n, -1.0f, 1.0f);
+    return pc_to_double(x, n);
+}
+
+/* Placed buffers whose lifetimes intersect must not share bytes. */
+static inline void pc_check_no_live_overlap(const Plan *p)
+{
+    for (int i = 0; i < p->n_tensors; i++) {
+        const RtTensor *a = &p->tensors[i];
+        if (!a->bytes || (unsigned char *)a->data != p->act + a->offset)
+            continue;
+        for (int j = i + 1; j < p->n_tensors; j++) {
+            const RtTensor *b = &p->tensors[j];
+            if (!b->bytes || (unsigned char *)b->data != p->act + b->offset)
+                continue;
+            bool live_together = !(a->last_use < b->def_step || b->last_use < a->def_step);
+            bool share = a->offset < b->offset + b->bytes && b->offset < a->offset + a->bytes;
+            if (live_together && share)
+                fail_msg("'%s' and '%s' are live together in overlapping buffers", a->value->name, b->value->name);
+        }
+    }
+}
+
 #endif

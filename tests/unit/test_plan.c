@@ -28,42 +28,6 @@
 
 /* ---- plans ---- */
 
-static double *to_double(const float *x, int64_t n)
-{
-    double *y = malloc((size_t)n * sizeof *y);
-    assert_non_null(y);
-    for (int64_t i = 0; i < n; i++)
-        y[i] = x[i];
-    return y;
-}
-
-/* Writes a random input into input 0 of p and returns a copy in double. */
-static double *random_input(Plan *p, int64_t n)
-{
-    float *x = plan_input(p, 0);
-    gb_fill_random(x, n, -1.0f, 1.0f);
-    return to_double(x, n);
-}
-
-/* Placed buffers whose lifetimes intersect must not share bytes. */
-static void check_no_live_overlap(const Plan *p)
-{
-    for (int i = 0; i < p->n_tensors; i++) {
-        const RtTensor *a = &p->tensors[i];
-        if (!a->bytes || (unsigned char *)a->data != p->act + a->offset)
-            continue;
-        for (int j = i + 1; j < p->n_tensors; j++) {
-            const RtTensor *b = &p->tensors[j];
-            if (!b->bytes || (unsigned char *)b->data != p->act + b->offset)
-                continue;
-            bool live_together = !(a->last_use < b->def_step || b->last_use < a->def_step);
-            bool share = a->offset < b->offset + b->bytes && b->offset < a->offset + a->bytes;
-            if (live_together && share)
-                fail_msg("'%s' and '%s' are live together in overlapping buffers", a->value->name, b->value->name);
-        }
-    }
-}
-
 /* ---- reference layers (double) ---- */
 
 static void ref_conv(const ConvDims *c, const double *x, const double *w, const double *b, double *y)
@@ -172,7 +136,7 @@ static void test_cnn_forward(void **state)
     gb_append_output(g, fc->outputs[0]);
 
     Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
-    double *xd = random_input(p, N * 3 * 36);
+    double *xd = pc_random_input(p, N * 3 * 36);
     pc_forward(p);
     pc_expect_output(p, 0, DT_FLOAT, 2, (int64_t[]){N, 5});
 
@@ -192,7 +156,7 @@ static void test_cnn_forward(void **state)
                    .groups = 1,
                    .OH = 6,
                    .OW = 6};
-    double *wd = to_double(pc_fdata(w), 108), *bd = to_double(pc_fdata(b), 4), y1[2 * 4 * 36], y2[2 * 4 * 9], y3[2 * 5];
+    double *wd = pc_to_double(pc_fdata(w), 108), *bd = pc_to_double(pc_fdata(b), 4), y1[2 * 4 * 36], y2[2 * 4 * 9], y3[2 * 5];
     ref_conv(&cd, xd, wd, bd, y1);
     for (int i = 0; i < N * 4 * 36; i++) {
         int c = (i / 36) % 4;
@@ -201,10 +165,10 @@ static void test_cnn_forward(void **state)
     }
     PoolDims pd = {.N = N, .C = 4, .H = 6, .W = 6, .OH = 3, .OW = 3, .KH = 2, .KW = 2, .stride_h = 2, .stride_w = 2};
     ref_pool(&pd, true, y1, y2);
-    double *fwd = to_double(pc_fdata(fw), 180), *fbd = to_double(pc_fdata(fb), 5);
+    double *fwd = pc_to_double(pc_fdata(fw), 180), *fbd = pc_to_double(pc_fdata(fb), 5);
     ref_dense(N, 36, 5, y2, fwd, true, fbd, 1.0, 1.0, y3);
     pc_expect_close(plan_output(p, 0), y3, N * 5, 1e-5);
-    check_no_live_overlap(p);
+    pc_check_no_live_overlap(p);
     free(xd);
     free(wd);
     free(bd);
@@ -229,16 +193,16 @@ static void test_mlp_matmul_forward(void **state)
     Value *y = gb_op2(g, "Add", 13, "add2", gb_op2(g, "MatMul", 13, "mm2", h, w2), b2);
     gb_append_output(g, y);
     Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
-    double *xd = random_input(p, N * 8);
+    double *xd = pc_random_input(p, N * 8);
     pc_forward(p);
-    double *w1d = to_double(pc_fdata(w1), 128), *b1d = to_double(pc_fdata(b1), 16);
-    double *w2d = to_double(pc_fdata(w2), 64), *b2d = to_double(pc_fdata(b2), 4), hd[5 * 16], yd[5 * 4];
+    double *w1d = pc_to_double(pc_fdata(w1), 128), *b1d = pc_to_double(pc_fdata(b1), 16);
+    double *w2d = pc_to_double(pc_fdata(w2), 64), *b2d = pc_to_double(pc_fdata(b2), 4), hd[5 * 16], yd[5 * 4];
     ref_dense(N, 8, 16, xd, w1d, false, b1d, 1.0, 1.0, hd);
     for (int i = 0; i < N * 16; i++)
         hd[i] = hd[i] > 0 ? hd[i] : 0;
     ref_dense(N, 16, 4, hd, w2d, false, b2d, 1.0, 1.0, yd);
     pc_expect_close(plan_output(p, 0), yd, N * 4, 1e-5);
-    check_no_live_overlap(p);
+    pc_check_no_live_overlap(p);
     free(xd);
     free(w1d);
     free(b1d);
@@ -275,9 +239,9 @@ static void test_gemm_forward_variants(void **state)
     gb_append_output(g, e->outputs[0]);
     gb_append_output(g, ta->outputs[0]);
     Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
-    double *xd = random_input(p, N * 4);
+    double *xd = pc_random_input(p, N * 4);
     pc_forward(p);
-    double *wd = to_double(pc_fdata(w), 24), *wtd = to_double(pc_fdata(wt), 24), y[20], bias[6];
+    double *wd = pc_to_double(pc_fdata(w), 24), *wtd = pc_to_double(pc_fdata(wt), 24), y[20], bias[6];
     for (int i = 0; i < 6; i++)
         bias[i] = pc_fdata(c_row)[i];
     ref_dense(N, 4, 6, xd, wd, false, bias, 0.5, 2.0, y);
@@ -332,7 +296,7 @@ static void test_softmax_opsets(void **state)
     softmax_node(g, "LogSoftmax", 13, "l13_axis0", x, 0, true);
     softmax_node(g, "LogSoftmax", 11, "l11_axis0", x, -3, true);
     Plan *p = pc_build(g, PLAN_INFERENCE, 2, 7);
-    double *xd = random_input(p, 24), y[24];
+    double *xd = pc_random_input(p, 24), y[24];
     for (int i = 0; i < 24; i++)
         xd[i] *= 4; /* spread the values so the max matters */
     float *xin = plan_input(p, 0);
@@ -384,7 +348,7 @@ static void test_pooling_forward(void **state)
     pool_node(g, "MaxPool", "max_ceil", x, 3, 2, 1, true, false);
     gb_append_output(g, gb_op1(g, "GlobalAveragePool", 13, "gap", x));
     Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
-    double *xd = random_input(p, N * 3 * 49), y[2 * 3 * 49];
+    double *xd = pc_random_input(p, N * 3 * 49), y[2 * 3 * 49];
     pc_forward(p);
     PoolDims pd = {.N = N,
                    .C = 3,
@@ -448,7 +412,7 @@ static void test_elementwise_concat_gather_forward(void **state)
     gb_append_output(g, cat->outputs[0]);
     gb_append_output(g, gat->outputs[0]);
     Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
-    double *xd = random_input(p, N * 12), yc[2 * 3 * 12], yg[2 * 3 * 3];
+    double *xd = pc_random_input(p, N * 12), yc[2 * 3 * 12], yg[2 * 3 * 3];
     pc_forward(p);
     for (int n = 0; n < N; n++)
         for (int c = 0; c < 3; c++)
@@ -469,7 +433,7 @@ static void test_elementwise_concat_gather_forward(void **state)
     pc_expect_close(plan_output(p, 0), yc, N * 36, 1e-5);
     pc_expect_output(p, 1, DT_FLOAT, 3, (int64_t[]){N, 3, 3});
     pc_expect_close(plan_output(p, 1), yg, N * 9, 1e-5);
-    check_no_live_overlap(p);
+    pc_check_no_live_overlap(p);
     free(xd);
     plan_free(p);
     model_free(m);
@@ -499,7 +463,7 @@ static void test_views(void **state)
     gb_append_output(g, un->outputs[0]);
     gb_append_output(g, drop7->outputs[1]);
     Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
-    double *xd = random_input(p, N * 6);
+    double *xd = pc_random_input(p, N * 6);
     pc_forward(p);
     pc_expect_output(p, 0, DT_FLOAT, 3, (int64_t[]){N, 3, 2});
     pc_expect_close(plan_output(p, 0), xd, N * 6, 0);
@@ -542,7 +506,7 @@ static void test_batchnorm_training_mode_inference(void **state)
     memcpy(mean0, pc_fdata(in[3]), sizeof mean0);
     memcpy(var0, pc_fdata(in[4]), sizeof var0);
     Plan *p = pc_build(g, PLAN_INFERENCE, N, 7);
-    double *xd = random_input(p, N * C * S), y[N * C * S], rm[C], rv[C];
+    double *xd = pc_random_input(p, N * C * S), y[N * C * S], rm[C], rv[C];
     pc_forward(p);
     for (int c = 0; c < C; c++) {
         double mu = 0, var = 0;

@@ -25,42 +25,6 @@
 
 /* ---- plans ---- */
 
-static double *to_double(const float *x, int64_t n)
-{
-    double *y = malloc((size_t)n * sizeof *y);
-    assert_non_null(y);
-    for (int64_t i = 0; i < n; i++)
-        y[i] = x[i];
-    return y;
-}
-
-/* Writes a random input into input 0 of p and returns a copy in double. */
-static double *random_input(Plan *p, int64_t n)
-{
-    float *x = plan_input(p, 0);
-    gb_fill_random(x, n, -1.0f, 1.0f);
-    return to_double(x, n);
-}
-
-/* Placed buffers whose lifetimes intersect must not share bytes. */
-static void check_no_live_overlap(const Plan *p)
-{
-    for (int i = 0; i < p->n_tensors; i++) {
-        const RtTensor *a = &p->tensors[i];
-        if (!a->bytes || (unsigned char *)a->data != p->act + a->offset)
-            continue;
-        for (int j = i + 1; j < p->n_tensors; j++) {
-            const RtTensor *b = &p->tensors[j];
-            if (!b->bytes || (unsigned char *)b->data != p->act + b->offset)
-                continue;
-            bool live_together = !(a->last_use < b->def_step || b->last_use < a->def_step);
-            bool share = a->offset < b->offset + b->bytes && b->offset < a->offset + a->bytes;
-            if (live_together && share)
-                fail_msg("'%s' and '%s' are live together in overlapping buffers", a->value->name, b->value->name);
-        }
-    }
-}
-
 static size_t activation_bytes(const Plan *p)
 {
     size_t end = 0;
@@ -110,7 +74,7 @@ static void test_shape_pattern_at_build_time(void **state)
         const int64_t *shape = plan_output(p, 1);
         assert_int_equal(shape[0], N);
         assert_int_equal(shape[1], 24);
-        double *xd = random_input(p, N * 24);
+        double *xd = pc_random_input(p, N * 24);
         for (int i = 0; i < N * 24; i++)
             xd[i] = xd[i] > 0 ? xd[i] : 0;
         pc_forward(p);
@@ -145,7 +109,7 @@ static void test_constants_at_build_time(void **state)
     gb_append_output(g, y);
     gb_append_output(g, q);
     Plan *p = pc_build(g, PLAN_INFERENCE, 2, 7);
-    double *xd = random_input(p, 8);
+    double *xd = pc_random_input(p, 8);
     pc_forward(p);
     const int32_t *qv = plan_output(p, 1);
     assert_int_equal(qv[0], 0);
@@ -264,7 +228,7 @@ static void test_inference_and_training_agree(void **state)
     Graph *g = m->graph;
     const int N = 4;
     Plan *inf = pc_build(g, PLAN_INFERENCE, N, 7), *train = pc_build(g, PLAN_TRAINING, N, 7);
-    check_no_live_overlap(inf);
+    pc_check_no_live_overlap(inf);
     float *xi = plan_input(inf, 0), *xt = plan_input(train, 0);
     gb_fill_random(xi, N * 6, -2, 2);
     memcpy(xt, xi, N * 6 * sizeof(float));
@@ -272,12 +236,12 @@ static void test_inference_and_training_agree(void **state)
     pc_forward(train);
     for (int k = 0; k < 2; k++) {
         int64_t n = k ? N * 8 : N * 5;
-        double *want = to_double(plan_output(train, k), n);
+        double *want = pc_to_double(plan_output(train, k), n);
         pc_expect_close(plan_output(inf, k), want, n, 1e-6);
         free(want);
     }
     /* running again without writing the input gives the same outputs */
-    double *first = to_double(plan_output(inf, 0), N * 5);
+    double *first = pc_to_double(plan_output(inf, 0), N * 5);
     pc_forward(inf);
     pc_expect_close(plan_output(inf, 0), first, N * 5, 0);
     free(first);
@@ -306,13 +270,13 @@ static void test_inference_reuses_buffers(void **state)
     size_t one = N * W * sizeof(float), bi = activation_bytes(inf), bt = activation_bytes(train);
     if (bi < 3 * one || bi > 4 * one || bt < (2 * DEPTH + 1) * one)
         fail_msg("activations: inference %zu bytes, training %zu bytes, one value %zu", bi, bt, one);
-    check_no_live_overlap(inf);
+    pc_check_no_live_overlap(inf);
     float *xi = plan_input(inf, 0), *xt = plan_input(train, 0);
     gb_fill_random(xi, N * W, -1, 1);
     memcpy(xt, xi, sizeof(float) * N * W);
     pc_forward(inf);
     pc_forward(train);
-    double *want = to_double(plan_output(train, 0), N * W);
+    double *want = pc_to_double(plan_output(train, 0), N * W);
     pc_expect_close(plan_output(inf, 0), want, N * W, 1e-6);
     free(want);
     plan_free(inf);
