@@ -55,7 +55,7 @@ static void format_shape(const Shape *s, char *buf, size_t n)
         snprintf(buf + k, n - k, "]");
 }
 
-static void *const_block(Plan *p, size_t bytes)
+void *rt_const_block(Plan *p, size_t bytes)
 {
     void **blocks = realloc(p->const_blocks, (size_t)(p->n_const_blocks + 1) * sizeof *blocks);
     if (!blocks)
@@ -73,7 +73,7 @@ static Status bind_input_value(Plan *p, RtTensor *t, const Tensor *value, Diag *
     if (value->dtype != t->dtype || value->nbytes != bytes)
         return diag_error(d, "input '%s': the value to bind is %s of %zu bytes, the input takes %s of %zu",
                           t->value->name, dtype_name(value->dtype), value->nbytes, dtype_name(t->dtype), bytes);
-    if (!(t->data = const_block(p, bytes)))
+    if (!(t->data = rt_const_block(p, bytes)))
         return diag_error(d, "out of memory");
     memcpy(t->data, value->data, bytes);
     t->is_const = true;
@@ -214,9 +214,11 @@ static Status step_eval_const(Step *s, Plan *p, Diag *d)
         t->is_const = true;
         if (t->alias_of)
             continue;
-        if (!(t->data = const_block(p, ((size_t)t->numel + 1) * (dtype_size(t->dtype) + 1))))
+        if (!(t->data = rt_const_block(p, ((size_t)t->numel + 1) * (dtype_size(t->dtype) + 1))))
             return diag_error(d, "out of memory");
     }
+    if (rt_dtype_const_outputs(p, s, d))
+        return KDC_ERR;
     for (int k = 0; k < s->n_out; k++)
         if (s->out[k] && s->out[k]->alias_of)
             s->out[k]->data = s->out[k]->alias_of->data;
@@ -225,7 +227,7 @@ static Status step_eval_const(Step *s, Plan *p, Diag *d)
         return diag_error(d, "out of memory");
     float *saved_ws = p->ws;
     p->ws = ws;
-    Status st = rt_ops[s->node->op]->forward(s, p, d);
+    Status st = rt_step_forward(s, p, d);
     p->ws = saved_ws;
     free(ws);
     return st;
@@ -255,7 +257,8 @@ static Status step_build(Plan *p, Step *s, const Node *n, Diag *d)
     }
     for (int k = 0; k < s->n_out; k++)
         s->out[k] = n->outputs[k] ? &p->tensors[n->outputs[k]->id] : NULL;
-    if ((!op_plans_bodies(n->op) && step_infer(p, s, d)) || rt_ops[n->op]->prepare(s, p, d))
+    if ((!op_plans_bodies(n->op) && (step_infer(p, s, d) || rt_dtype_adapt(p, s, d))) ||
+        rt_ops[n->op]->prepare(s, p, d))
         return KDC_ERR;
     for (int k = 0; k < s->n_out; k++)
         if (s->out[k] && s->out[k]->alias_of)
@@ -318,7 +321,8 @@ static Status build_in(Plan *parent, const DType *input_dtypes, Graph *g, PlanMo
     p->seed = seed;
     p->bind_values = values;
     p->n_tensors = g->n_values;
-    p->tensors = calloc((size_t)g->n_values + 1, sizeof *p->tensors);
+    p->tensors_cap = g->n_values + rt_dtype_room(g);
+    p->tensors = calloc((size_t)p->tensors_cap + 1, sizeof *p->tensors);
     if (!p->tensors) {
         diag_error(d, "out of memory");
         goto fail;
@@ -396,6 +400,7 @@ void plan_free(Plan *p)
         free(p->steps[i].in);
         free(p->steps[i].out);
         free(p->steps[i].state);
+        rt_dtype_free(&p->steps[i]);
     }
     for (int i = 0; i < p->n_children; i++)
         plan_free(p->children[i]);
@@ -439,7 +444,7 @@ Status plan_forward(Plan *p, Diag *d)
         if (step_skipped(s))
             continue;
         double t0 = p->profiling ? now_seconds() : 0;
-        if (rt_ops[s->node->op]->forward(s, p, d))
+        if (rt_step_forward(s, p, d))
             return KDC_ERR;
         if (p->profiling) {
             s->seconds += now_seconds() - t0;

@@ -136,6 +136,12 @@ static void compute_lifetimes(Plan *p)
         for (int k = 0; k < s->n_out; k++)
             if (s->out[k])
                 extend_lifetime(p, s->out[k], i);
+        for (int k = 0; s->edge_in && k < s->n_in; k++) /* the dtype adapter converts these here */
+            if (s->edge_in[k])
+                extend_lifetime(p, s->edge_in[k], i);
+        for (int k = 0; s->edge_out && k < s->n_out; k++)
+            if (s->edge_out[k])
+                extend_lifetime(p, s->edge_out[k], i);
     }
     for (int k = 0; k < p->n_outputs; k++)
         extend_lifetime(p, p->outputs[k], INT_MAX);

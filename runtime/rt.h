@@ -33,13 +33,18 @@ typedef struct Step {
     void *save;
     double seconds;     /* profile */
     int64_t calls;
+    /* dtype adapter (plan_dtype.c): in[i] / out[k] are float stand-ins for
+     * these declared tensors, converted at the step's edges; NULL (the
+     * arrays or an entry) where the step reads or writes its tensors directly */
+    RtTensor **edge_in, **edge_out;
 } Step;
 
 struct Plan {
     Graph *graph;
     PlanMode mode;
-    RtTensor *tensors; /* by Value id of the graph */
+    RtTensor *tensors; /* by Value id of the graph, then the dtype adapter's float stand-ins */
     int n_tensors;
+    int tensors_cap;   /* room in tensors for the stand-ins */
     Step *steps;
     int n_steps;
     RtTensor **inputs, **outputs;
@@ -93,6 +98,23 @@ RtTensor *rt_plan_tensor(Plan *p, const Value *v);
  * Sets parent->wanted_values when a shape in the body needs a run-time value. */
 Status rt_plan_child(Plan *parent, Graph *g, const DType *input_dtypes, const Shape *input_shapes, Plan **out,
                      Diag *d);
+
+/* Build-time constant storage owned by the plan (zeroed, one spare byte). */
+void *rt_const_block(Plan *p, size_t bytes);
+
+/* The dtype adapter (plan_dtype.c): float-only ops on double, float16 and
+ * bfloat16 tensors compute in float, converted at the step's edges. */
+bool rt_dtype_float_only(int op);   /* the op's kernels compute float32 only */
+int rt_dtype_room(const Graph *g);  /* stand-in tensors a plan of g may need */
+/* After shape inference, before prepare: swaps such a step's converted
+ * inputs and outputs for float stand-ins (constant inputs converted now).
+ * Training plans refuse parameters of those types instead. */
+Status rt_dtype_adapt(Plan *p, Step *s, Diag *d);
+/* A constant adapted step is about to be evaluated: gives its declared outputs storage. */
+Status rt_dtype_const_outputs(Plan *p, Step *s, Diag *d);
+/* Runs a step's forward, converting at its edges when it is adapted. */
+Status rt_step_forward(Step *s, Plan *p, Diag *d);
+void rt_dtype_free(Step *s);
 
 /* Helpers for the op files. */
 static inline float *rt_f(const RtTensor *t) { return (float *)t->data; }
