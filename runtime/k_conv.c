@@ -6,6 +6,9 @@
  * contiguous run per slot, and each slot has its own im2col buffer and, in
  * backward, its own partial dW/dB (slot 0 adds straight into the caller's),
  * summed in slot order at the end so results depend only on the slot count.
+ * Forward with fewer units than threads (batch 1) cuts each unit into
+ * parts instead: blocks of output positions, each slot lowering only its own
+ * block, or blocks of output channels when those outnumber the positions.
  * A 1x1, stride-1, unpadded convolution is a plain GEMM on the input and
  * skips im2col. Depthwise convolutions (one input channel per group, few
  * outputs each) run as direct loops over a padded copy of the plane: as
@@ -21,6 +24,11 @@
 #include "runtime/threads.h"
 
 #define K_CONV_DEPTHWISE_MAX_OUT 4
+
+/* Below this many multiply-adds per unit, waking a second thread costs more
+ * than splitting the unit's GEMM saves (mobilenet_v2 at batch 1, whose 1x1
+ * convolutions are small, got slower with every conv split). */
+#define K_CONV_SPLIT_MIN_MACS (1L << 20)
 
 static Status conv_check_values(const ConvDims *cd, Diag *d)
 {
@@ -152,34 +160,53 @@ static void tap_range(int n_out, int stride, int off, int n_in, int *lo, int *hi
     *hi = h;
 }
 
-/* x: [Cg,H,W] -> col: [Cg*KH*KW, OH*OW], zeros where taps hit padding. */
-static void im2col(const ConvDims *cd, int Cg, const float *x, float *col)
+/* Writes columns [a, b) of one im2col row segment for output row oh: the
+ * taps inside the input [wlo, whi) are copied, the rest zeroed. */
+static void im2col_segment(const float *xr, int sw, int a, int b, int wlo, int whi, float *r)
 {
-    int OH = cd->OH, OW = cd->OW, W = cd->W, sw = cd->stride_w;
+    int lo = wlo > a ? wlo : a, hi = whi < b ? whi : b;
+    if (hi < lo)
+        hi = lo = b;
+    memset(r, 0, sizeof *r * (lo - a));
+    if (sw == 1)
+        memcpy(r + (lo - a), xr + lo, sizeof *r * (hi - lo));
+    else
+        for (int ow = lo; ow < hi; ow++)
+            r[ow - a] = xr[ow * sw];
+    memset(r + (hi - a), 0, sizeof *r * (b - hi));
+}
+
+/* x: [Cg,H,W] -> col: [Cg*KH*KW, p1-p0], the im2col matrix's output
+ * columns [p0, p1) only (one thread's block), zeros where taps hit padding. */
+static void im2col_cols(const ConvDims *cd, int Cg, const float *x, int p0, int p1, float *col)
+{
+    int OW = cd->OW, W = cd->W, sw = cd->stride_w, pn = p1 - p0;
     for (int c = 0; c < Cg; c++)
         for (int kh = 0; kh < cd->KH; kh++)
             for (int kw = 0; kw < cd->KW; kw++) {
                 int hoff = kh * cd->dil_h - cd->pad_top, woff = kw * cd->dil_w - cd->pad_left;
                 int hlo, hhi, wlo, whi;
-                tap_range(OH, cd->stride_h, hoff, cd->H, &hlo, &hhi);
+                tap_range(cd->OH, cd->stride_h, hoff, cd->H, &hlo, &hhi);
                 tap_range(OW, sw, woff, W, &wlo, &whi);
-                float *row = col + ((size_t)(c * cd->KH + kh) * cd->KW + kw) * OH * OW;
-                for (int oh = 0; oh < OH; oh++) {
-                    float *r = row + (size_t)oh * OW;
+                float *row = col + ((size_t)(c * cd->KH + kh) * cd->KW + kw) * pn;
+                for (int oh = p0 / OW; oh * OW < p1; oh++) {
+                    int a = oh * OW < p0 ? p0 - oh * OW : 0;
+                    int b = (oh + 1) * OW > p1 ? p1 - oh * OW : OW;
+                    float *r = row + (oh * OW + a - p0);
                     if (oh < hlo || oh >= hhi) {
-                        memset(r, 0, sizeof *r * OW);
+                        memset(r, 0, sizeof *r * (b - a));
                         continue;
                     }
                     const float *xr = x + ((size_t)c * cd->H + oh * cd->stride_h + hoff) * W + woff;
-                    memset(r, 0, sizeof *r * wlo);
-                    if (sw == 1)
-                        memcpy(r + wlo, xr + wlo, sizeof *r * (whi - wlo));
-                    else
-                        for (int ow = wlo; ow < whi; ow++)
-                            r[ow] = xr[ow * sw];
-                    memset(r + whi, 0, sizeof *r * (OW - whi));
+                    im2col_segment(xr, sw, a, b, wlo, whi, r);
                 }
             }
+}
+
+/* x: [Cg,H,W] -> col: [Cg*KH*KW, OH*OW], zeros where taps hit padding. */
+static void im2col(const ConvDims *cd, int Cg, const float *x, float *col)
+{
+    im2col_cols(cd, Cg, x, 0, cd->OH * cd->OW, col);
 }
 
 /* col: [Cg*KH*KW, OH*OW] -> x: [Cg,H,W] (+=); the adjoint of im2col. */
@@ -297,6 +324,7 @@ typedef struct ConvJob {
     const float *x, *w, *bias, *dy;
     float *y, *dx, *dw, *dbias, *ws;
     int slots;
+    int parts; /* forward: slots per unit when units are fewer than threads */
     size_t col_floats;
 } ConvJob;
 
@@ -321,42 +349,98 @@ static ConvUnit conv_unit(const ConvDims *cd, int unit)
     return u;
 }
 
-static void conv_forward_unit(const ConvJob *j, int unit, float *col)
+/* y[m, p] = bias[m] for m < rows, p < cols; ldy apart. */
+static void fill_bias(float *y, size_t ldy, int rows, int cols, const float *bias)
+{
+    for (int m = 0; m < rows; m++)
+        for (int p = 0; p < cols; p++)
+            y[(size_t)m * ldy + p] = bias[m];
+}
+
+static void conv_forward_depthwise_unit(const ConvJob *j, const ConvUnit *u, float *col)
 {
     const ConvDims *cd = j->cd;
-    ConvUnit u = conv_unit(cd, unit);
-    const float *x = j->x + u.x_off, *cols = x;
-    float *y = j->y + u.y_off, beta = 0.0f;
-    if (conv_is_depthwise(cd)) {
-        PadGeom g = pad_geom(cd);
-        float *yv = col + (size_t)g.Hp * g.Wp;
-        pad_plane(cd, g, x, col);
-        for (int m = 0; m < u.Mg; m++)
-            depthwise_forward_plane(cd, g, col, j->w + u.w_off + (size_t)m * u.ckk,
-                                    j->bias ? j->bias[u.m0 + m] : 0.0f, yv, y + (size_t)m * u.P);
-        return;
-    }
+    PadGeom g = pad_geom(cd);
+    float *yv = col + (size_t)g.Hp * g.Wp, *y = j->y + u->y_off;
+    pad_plane(cd, g, j->x + u->x_off, col);
+    for (int m = 0; m < u->Mg; m++)
+        depthwise_forward_plane(cd, g, col, j->w + u->w_off + (size_t)m * u->ckk,
+                                j->bias ? j->bias[u->m0 + m] : 0.0f, yv, y + (size_t)m * u->P);
+}
+
+/* Output columns [p0, p1) of one unit: im2col of that block only, then the
+ * GEMM over the block. parts == 1 gives the whole unit. */
+static void conv_forward_cols(const ConvJob *j, const ConvUnit *u, int p0, int p1, float *col)
+{
+    const float *x = j->x + u->x_off, *cols = x + p0;
+    float *y = j->y + u->y_off + p0, beta = 0.0f;
+    int pn = p1 - p0, ldb = u->P;
     if (j->col_floats) {
-        im2col(cd, u.Cg, x, col);
+        im2col_cols(j->cd, u->Cg, x, p0, p1, col);
+        cols = col;
+        ldb = pn;
+    }
+    if (j->bias) {
+        fill_bias(y, (size_t)u->P, u->Mg, pn, j->bias + u->m0);
+        beta = 1.0f;
+    }
+    blas_sgemm(false, false, u->Mg, pn, u->ckk, 1.0f, j->w + u->w_off, u->ckk, cols, ldb, beta,
+               y, u->P);
+}
+
+/* Output channels [m_lo, m_hi) of one unit, over the whole im2col matrix
+ * (each such slot lowers the image itself: cheap next to the GEMM when the
+ * channels outnumber the positions, the only case rows are split on). */
+static void conv_forward_rows(const ConvJob *j, const ConvUnit *u, int m_lo, int m_hi, float *col)
+{
+    const float *cols = j->x + u->x_off;
+    float *y = j->y + u->y_off + (size_t)m_lo * u->P, beta = 0.0f;
+    if (j->col_floats) {
+        im2col(j->cd, u->Cg, cols, col);
         cols = col;
     }
     if (j->bias) {
-        for (int m = 0; m < u.Mg; m++)
-            for (int p = 0; p < u.P; p++)
-                y[(size_t)m * u.P + p] = j->bias[u.m0 + m];
+        fill_bias(y, (size_t)u->P, m_hi - m_lo, u->P, j->bias + u->m0 + m_lo);
         beta = 1.0f;
     }
-    blas_sgemm(false, false, u.Mg, u.P, u.ckk, 1.0f, j->w + u.w_off, u.ckk, cols, u.P, beta, y,
-               u.P);
+    blas_sgemm(false, false, m_hi - m_lo, u->P, u->ckk, 1.0f,
+               j->w + u->w_off + (size_t)m_lo * u->ckk, u->ckk, cols, u->P, beta, y, u->P);
+}
+
+/* Part `part` of j->parts of one unit: a block of output positions, or of
+ * output channels when there are more channels than positions, so each
+ * slot's GEMM keeps its longer side. */
+static void conv_forward_part(const ConvJob *j, int unit, int part, float *col)
+{
+    ConvUnit u = conv_unit(j->cd, unit);
+    int n = j->parts, lo, hi;
+    if (conv_is_depthwise(j->cd)) {
+        conv_forward_depthwise_unit(j, &u, col);
+    } else if (n == 1 || u.P >= u.Mg) {
+        lo = (int)((long)u.P * part / n);
+        hi = (int)((long)u.P * (part + 1) / n);
+        if (hi > lo) /* BLAS rejects empty blocks (their ldb would be 0) */
+            conv_forward_cols(j, &u, lo, hi, col);
+    } else {
+        lo = u.Mg * part / n;
+        hi = u.Mg * (part + 1) / n;
+        if (hi > lo)
+            conv_forward_rows(j, &u, lo, hi, col);
+    }
 }
 
 static void conv_forward_slot(void *ctx, int slot, int thread)
 {
     const ConvJob *j = ctx;
     int units = j->cd->N * j->cd->groups;
+    float *col = j->ws + (size_t)slot * j->col_floats;
     (void)thread;
+    if (j->parts > 1) {
+        conv_forward_part(j, slot / j->parts, slot % j->parts, col);
+        return;
+    }
     for (int u = units * slot / j->slots; u < units * (slot + 1) / j->slots; u++)
-        conv_forward_unit(j, u, j->ws + (size_t)slot * j->col_floats);
+        conv_forward_part(j, u, 0, col);
 }
 
 /* How many slots the workspace and the pool allow for this many units. */
@@ -370,6 +454,21 @@ static int conv_slots(const ConvDims *cd, int units, size_t ws_floats)
     return s < 1 ? 1 : s;
 }
 
+/* Slots per unit in forward: with fewer units than threads (batch 1) each
+ * unit is cut into parts so every thread has work. Depthwise units are
+ * already many (one per channel) and stay whole. */
+static int conv_forward_parts(const ConvDims *cd, int units, size_t ws_floats)
+{
+    long macs = (long)(cd->M / cd->groups) * (cd->C / cd->groups) * cd->KH * cd->KW *
+                cd->OH * cd->OW;
+    int t = threads_count(), parts = units < t && !conv_is_depthwise(cd) ? t / units : 1;
+    if (macs < K_CONV_SPLIT_MIN_MACS)
+        parts = 1;
+    while (parts > 1 && k_conv2d_workspace_floats(cd, units * parts) > ws_floats)
+        parts--;
+    return parts;
+}
+
 void k_conv2d_forward(const ConvDims *cd, const float *x, const float *w, const float *bias,
                       float *y, float *ws, size_t ws_floats)
 {
@@ -378,7 +477,8 @@ void k_conv2d_forward(const ConvDims *cd, const float *x, const float *w, const 
                  .col_floats = conv_col_floats(cd)};
     if (units == 0)
         return;
-    j.slots = conv_slots(cd, units, ws_floats);
+    j.parts = conv_forward_parts(cd, units, ws_floats);
+    j.slots = j.parts > 1 ? units * j.parts : conv_slots(cd, units, ws_floats);
     threads_parallel_for(j.slots, conv_forward_slot, &j);
 }
 

@@ -6,11 +6,13 @@
  * them a row (innermost merged axis) at a time. Forward work and gradients
  * of non-broadcast inputs are split over threads by flat element ranges;
  * gradients that reduce over broadcast axes run on one thread, because
- * several output rows add into the same gradient element.
+ * several output rows add into the same gradient element. Sigmoid uses its
+ * own vectorizable expf (exp_vec, within 5e-7 relative of libm's sigmoid).
  */
 #include "runtime/kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "runtime/threads.h"
 
@@ -298,11 +300,45 @@ static void relu_backward_range(const void *args, int64_t begin, int64_t end)
         p->out[i] += p->y[i] > 0.0f ? p->dy[i] : 0.0f;
 }
 
+/* The range exp_vec clamps its argument to. Read through volatile so GCC
+ * cannot fold the bounds into the selects: with constants it splits the
+ * loop body into branches (the arithmetic after the clamp becomes constant
+ * on one arm) and then refuses to vectorize it. */
+static volatile const float exp_vec_lo = -86.0f, exp_vec_hi = 88.8f;
+
+/* expf(t) without a libm call, so loops around it vectorize: t = n*ln2 + r
+ * with |r| <= ln2/2 (n rounded by the 1.5*2^23 trick, ln2 split in two so
+ * n*ln2_hi is exact), exp(r) by its degree-7 Taylor polynomial (truncation
+ * under 1e-8 relative), times 2^n built from the exponent bits, applied as
+ * 2^(n-1) * 2 so n = 128 needs no exponent field of 255. t is clamped to
+ * [lo, hi] = [-86, 88.8]: below, exp(-86) comes back (callers add it to 1,
+ * where it is lost anyway); above the float range the product overflows to
+ * +inf as expf does. NaN stays NaN. */
+static inline float exp_vec(float t, float lo, float hi)
+{
+    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    float tc = t < lo ? lo : t;
+    tc = tc > hi ? hi : tc;
+    float k = tc * 1.44269504f + magic, n = k - magic;
+    float r = tc - n * 0.693145751953125f - n * 1.428606765330187e-06f;
+    float poly = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * (4.1666668e-2f +
+                 r * (8.3333338e-3f + r * (1.3888889e-3f + r * 1.9841270e-4f))))));
+    uint32_t kb, sb;
+    float scale;
+    memcpy(&kb, &k, sizeof kb);
+    sb = (kb - 0x4B400000u + 126u) << 23; /* low bits of k hold n: 2^(n-1) */
+    memcpy(&scale, &sb, sizeof scale);
+    return poly * scale * 2.0f;
+}
+
 static void sigmoid_forward_range(const void *args, int64_t begin, int64_t end)
 {
     const UnaryArgs *p = args;
+    const float *restrict x = p->x;
+    float *restrict y = p->out;
+    float lo = exp_vec_lo, hi = exp_vec_hi;
     for (int64_t i = begin; i < end; i++)
-        p->out[i] = 1.0f / (1.0f + expf(-p->x[i]));
+        y[i] = 1.0f / (1.0f + exp_vec(-x[i], lo, hi));
 }
 
 static void sigmoid_backward_range(const void *args, int64_t begin, int64_t end)

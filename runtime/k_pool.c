@@ -6,7 +6,8 @@
  * count_include_pad divisor). The caller chooses OH/OW, so ceil_mode
  * windows that run past the padded input are handled here by clipping.
  * Work is split over (n, c) planes, which never share an output or a
- * gradient element.
+ * gradient element. MaxPool without argmax (inference) runs the interior of
+ * each output row tap by tap in branch-free, vectorized loops.
  */
 #include "runtime/kernels.h"
 
@@ -153,10 +154,87 @@ static void maxpool_forward_plane(void *ctx, int plane, int thread)
     }
 }
 
+/* yr[i] = max(yr[i], xr[i*sw]) with NaN winning and sticking, as in
+ * window_max. Written without branches so the loop vectorizes; strides 1
+ * and 2 (nearly every pooling layer) get loops of their own so the
+ * vectorizer sees a constant stride. */
+static void max_row_tap(float *restrict yr, const float *restrict xr, int sw, int n)
+{
+    if (sw == 1) {
+        for (int i = 0; i < n; i++) {
+            float v = xr[i], b = yr[i];
+            yr[i] = ((v > b) | (v != v)) ? v : b;
+        }
+    } else if (sw == 2) {
+        for (int i = 0; i < n; i++) {
+            float v = xr[2 * i], b = yr[i];
+            yr[i] = ((v > b) | (v != v)) ? v : b;
+        }
+    } else {
+        for (int i = 0; i < n; i++) {
+            float v = xr[(size_t)i * sw], b = yr[i];
+            yr[i] = ((v > b) | (v != v)) ? v : b;
+        }
+    }
+}
+
+/* Outputs [a, b) of row oh whose windows have every column tap inside the
+ * input, run tap by tap over the whole stretch (inference: no argmax). */
+static void maxpool_row_interior(const PoolDims *pd, const float *x, int h0, int khlo, int khhi,
+                                 int a, int b, float *yr)
+{
+    int sw = pd->stride_w, n = b - a;
+    const float *x0 = x + (size_t)(h0 + khlo * pd->dil_h) * pd->W + (a * sw - pd->pad_left);
+    for (int i = 0; i < n; i++)
+        yr[a + i] = x0[(size_t)i * sw];
+    for (int kh = khlo; kh < khhi; kh++) {
+        const float *xr = x + (size_t)(h0 + kh * pd->dil_h) * pd->W + (a * sw - pd->pad_left);
+        for (int kw = kh == khlo ? 1 : 0; kw < pd->KW; kw++)
+            max_row_tap(yr + a, xr + (size_t)kw * pd->dil_w, sw, n);
+    }
+}
+
+/* Inference MaxPool of one plane: the edge windows one at a time, the
+ * interior stretch of each row by maxpool_row_interior. */
+static void maxpool_forward_plane_fast(void *ctx, int plane, int thread)
+{
+    const PoolJob *j = ctx;
+    const PoolDims *pd = j->pd;
+    const float *x = j->x + (size_t)plane * pd->H * pd->W;
+    float *y = j->y + (size_t)plane * pd->OH * pd->OW;
+    int a = pd->OW, b = pd->OW;
+    (void)thread;
+    for (int ow = 0; ow < pd->OW; ow++) { /* interior windows form one stretch [a, b) */
+        int w0 = ow * pd->stride_w - pd->pad_left;
+        if (w0 >= 0 && w0 + (pd->KW - 1) * pd->dil_w < pd->W) {
+            a = a < ow ? a : ow;
+            b = ow + 1;
+        }
+    }
+    a = a < b ? a : b;
+    for (int oh = 0; oh < pd->OH; oh++) {
+        int h0 = oh * pd->stride_h - pd->pad_top, khlo, khhi;
+        float *yr = y + (size_t)oh * pd->OW;
+        window_taps(h0, pd->dil_h, pd->KH, 0, pd->H, &khlo, &khhi);
+        for (int ow = 0; ow < pd->OW; ow++) {
+            if (ow == a && b > a && khhi > khlo) {
+                maxpool_row_interior(pd, x, h0, khlo, khhi, a, b, yr);
+                ow = b - 1;
+                continue;
+            }
+            int w0 = ow * pd->stride_w - pd->pad_left, kwlo, kwhi;
+            int32_t arg;
+            window_taps(w0, pd->dil_w, pd->KW, 0, pd->W, &kwlo, &kwhi);
+            yr[ow] = window_max(x, pd->W, h0, w0, pd->dil_h, pd->dil_w, khlo, khhi, kwlo, kwhi,
+                                &arg);
+        }
+    }
+}
+
 void k_maxpool2d_forward(const PoolDims *pd, const float *x, float *y, int32_t *argmax)
 {
     PoolJob j = {.pd = pd, .x = x, .y = y, .argmax = argmax};
-    pool_run(&j, maxpool_forward_plane);
+    pool_run(&j, argmax ? maxpool_forward_plane : maxpool_forward_plane_fast);
 }
 
 static void maxpool_backward_plane(void *ctx, int plane, int thread)
