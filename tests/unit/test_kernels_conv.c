@@ -234,6 +234,31 @@ static void test_conv_rejects_bad_attributes(void **state)
     assert_int_equal(ok.OW, 2);
 }
 
+/* At batch 1 a large conv is split inside the image across threads, by
+ * output positions or, when channels outnumber them, by output channels. */
+static void test_conv_batch1_split(void **state)
+{
+    (void)state;
+    KRng rng;
+    Diag d;
+    k_rng_seed(&rng, 73);
+    assert_int_equal(threads_init(2, &d), KDC_OK);
+    const ConvDims cases[] = {
+        cdims(1, 32, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),  /* positions >= channels */
+        cdims(1, 64, 4, 4, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),   /* channels > positions */
+        cdims(1, 64, 17, 15, 96, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),  /* 1x1, read directly */
+        cdims(1, 48, 18, 18, 64, 3, 3, 2, 2, 1, 1, 1, 0, 1, 0, 2),  /* strided, grouped */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ConvCase c;
+        conv_case_init(&c, cases[k], true, &rng, 2);
+        k_conv2d_forward(&c.cd, c.x, c.w, c.b, c.y, c.ws, c.nws);
+        conv_check_forward(&c);
+        conv_case_free(&c);
+    }
+    threads_shutdown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_conv_grads_two_threads),
         cmocka_unit_test(test_conv_one_vs_two_threads),
         cmocka_unit_test(test_conv_rejects_bad_attributes),
+        cmocka_unit_test(test_conv_batch1_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -239,6 +239,39 @@ static void test_maxpool_nan_propagates(void **state)
     assert_int_equal(arg[0], 1);
 }
 
+/* Inference asks for no argmax and takes a vectorized path for window
+ * interiors: it must give exactly the argmax path's values, NaN included. */
+static void maxpool_paths_agree(PoolDims pd, KRng *rng)
+{
+    size_t nx = (size_t)pd.N * pd.C * pd.H * pd.W, ny = (size_t)pd.N * pd.C * pd.OH * pd.OW;
+    float *x = gc_uniform(rng, nx, -1, 1), *y1 = gc_alloc(ny), *y2 = gc_alloc(ny);
+    int32_t *arg = calloc(ny, sizeof *arg);
+    for (size_t i = 0; i < nx; i += 17)
+        x[i] = (i / 17) % 3 == 0 ? NAN : -INFINITY;
+    k_maxpool2d_forward(&pd, x, y1, arg);
+    k_maxpool2d_forward(&pd, x, y2, NULL);
+    for (size_t i = 0; i < ny; i++)
+        if (!(y1[i] == y2[i] || (isnan(y1[i]) && isnan(y2[i]))))
+            fail_msg("output %zu: %g with argmax, %g without", i, y1[i], y2[i]);
+    free(x), free(y1), free(y2), free(arg);
+}
+
+static void test_maxpool_without_argmax(void **state)
+{
+    (void)state;
+    KRng rng;
+    Diag d;
+    k_rng_seed(&rng, 55);
+    for (int threads = 1; threads <= 2; threads++) {
+        assert_int_equal(threads_init(threads, &d), KDC_OK);
+        maxpool_paths_agree(pdims(2, 3, 13, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, false), &rng);
+        maxpool_paths_agree(pdims(1, 4, 20, 20, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, false, false), &rng);
+        maxpool_paths_agree(pdims(2, 2, 16, 19, 3, 2, 1, 1, 2, 2, 2, 1, 0, 1, false, false), &rng);
+        maxpool_paths_agree(pdims(1, 8, 33, 31, 5, 5, 3, 2, 1, 1, 2, 2, 2, 2, true, false), &rng);
+    }
+    threads_shutdown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_pool_one_vs_two_threads),
         cmocka_unit_test(test_pool_rejects_padding_only_windows),
         cmocka_unit_test(test_maxpool_nan_propagates),
+        cmocka_unit_test(test_maxpool_without_argmax),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
