@@ -120,36 +120,6 @@ Status k_broadcast_init(BroadcastDims *bd, const int64_t *a_dims, int a_rank,
     return KDC_OK;
 }
 
-/* Position of the current row (all axes but the innermost) in A and B. */
-typedef struct BcastIter {
-    int64_t idx[K_MAX_RANK];
-    int64_t ao, bo;
-} BcastIter;
-
-static void iter_seek(const BroadcastDims *bd, BcastIter *it, int64_t row)
-{
-    it->ao = it->bo = 0;
-    for (int i = bd->rank - 2; i >= 0; i--) {
-        it->idx[i] = row % bd->dims[i];
-        row /= bd->dims[i];
-        it->ao += it->idx[i] * bd->a_strides[i];
-        it->bo += it->idx[i] * bd->b_strides[i];
-    }
-}
-
-static void iter_next_row(const BroadcastDims *bd, BcastIter *it)
-{
-    for (int i = bd->rank - 2; i >= 0; i--) {
-        it->ao += bd->a_strides[i];
-        it->bo += bd->b_strides[i];
-        if (++it->idx[i] < bd->dims[i])
-            return;
-        it->ao -= bd->a_strides[i] * bd->dims[i];
-        it->bo -= bd->b_strides[i] * bd->dims[i];
-        it->idx[i] = 0;
-    }
-}
-
 /* ------------------------------------------------------------------ binary */
 
 typedef struct BinaryArgs {
@@ -191,14 +161,14 @@ static void binary_forward_range(const void *args, int64_t begin, int64_t end)
     const BroadcastDims *bd = p->bd;
     int64_t D = bd->dims[bd->rank - 1], sa = bd->a_strides[bd->rank - 1];
     int64_t sb = bd->b_strides[bd->rank - 1], col = begin % D;
-    BcastIter it;
-    iter_seek(bd, &it, begin / D);
+    KBcastRow it;
+    k_bcast_row_seek(bd, &it, begin / D);
     for (int64_t pos = begin; pos < end; col = 0) {
         int64_t len = D - col < end - pos ? D - col : end - pos;
-        binary_row(p->op, p->a + it.ao + col * sa, sa, p->b + it.bo + col * sb, sb, p->y + pos,
+        binary_row(p->op, p->a + it.a + col * sa, sa, p->b + it.b + col * sb, sb, p->y + pos,
                    len);
         pos += len;
-        iter_next_row(bd, &it);
+        k_bcast_row_next(bd, &it);
     }
 }
 
@@ -236,13 +206,13 @@ static void binary_grad_range(const void *args, int64_t begin, int64_t end)
     bool reads = p->op == K_MUL || p->op == K_DIV;
     int64_t D = bd->dims[r], sa = bd->a_strides[r], sb = bd->b_strides[r], col = begin % D;
     int64_t sd = p->which == 0 ? sa : sb;
-    BcastIter it;
-    iter_seek(bd, &it, begin / D);
+    KBcastRow it;
+    k_bcast_row_seek(bd, &it, begin / D);
     for (int64_t pos = begin; pos < end; col = 0) {
         int64_t len = D - col < end - pos ? D - col : end - pos;
-        const float *a = reads ? p->a + it.ao + col * sa : NULL;
-        const float *b = reads ? p->b + it.bo + col * sb : NULL;
-        float *dg = p->dgrad + (p->which == 0 ? it.ao : it.bo) + col * sd;
+        const float *a = reads ? p->a + it.a + col * sa : NULL;
+        const float *b = reads ? p->b + it.b + col * sb : NULL;
+        float *dg = p->dgrad + (p->which == 0 ? it.a : it.b) + col * sd;
         const float *dy = p->dy + pos;
         double sum = 0.0;
         for (int64_t j = 0; j < len; j++) {
@@ -256,7 +226,7 @@ static void binary_grad_range(const void *args, int64_t begin, int64_t end)
         if (sd == 0)
             dg[0] += (float)sum;
         pos += len;
-        iter_next_row(bd, &it);
+        k_bcast_row_next(bd, &it);
     }
 }
 

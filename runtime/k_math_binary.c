@@ -18,36 +18,6 @@
 
 /* ------------------------------------------------------- the binary walker */
 
-/* Offsets of the current row (all merged axes but the innermost). */
-typedef struct RowIter {
-    int64_t idx[K_MAX_RANK];
-    int64_t a, b;
-} RowIter;
-
-static void row_seek(const BroadcastDims *bd, RowIter *it, int64_t row)
-{
-    it->a = it->b = 0;
-    for (int i = bd->rank - 2; i >= 0; i--) {
-        it->idx[i] = row % bd->dims[i];
-        row /= bd->dims[i];
-        it->a += it->idx[i] * bd->a_strides[i];
-        it->b += it->idx[i] * bd->b_strides[i];
-    }
-}
-
-static void row_next(const BroadcastDims *bd, RowIter *it)
-{
-    for (int i = bd->rank - 2; i >= 0; i--) {
-        it->a += bd->a_strides[i];
-        it->b += bd->b_strides[i];
-        if (++it->idx[i] < bd->dims[i])
-            return;
-        it->a -= bd->a_strides[i] * bd->dims[i];
-        it->b -= bd->b_strides[i] * bd->dims[i];
-        it->idx[i] = 0;
-    }
-}
-
 void k_broadcast_rows(const BroadcastDims *bd, int64_t begin, int64_t end, KRowFn fn, const void *args)
 {
     if (begin >= end)
@@ -55,8 +25,8 @@ void k_broadcast_rows(const BroadcastDims *bd, int64_t begin, int64_t end, KRowF
     int r = bd->rank - 1;
     int64_t D = bd->dims[r], col = begin % D;
     KRow row = {.a_step = bd->a_strides[r], .b_step = bd->b_strides[r]};
-    RowIter it;
-    row_seek(bd, &it, begin / D);
+    KBcastRow it;
+    k_bcast_row_seek(bd, &it, begin / D);
     for (int64_t pos = begin; pos < end; col = 0) {
         row.len = D - col < end - pos ? D - col : end - pos;
         row.a = it.a + col * row.a_step;
@@ -64,7 +34,7 @@ void k_broadcast_rows(const BroadcastDims *bd, int64_t begin, int64_t end, KRowF
         row.y = pos;
         fn(args, &row);
         pos += row.len;
-        row_next(bd, &it);
+        k_bcast_row_next(bd, &it);
     }
 }
 

@@ -99,6 +99,38 @@ typedef struct BroadcastDims {
  * y_dims (may be NULL) receives the output shape, of rank max(a_rank,b_rank). */
 Status k_broadcast_init(BroadcastDims *bd, const int64_t *a_dims, int a_rank,
                         const int64_t *b_dims, int b_rank, int64_t *y_dims, Diag *d);
+/* Walks the rows of a broadcast (every merged axis but the innermost),
+ * keeping the row's first element offsets in A and B. Inline: it runs once
+ * per row of every broadcast kernel. */
+typedef struct KBcastRow {
+    int64_t idx[K_MAX_RANK];
+    int64_t a, b;
+} KBcastRow;
+
+static inline void k_bcast_row_seek(const BroadcastDims *bd, KBcastRow *it, int64_t row)
+{
+    it->a = it->b = 0;
+    for (int i = bd->rank - 2; i >= 0; i--) {
+        it->idx[i] = row % bd->dims[i];
+        row /= bd->dims[i];
+        it->a += it->idx[i] * bd->a_strides[i];
+        it->b += it->idx[i] * bd->b_strides[i];
+    }
+}
+
+static inline void k_bcast_row_next(const BroadcastDims *bd, KBcastRow *it)
+{
+    for (int i = bd->rank - 2; i >= 0; i--) {
+        it->a += bd->a_strides[i];
+        it->b += bd->b_strides[i];
+        if (++it->idx[i] < bd->dims[i])
+            return;
+        it->a -= bd->a_strides[i] * bd->dims[i];
+        it->b -= bd->b_strides[i] * bd->dims[i];
+        it->idx[i] = 0;
+    }
+}
+
 /* a: [a_n], b: [b_n] -> y: [n] */
 void k_binary_forward(KBinaryOp op, const BroadcastDims *bd, const float *a, const float *b,
                       float *y);
