@@ -26,23 +26,6 @@ void rt_data_known_inputs(const Step *s, Tensor *views, const Tensor **vals)
     }
 }
 
-bool rt_data_kelem(DType t, KElem *e)
-{
-    static const struct {
-        DType dt;
-        KElem ke;
-    } map[] = {{DT_FLOAT, KE_FLOAT}, {DT_DOUBLE, KE_DOUBLE}, {DT_FLOAT16, KE_FLOAT16}, {DT_BFLOAT16, KE_BFLOAT16},
-               {DT_INT8, KE_INT8},   {DT_INT16, KE_INT16},   {DT_INT32, KE_INT32},     {DT_INT64, KE_INT64},
-               {DT_UINT8, KE_UINT8}, {DT_UINT16, KE_UINT16}, {DT_UINT32, KE_UINT32},   {DT_UINT64, KE_UINT64},
-               {DT_BOOL, KE_BOOL}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (map[i].dt == t) {
-            *e = map[i].ke;
-            return true;
-        }
-    return false;
-}
-
 Status rt_data_elem_size(const Step *s, int k, size_t *elem, Diag *d)
 {
     DType t = s->in[k]->dtype;
@@ -55,7 +38,7 @@ Status rt_data_elem_size(const Step *s, int k, size_t *elem, Diag *d)
 Status rt_data_typed(const Step *s, int k, KElem *e, Diag *d)
 {
     DType t = s->in[k]->dtype;
-    if (!rt_data_kelem(t, e) || *e == KE_FLOAT16 || *e == KE_BFLOAT16)
+    if (!rt_kelem(t, e) || *e == KE_FLOAT16 || *e == KE_BFLOAT16)
         return rt_op_error(s, d, "input %d has type %s, which this op does not compute", k, dtype_name(t));
     return KDC_OK;
 }

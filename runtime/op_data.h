@@ -12,9 +12,6 @@
  * points into views[k] or is NULL. Both arrays hold s->n_in entries. */
 void rt_data_known_inputs(const Step *s, Tensor *views, const Tensor **vals);
 
-/* The kernel element type of a dtype; false for strings, complex numbers
- * and undefined. */
-bool rt_data_kelem(DType t, KElem *e);
 
 /* Input k's element size, failing (naming the node) on types that cannot
  * be moved: strings, undefined. */

@@ -92,7 +92,7 @@ static Status scatter_types(Step *s, KScatterReduce r, KElem *t, Diag *d)
                            dtype_name(s->in[0]->dtype));
     if (r != KSC_NONE)
         return rt_data_typed(s, 0, t, d);
-    if (!rt_data_kelem(s->in[0]->dtype, t))
+    if (!rt_kelem(s->in[0]->dtype, t))
         return rt_op_error(s, d, "type %s is not computed", dtype_name(s->in[0]->dtype));
     return KDC_OK;
 }
@@ -202,7 +202,7 @@ static Status onehot_forward(Step *s, Plan *p, Diag *d)
     const OneHotState *st = s->state;
     int64_t *idx = (int64_t *)p->ws;
     KElem e;
-    rt_data_kelem(s->in[0]->dtype, &e);
+    rt_kelem(s->in[0]->dtype, &e);
     for (int64_t i = 0; i < s->in[0]->numel; i++)
         idx[i] = kd_load_i64(e, s->in[0]->data, i);
     const unsigned char *v = s->in[2]->data;
@@ -292,7 +292,7 @@ static Status cumsum_forward(Step *s, Plan *p, Diag *d)
     (void)p;
     int64_t outer, n, inner;
     KElem e;
-    rt_data_kelem(s->in[0]->dtype, &e);
+    rt_kelem(s->in[0]->dtype, &e);
     if (cumsum_dims(s, &outer, &n, &inner, d))
         return KDC_ERR;
     k_cumsum_forward(outer, n, inner, node_attr_int(s->node, "exclusive", 0) != 0,
@@ -331,7 +331,7 @@ static Status range_forward(Step *s, Plan *p, Diag *d)
     (void)p;
     (void)d;
     KElem e;
-    rt_data_kelem(s->in[0]->dtype, &e);
+    rt_kelem(s->in[0]->dtype, &e);
     const void *a = s->in[0]->data, *b = s->in[2]->data;
     for (int64_t i = 0; i < s->out[0]->numel; i++)
         if (kd_is_int(e))

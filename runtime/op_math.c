@@ -17,24 +17,9 @@
 
 /* ------------------------------------------------------------ shared helpers */
 
-bool rt_math_elem(DType t, KElem *out)
-{
-    static const int map[DT_COUNT_] = {
-        [DT_FLOAT] = KE_FLOAT + 1,       [DT_DOUBLE] = KE_DOUBLE + 1, [DT_FLOAT16] = KE_FLOAT16 + 1,
-        [DT_BFLOAT16] = KE_BFLOAT16 + 1, [DT_INT8] = KE_INT8 + 1,     [DT_INT16] = KE_INT16 + 1,
-        [DT_INT32] = KE_INT32 + 1,       [DT_INT64] = KE_INT64 + 1,   [DT_UINT8] = KE_UINT8 + 1,
-        [DT_UINT16] = KE_UINT16 + 1,     [DT_UINT32] = KE_UINT32 + 1, [DT_UINT64] = KE_UINT64 + 1,
-        [DT_BOOL] = KE_BOOL + 1,
-    };
-    if ((int)t < 0 || t >= DT_COUNT_ || !map[t])
-        return false;
-    *out = (KElem)(map[t] - 1);
-    return true;
-}
-
 Status rt_math_input_elem(const Step *s, int k, KElem *out, Diag *d)
 {
-    if (!rt_math_elem(s->in[k]->dtype, out))
+    if (!rt_kelem(s->in[k]->dtype, out))
         return rt_op_error(s, d, "input %d has type %s, which kdc does not compute", k, dtype_name(s->in[k]->dtype));
     return KDC_OK;
 }

@@ -7,9 +7,6 @@
 #include "runtime/kernels.h"
 #include "runtime/rt.h"
 
-/* The typed-kernel element type of a dtype; false for string, complex and
- * undefined. */
-bool rt_math_elem(DType t, KElem *out);
 /* Input k's element type; fails naming the node when kdc cannot compute it. */
 Status rt_math_input_elem(const Step *s, int k, KElem *out, Diag *d);
 /* Fails naming the node unless inputs i and j have the same dtype. */

@@ -187,7 +187,7 @@ static Status eyelike_prepare(Step *s, Plan *p, Diag *d)
     KElem in_t, out_t;
     if (!st || rt_math_input_elem(s, 0, &in_t, d))
         return KDC_ERR;
-    if (!rt_math_elem(s->out[0]->dtype, &out_t))
+    if (!rt_kelem(s->out[0]->dtype, &out_t))
         return rt_op_error(s, d, "output type %s is not computed", dtype_name(s->out[0]->dtype));
     st->k = node_attr_int(s->node, "k", 0);
     st->elem = k_elem_size(out_t);

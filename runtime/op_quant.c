@@ -35,7 +35,7 @@ static Status window_prepare(Step *s, KWindow kind, Diag *d)
         return KDC_ERR;
     if (s->in[0]->dtype != DT_INT32 && s->in[0]->dtype != DT_INT64)
         return rt_op_error(s, d, "size has type %s; it must be int32 or int64", dtype_name(s->in[0]->dtype));
-    if (!rt_math_elem(s->out[0]->dtype, &st->out_t) || st->out_t == KE_BOOL)
+    if (!rt_kelem(s->out[0]->dtype, &st->out_t) || st->out_t == KE_BOOL)
         return rt_op_error(s, d, "output type %s is not computed", dtype_name(s->out[0]->dtype));
     st->kind = kind;
     st->periodic = node_attr_int(s->node, "periodic", 1) != 0;

@@ -203,7 +203,7 @@ static Status cast_prepare(Step *s, Plan *p, Diag *d)
     CastState *st = rt_state_alloc(s, sizeof *st, d);
     if (!st)
         return KDC_ERR;
-    if (!rt_data_kelem(s->in[0]->dtype, &st->from) || !rt_data_kelem(s->out[0]->dtype, &st->to))
+    if (!rt_kelem(s->in[0]->dtype, &st->from) || !rt_kelem(s->out[0]->dtype, &st->to))
         return rt_op_error(s, d, "cast from %s to %s is not computed yet", dtype_name(s->in[0]->dtype),
                            dtype_name(s->out[0]->dtype));
     return KDC_OK;

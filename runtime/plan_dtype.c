@@ -78,7 +78,7 @@ int rt_dtype_room(const Graph *g)
 static KElem kelem_of(DType t)
 {
     KElem e = KE_FLOAT;
-    bool known = rt_data_kelem(t, &e);
+    bool known = rt_kelem(t, &e);
     assert(known);
     (void)known;
     return e;

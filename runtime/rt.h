@@ -5,6 +5,7 @@
 #define KDC_RT_H
 
 #include "ir/ops.h"
+#include "runtime/kernels.h"
 #include "runtime/plan.h"
 
 typedef struct RtTensor {
@@ -131,5 +132,7 @@ Status rt_view_prepare(Step *s, Plan *p, Diag *d);   /* output 0 aliases input 0
 Status rt_nothing_forward(Step *s, Plan *p, Diag *d);
 /* Views share their root's gradient buffer, so their backward has nothing to do. */
 void rt_view_backward(Step *s, Plan *p);
+/* The kernels' element type of a stored dtype; false for strings and complex. */
+bool rt_kelem(DType t, KElem *out);
 
 #endif
