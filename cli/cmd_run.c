@@ -4,6 +4,7 @@
 
 #include "backend/tensor_file.h"
 #include "frontend/tensor_file.h"
+#include "runtime/clock.h"
 #include "runtime/plan.h"
 
 #include <errno.h>
@@ -11,7 +12,6 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <time.h>
 
 enum { RUN_MAX_INPUTS = 64 };
 
@@ -134,22 +134,15 @@ static Status make_dirs(const char *path, Diag *d)
     return KDC_OK;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Runs the forward pass a->repeat more times and prints mean and best. */
 static Status time_forward(Plan *p, const RunArgs *a, Diag *d)
 {
     double total = 0, best = 1e300;
     for (int r = 0; r < a->repeat; r++) {
-        double t0 = now_seconds();
+        double t0 = clock_seconds();
         if (plan_forward(p, d))
             return KDC_ERR;
-        double t = now_seconds() - t0;
+        double t = clock_seconds() - t0;
         total += t;
         best = t < best ? t : best;
     }

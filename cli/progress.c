@@ -1,16 +1,10 @@
 /* progress.c - training progress display (see progress.h). */
 #include "cli/progress.h"
 
-#include <stdio.h>
-#include <time.h>
-#include <unistd.h>
+#include "runtime/clock.h"
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include <stdio.h>
+#include <unistd.h>
 
 static void format_eta(double s, char *buf, size_t n)
 {
@@ -21,7 +15,7 @@ static void format_eta(double s, char *buf, size_t n)
 static void on_batch(const TrainProgress *tp, void *ctx)
 {
     Progress *p = ctx;
-    double now = now_seconds();
+    double now = clock_seconds();
     if (!p->tty || (now - p->last_draw < 0.2 && tp->batch != tp->batches))
         return;
     p->last_draw = now;
@@ -42,7 +36,7 @@ static void on_epoch(const EpochStats *s, void *ctx)
 {
     Progress *p = ctx;
     char eta[16];
-    double elapsed = now_seconds() - p->start;
+    double elapsed = clock_seconds() - p->start;
     format_eta(s->epoch ? elapsed / s->epoch * (s->epochs - s->epoch) : 0, eta, sizeof eta);
     if (p->tty)
         fputs("\r\033[K", stderr);
@@ -57,7 +51,7 @@ void progress_init(Progress *p)
 {
     p->tty = isatty(fileno(stderr));
     p->last_draw = 0;
-    p->start = now_seconds();
+    p->start = clock_seconds();
 }
 
 TrainHooks progress_hooks(Progress *p)

@@ -8,11 +8,11 @@
 #include "runtime/rt.h"
 
 #include "runtime/blas.h"
+#include "runtime/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 Status rt_op_error(const Step *s, Diag *d, const char *fmt, ...)
 {
@@ -422,13 +422,6 @@ void plan_free(Plan *p)
 
 /* ---- running ---- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static bool step_skipped(const Step *s)
 {
     for (int k = 0; k < s->n_out; k++)
@@ -443,11 +436,11 @@ Status plan_forward(Plan *p, Diag *d)
         Step *s = &p->steps[i];
         if (step_skipped(s))
             continue;
-        double t0 = p->profiling ? now_seconds() : 0;
+        double t0 = p->profiling ? clock_seconds() : 0;
         if (rt_step_forward(s, p, d))
             return KDC_ERR;
         if (p->profiling) {
-            s->seconds += now_seconds() - t0;
+            s->seconds += clock_seconds() - t0;
             s->calls++;
         }
     }
