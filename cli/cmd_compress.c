@@ -55,10 +55,10 @@ static Status load_split(Job *j, const DataSplit *split, Dataset *ds, RecipeFiel
                                                  : dataset_load_idx(split->inputs, split->labels, ds, d);
     if (st || dataset_normalize(ds, nz->scale, nz->mean, nz->n_mean, nz->std, nz->n_std, d))
         return diag_prefix(d, "%s", recipe_where(&j->recipe, inputs_f, where, sizeof where));
-    if (trainer_check_data(j->teacher->graph, ds, j->classes, split->inputs, split->labels, d)) {
-        bool label_problem = strstr(d->msg, "label") != NULL;
-        return diag_prefix(d, "%s", recipe_where(&j->recipe, label_problem ? labels_f : inputs_f, where, sizeof where));
-    }
+    if (trainer_check_samples(j->teacher->graph, ds, split->inputs, d))
+        return diag_prefix(d, "%s", recipe_where(&j->recipe, inputs_f, where, sizeof where));
+    if (trainer_check_labels(ds, j->classes, split->labels, d))
+        return diag_prefix(d, "%s", recipe_where(&j->recipe, labels_f, where, sizeof where));
     return KDC_OK;
 }
 

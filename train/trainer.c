@@ -2,6 +2,7 @@
 #include "train/trainer.h"
 
 #include "runtime/plan.h"
+#include "runtime/clock.h"
 #include "train/batcher.h"
 #include "train/loss_kd.h"
 #include "train/sgd.h"
@@ -9,16 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define EVAL_BATCH 256
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static const Value *single_input(const Graph *g)
 {
@@ -51,33 +44,43 @@ static void format_dims(const int64_t *dims, int rank, char *buf, size_t n)
         k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? "x" : "", (long long)dims[i]);
 }
 
-Status trainer_check_data(const Graph *g, const Dataset *ds, int64_t classes, const char *data_path,
-                          const char *labels_path, Diag *d)
+Status trainer_check_samples(const Graph *g, const Dataset *ds, const char *data_path, Diag *d)
 {
     const Value *in = single_input(g);
     if (!in)
         return diag_error(d, "the model must have exactly one input to train on a dataset");
+    bool typed = in->kind == TYPE_TENSOR && in->shape.rank >= 1;
+    int want_rank = typed ? in->shape.rank - 1 : 0;
     int64_t want[IR_MAX_RANK];
-    bool ok = in->kind == TYPE_TENSOR && in->shape.rank == ds->rank + 1;
-    for (int i = 1; ok && i < in->shape.rank; i++) {
-        want[i - 1] = in->shape.dims[i].value;
-        ok = want[i - 1] == ds->dims[i - 1];
-    }
-    if (!ok) {
-        char got[64], exp[64] = "?";
-        format_dims(ds->dims, ds->rank, got, sizeof got);
-        if (in->kind == TYPE_TENSOR && in->shape.rank >= 1)
-            for (int i = 1; i < in->shape.rank; i++)
-                want[i - 1] = in->shape.dims[i].value;
-        if (in->kind == TYPE_TENSOR && in->shape.rank >= 1)
-            format_dims(want, in->shape.rank - 1, exp, sizeof exp);
-        return diag_error(d, "%s: samples are %s but the teacher's input '%s' takes %s", data_path, got, in->name, exp);
-    }
+    for (int i = 0; i < want_rank; i++)
+        want[i] = in->shape.dims[i + 1].value;
+    bool ok = typed && want_rank == ds->rank;
+    for (int i = 0; ok && i < want_rank; i++)
+        ok = want[i] == ds->dims[i];
+    if (ok)
+        return KDC_OK;
+    char got[64], exp[64] = "?";
+    format_dims(ds->dims, ds->rank, got, sizeof got);
+    if (typed)
+        format_dims(want, want_rank, exp, sizeof exp);
+    return diag_error(d, "%s: samples are %s but the teacher's input '%s' takes %s", data_path, got, in->name, exp);
+}
+
+Status trainer_check_labels(const Dataset *ds, int64_t classes, const char *labels_path, Diag *d)
+{
     for (int64_t i = 0; i < ds->n; i++)
         if (ds->y[i] < 0 || ds->y[i] >= classes)
             return diag_error(d, "%s: label %d of sample %lld is out of range: the teacher has %lld classes",
                               labels_path, ds->y[i], (long long)i, (long long)classes);
     return KDC_OK;
+}
+
+Status trainer_check_data(const Graph *g, const Dataset *ds, int64_t classes, const char *data_path,
+                          const char *labels_path, Diag *d)
+{
+    if (trainer_check_samples(g, ds, data_path, d))
+        return KDC_ERR;
+    return trainer_check_labels(ds, classes, labels_path, d);
 }
 
 static Status build_plan(Graph *g, PlanMode mode, int64_t batch, uint64_t seed, Plan **p, Diag *d)
@@ -146,6 +149,7 @@ typedef struct Run {
     int32_t *ybatch;
     Plan *plan;
     Sgd sgd;
+    SgdSchedule schedule;
     Batcher batcher;
     double t_start;
 } Run;
@@ -178,8 +182,7 @@ static Status train_step(Run *r, int64_t step, double *loss, int64_t *correct, D
         return KDC_ERR;
     *correct = loss_count_correct(logits, r->ybatch, r->batch, r->classes);
     plan_backward(r->plan);
-    SgdSchedule sched = r->topt->schedule == TRAIN_SCHEDULE_COSINE ? SGD_SCHEDULE_COSINE : SGD_SCHEDULE_CONSTANT;
-    sgd_step(&r->sgd, sgd_schedule_lr(sched, r->topt->lr, step, r->batches * r->topt->epochs));
+    sgd_step(&r->sgd, sgd_schedule_lr(r->schedule, r->topt->lr, step, r->batches * r->topt->epochs));
     return KDC_OK;
 }
 
@@ -187,7 +190,7 @@ static void report_batch(const Run *r, int epoch, int64_t b, double loss_sum, in
 {
     if (!r->hooks || !r->hooks->on_batch)
         return;
-    double el = now_seconds() - t_epoch, total_el = now_seconds() - r->t_start;
+    double el = clock_seconds() - t_epoch, total_el = clock_seconds() - r->t_start;
     int64_t done = (int64_t)(epoch - 1) * r->batches + b, all = (int64_t)r->topt->epochs * r->batches;
     TrainProgress p = {epoch, r->topt->epochs, b, r->batches, loss_sum / (double)b,
                        (double)correct / (double)(b * r->batch), el > 0 ? (double)(b * r->batch) / el : 0,
@@ -197,7 +200,7 @@ static void report_batch(const Run *r, int epoch, int64_t b, double loss_sum, in
 
 static Status run_epoch(Run *r, int epoch, EpochStats *es, Diag *d)
 {
-    double t0 = now_seconds(), loss_sum = 0;
+    double t0 = clock_seconds(), loss_sum = 0;
     int64_t correct = 0;
     batcher_start_epoch(&r->batcher, epoch - 1);
     for (int64_t b = 1; b <= r->batches; b++) {
@@ -209,15 +212,14 @@ static Status run_epoch(Run *r, int epoch, EpochStats *es, Diag *d)
         correct += c;
         report_batch(r, epoch, b, loss_sum, correct, t0);
     }
-    double train_s = now_seconds() - t0, acc;
+    double train_s = clock_seconds() - t0, acc;
     if (trainer_predict(r->student, r->test, r->classes, r->student_test, &acc, d))
         return KDC_ERR;
-    SgdSchedule sched = r->topt->schedule == TRAIN_SCHEDULE_COSINE ? SGD_SCHEDULE_COSINE : SGD_SCHEDULE_CONSTANT;
     *es = (EpochStats){epoch, r->topt->epochs, loss_sum / (double)r->batches, (double)correct / (double)(r->batches * r->batch), acc,
                        (double)loss_count_agree(r->student_test, r->teacher_test, r->test->n, r->classes) /
                            (double)(r->test->n ? r->test->n : 1),
-                       sgd_schedule_lr(sched, r->topt->lr, (int64_t)epoch * r->batches, r->batches * r->topt->epochs),
-                       now_seconds() - t0, (double)(r->batches * r->batch) / train_s};
+                       sgd_schedule_lr(r->schedule, r->topt->lr, (int64_t)epoch * r->batches, r->batches * r->topt->epochs),
+                       clock_seconds() - t0, (double)(r->batches * r->batch) / train_s};
     if (r->hooks && r->hooks->on_epoch)
         r->hooks->on_epoch(es, r->hooks->ctx);
     return KDC_OK;
@@ -272,9 +274,10 @@ Status trainer_distill(Graph *teacher, Graph *student, const Dataset *train, con
                        const DistillOptions *dopt, const TrainOptions *topt, const TrainHooks *hooks,
                        DistillResult *result, Diag *d)
 {
-    Run r = {.student = student, .train = train, .test = test, .dopt = dopt, .topt = topt, .hooks = hooks};
+    Run r = {.student = student, .train = train, .test = test, .dopt = dopt, .topt = topt, .hooks = hooks,
+             .schedule = topt->schedule == TRAIN_SCHEDULE_COSINE ? SGD_SCHEDULE_COSINE : SGD_SCHEDULE_CONSTANT};
     memset(result, 0, sizeof *result);
-    r.t_start = now_seconds();
+    r.t_start = clock_seconds();
     Status st = KDC_ERR;
     if (run_prepare(&r, teacher, result, d))
         goto fail;
@@ -287,7 +290,7 @@ Status trainer_distill(Graph *teacher, Graph *student, const Dataset *train, con
         result->student_accuracy = es.test_accuracy;
         result->agreement = es.agreement;
     }
-    result->seconds = now_seconds() - r.t_start;
+    result->seconds = clock_seconds() - r.t_start;
     st = KDC_OK;
 fail:
     run_free(&r);

@@ -45,8 +45,12 @@ typedef struct DistillResult {
 /* Classes of a classifier graph: the size of dim 1 of its single output. */
 Status trainer_classes(const Graph *g, int64_t *classes, Diag *d);
 
-/* Checks that samples fit the graph's input (dims after the batch) and that
- * labels are below `classes`. data_path names the file in messages. */
+/* Samples must fit the graph's input (dims after the batch); data_path
+ * names the file in the message. */
+Status trainer_check_samples(const Graph *g, const Dataset *ds, const char *data_path, Diag *d);
+/* Labels must lie in [0, classes). */
+Status trainer_check_labels(const Dataset *ds, int64_t classes, const char *labels_path, Diag *d);
+/* Both checks above. */
 Status trainer_check_data(const Graph *g, const Dataset *ds, int64_t classes, const char *data_path,
                           const char *labels_path, Diag *d);
 
