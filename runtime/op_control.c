@@ -2,7 +2,8 @@
  * else_branch), Loop (trip count M, condition, loop-carried values, scan
  * outputs stacked along a new axis 0) and Scan (opset 9+: scan inputs and
  * outputs along any axis, either direction). Forward only, any fixed-size
- * element type; sequences and optionals are refused.
+ * element type; sequences and optionals are refused. Also the helpers the
+ * control-flow files share (op_control.h).
  *
  * Prepare plans each body graph as a child plan of the step's plan (which
  * owns it): the body's own inputs get buffers of their own that the forward
@@ -10,12 +11,19 @@
  * through the parents' tensors. Those outer values are appended to the
  * step's inputs so the enclosing plan keeps them alive (and treats the step
  * as constant only when they are). If plans just the chosen branch when the
- * condition is known at build time. Per-iteration shapes are fixed: a
- * loop-carried value must keep its shape, and scan outputs need the number
- * of iterations when planning. Loop-carried values go through the step's
- * scratch between iterations, so a body that swaps them reads the old
- * values, and nothing is allocated while running.
+ * condition is known at build time; a branch that needs a run-time value
+ * fails the build asking for bound inputs (Plan.wanted_values), which
+ * resolves it when the enclosing graph is a top-level plan built with
+ * values or a Loop body planned per iteration. This file's path has fixed
+ * per-iteration shapes: a loop-carried value keeps its shape, and scan
+ * outputs need the number of iterations when planning. Loop-carried values
+ * go through the step's scratch between iterations, so a body that swaps
+ * them reads the old values, and nothing is allocated while running. A Loop
+ * body without one such plan (a shape needs the iteration number or a
+ * carried value, or a carried value changes shape) goes to
+ * op_control_dynamic.c.
  */
+#include "runtime/op_control.h"
 #include "runtime/op_data.h"
 
 #include <stdint.h>
@@ -23,24 +31,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One carried value (slot in the step's scratch) or one scanned tensor
- * (outer blocks of `inner` bytes, `len` of them per block along the axis).
- * batch_stride: bytes between batch entries of the step's tensor (Scan
- * before opset 9 runs the body per batch entry). */
-typedef struct Item {
-    size_t slot;
-    int64_t outer;
-    size_t inner;
-    size_t batch_stride;
-    bool reverse;
-} Item;
-
-static size_t bytes_of(const RtTensor *t)
+size_t ctl_bytes(const RtTensor *t)
 {
     return (size_t)t->numel * dtype_size(t->dtype);
 }
 
-static void shape_text(const RtTensor *t, char *buf, size_t n)
+void ctl_shape_text(const RtTensor *t, char *buf, size_t n)
 {
     size_t k = (size_t)snprintf(buf, n, "%s[", dtype_name(t->dtype));
     for (int i = 0; i < t->shape.rank && k < n; i++)
@@ -49,7 +45,7 @@ static void shape_text(const RtTensor *t, char *buf, size_t n)
         snprintf(buf + k, n - k, "]");
 }
 
-static bool same_type(const RtTensor *a, const RtTensor *b)
+bool ctl_same_type(const RtTensor *a, const RtTensor *b)
 {
     if (a->dtype != b->dtype || a->shape.rank != b->shape.rank)
         return false;
@@ -59,7 +55,7 @@ static bool same_type(const RtTensor *a, const RtTensor *b)
     return true;
 }
 
-static void set_output(RtTensor *out, DType dt, const Shape *s)
+void ctl_set_output(RtTensor *out, DType dt, const Shape *s)
 {
     if (!out)
         return;
@@ -153,7 +149,7 @@ static Status plan_body(Step *s, Plan *p, Graph *g, int n_in, const DType *dts, 
 
 /* Body tensors that view a value of an enclosing plan take its storage now:
  * the enclosing plan lays out its buffers after the body is planned. */
-static Status run_body(Plan *body, Diag *d)
+Status ctl_run_body(Plan *body, Diag *d)
 {
     for (int i = 0; i < body->n_tensors; i++) {
         RtTensor *t = &body->tensors[i];
@@ -165,7 +161,7 @@ static Status run_body(Plan *body, Diag *d)
 
 /* A shape of rank `rank` whose elements are all 1 when the body declares
  * one like that (exporters write [1] for scalars), else a scalar. */
-static Shape scalar_like(const Value *declared)
+Shape ctl_scalar_like(const Value *declared)
 {
     Shape s = {.rank = 0};
     if (declared->kind == TYPE_TENSOR && declared->shape.rank > 0 && shape_numel(&declared->shape) == 1)
@@ -173,7 +169,7 @@ static Shape scalar_like(const Value *declared)
     return s;
 }
 
-static Status read_flag(const Step *s, const RtTensor *t, const char *what, bool *out, Diag *d)
+Status ctl_read_flag(const Step *s, const RtTensor *t, const char *what, bool *out, Diag *d)
 {
     if (t->numel != 1 || (t->dtype != DT_BOOL && t->dtype != DT_UINT8))
         return rt_op_error(s, d, "%s is %s of %lld elements; it must be one bool", what, dtype_name(t->dtype),
@@ -192,11 +188,11 @@ static Status if_check_branches(const Step *s, const IfState *st, Diag *d)
 {
     for (int k = 0; k < s->n_out; k++) {
         const RtTensor *a = st->branch[1]->outputs[k], *b = st->branch[0]->outputs[k];
-        if (same_type(a, b))
+        if (ctl_same_type(a, b))
             continue;
         char at[128], bt[128];
-        shape_text(a, at, sizeof at);
-        shape_text(b, bt, sizeof bt);
+        ctl_shape_text(a, at, sizeof at);
+        ctl_shape_text(b, bt, sizeof bt);
         return rt_op_error(s, d,
                            "output %d is %s in then_branch but %s in else_branch; both branches must give "
                            "one type and shape",
@@ -211,7 +207,7 @@ static Status if_prepare(Step *s, Plan *p, Diag *d)
     Graph *g[2] = {NULL, NULL};
     bool cond = false;
     if (!st || body_attr(s, "else_branch", &g[0], d) || body_attr(s, "then_branch", &g[1], d) ||
-        read_flag(s, s->in[0], "the condition", &cond, d))
+        ctl_read_flag(s, s->in[0], "the condition", &cond, d))
         return KDC_ERR;
     bool known = s->in[0]->is_const && s->in[0]->data;
     for (int b = 0; b < 2; b++)
@@ -221,7 +217,7 @@ static Status if_prepare(Step *s, Plan *p, Diag *d)
         return KDC_ERR;
     const Plan *shown = st->branch[1] ? st->branch[1] : st->branch[0];
     for (int k = 0; k < s->n_out; k++)
-        set_output(s->out[k], shown->outputs[k]->dtype, &shown->outputs[k]->shape);
+        ctl_set_output(s->out[k], shown->outputs[k]->dtype, &shown->outputs[k]->shape);
     return KDC_OK;
 }
 
@@ -230,16 +226,16 @@ static Status if_forward(Step *s, Plan *p, Diag *d)
     (void)p;
     const IfState *st = s->state;
     bool cond;
-    if (read_flag(s, s->in[0], "the condition", &cond, d))
+    if (ctl_read_flag(s, s->in[0], "the condition", &cond, d))
         return KDC_ERR;
     Plan *body = st->branch[cond];
     if (!body)
         return rt_op_error(s, d, "the condition changed from its build-time value");
-    if (run_body(body, d))
+    if (ctl_run_body(body, d))
         return KDC_ERR;
     for (int k = 0; k < s->n_out; k++)
         if (s->out[k])
-            memcpy(s->out[k]->data, body->outputs[k]->data, bytes_of(s->out[k]));
+            memcpy(s->out[k]->data, body->outputs[k]->data, ctl_bytes(s->out[k]));
     return KDC_OK;
 }
 
@@ -254,8 +250,8 @@ static size_t carry_slots(Item *items, RtTensor *const *body, int n)
     size_t at = 0;
     for (int k = 0; k < n; k++) {
         items[k].slot = at;
-        items[k].batch_stride = bytes_of(body[k]);
-        at += (bytes_of(body[k]) + 63) & ~(size_t)63;
+        items[k].batch_stride = ctl_bytes(body[k]);
+        at += (ctl_bytes(body[k]) + 63) & ~(size_t)63;
     }
     return (at + sizeof(float) - 1) / sizeof(float) + 1;
 }
@@ -302,25 +298,26 @@ static void slice_write(const Item *it, int64_t len, int64_t i, const void *slic
                it->inner);
 }
 
-/* Body output from[k] must keep the type of the carried value to[k]. */
+Status ctl_carried_error(const Step *s, int k, const RtTensor *in, const RtTensor *out, const char *rule, Diag *d)
+{
+    char a[128], b[128];
+    ctl_shape_text(in, a, sizeof a);
+    ctl_shape_text(out, b, sizeof b);
+    return rt_op_error(s, d, "loop-carried value %d ('%s') enters the body as %s and leaves it as %s; %s", k,
+                       out->value->name, a, b, rule);
+}
+
+/* Body output out[k] must keep the type of the carried value in[k]. */
 static Status check_carried(const Step *s, RtTensor *const *in, RtTensor *const *out, int n, Diag *d)
 {
-    for (int k = 0; k < n; k++) {
-        if (same_type(in[k], out[k]))
-            continue;
-        char a[128], b[128];
-        shape_text(in[k], a, sizeof a);
-        shape_text(out[k], b, sizeof b);
-        return rt_op_error(s, d,
-                           "loop-carried value %d ('%s') enters the body as %s and leaves it as %s; kdc needs "
-                           "loop-carried types and shapes fixed",
-                           k, out[k]->value->name, a, b);
-    }
+    for (int k = 0; k < n; k++)
+        if (!ctl_same_type(in[k], out[k]))
+            return ctl_carried_error(s, k, in[k], out[k], "kdc needs loop-carried types and shapes fixed", d);
     return KDC_OK;
 }
 
 /* Output shape of a scanned body output: its shape with len inserted at axis. */
-static Shape stacked_shape(const RtTensor *per_iter, int axis, int64_t len)
+Shape ctl_stacked_shape(const RtTensor *per_iter, int axis, int64_t len)
 {
     Shape s = {.rank = per_iter->shape.rank + 1};
     for (int i = 0, j = 0; i < s.rank; i++)
@@ -329,13 +326,6 @@ static Shape stacked_shape(const RtTensor *per_iter, int axis, int64_t len)
 }
 
 /* ---- Loop ---- */
-
-typedef struct LoopState {
-    Plan *body;
-    int n_carried, n_scan;
-    int64_t trips; /* scan rows planned (M at build time), -1 without scan outputs */
-    Item items[];  /* carried values, then scan outputs */
-} LoopState;
 
 static Status loop_trips(Step *s, Plan *p, LoopState *st, Diag *d)
 {
@@ -358,30 +348,76 @@ static Status loop_trips(Step *s, Plan *p, LoopState *st, Diag *d)
     return KDC_OK;
 }
 
-static Status loop_plan_body(Step *s, Plan *p, LoopState *st, Graph *g, Diag *d)
+Status ctl_loop_start(const Step *s, int64_t *trips, bool *cond, Diag *d)
+{
+    *trips = s->in[0] ? *(const int64_t *)s->in[0]->data : INT64_MAX;
+    *cond = true;
+    return s->in[1] ? ctl_read_flag(s, s->in[1], "the condition", cond, d) : KDC_OK;
+}
+
+/* Types of the body's inputs for the first iteration. */
+static Status loop_body_types(Step *s, const LoopState *st, const Graph *g, DType *dts, Shape *shapes, Diag *d)
 {
     int n = st->n_carried + 2;
-    DType dts[n];
-    Shape shapes[n];
     if (g->n_inputs != n)
         return rt_op_error(s, d, "the body has %d inputs; with %d loop-carried values it needs %d", g->n_inputs,
                            st->n_carried, n);
     dts[0] = DT_INT64;
     dts[1] = DT_BOOL;
-    shapes[0] = scalar_like(g->inputs[0]);
-    shapes[1] = scalar_like(g->inputs[1]);
+    shapes[0] = ctl_scalar_like(g->inputs[0]);
+    shapes[1] = ctl_scalar_like(g->inputs[1]);
     for (int k = 0; k < st->n_carried; k++) {
         if (!s->in[2 + k])
             return rt_op_error(s, d, "loop-carried value %d has no initial value", k);
         dts[2 + k] = s->in[2 + k]->dtype;
         shapes[2 + k] = s->in[2 + k]->shape;
     }
-    if (plan_body(s, p, g, n, dts, shapes, 1 + st->n_carried + st->n_scan, &st->body, d))
+    return KDC_OK;
+}
+
+/* Carried values keep their type; from opset 11 their shape may change,
+ * which *varies reports. */
+static Status loop_check_carried(const Step *s, const LoopState *st, bool *varies, Diag *d)
+{
+    RtTensor *const *in = st->body->inputs + 2, *const *out = st->body->outputs + 1;
+    for (int k = 0; k < st->n_carried; k++) {
+        if (in[k]->dtype != out[k]->dtype)
+            return ctl_carried_error(s, k, in[k], out[k], "a loop-carried value keeps its type", d);
+        if (ctl_same_type(in[k], out[k]))
+            continue;
+        if (s->node->opset < 11)
+            return ctl_carried_error(s, k, in[k], out[k], "Loop before opset 11 keeps loop-carried shapes fixed", d);
+        *varies = true;
+    }
+    return KDC_OK;
+}
+
+/* Plans the body once for fixed shapes. *dynamic when it has no such plan
+ * but may have one per iteration: a shape in it needs a run-time value
+ * (st->body stays NULL), or a carried value changes shape (st->body is the
+ * plan for the first iteration). */
+static Status loop_plan_body(Step *s, Plan *p, LoopState *st, bool *dynamic, Diag *d)
+{
+    int n = st->n_carried + 2;
+    DType dts[n];
+    Shape shapes[n];
+    if (loop_body_types(s, st, st->graph, dts, shapes, d))
         return KDC_ERR;
+    bool wanted_before = p->wanted_values;
+    p->wanted_values = false;
+    Status rc = plan_body(s, p, st->graph, n, dts, shapes, 1 + st->n_carried + st->n_scan, &st->body, d);
+    bool wants = p->wanted_values;
+    p->wanted_values = wanted_before;
+    if (rc) {
+        *dynamic = wants;
+        st->level = LOOP_BIND_ITER;
+        return wants ? KDC_OK : KDC_ERR;
+    }
     bool unused;
-    if (read_flag(s, st->body->outputs[0], "the body's condition output", &unused, d))
+    if (ctl_read_flag(s, st->body->outputs[0], "the body's condition output", &unused, d) ||
+        loop_check_carried(s, st, dynamic, d))
         return KDC_ERR;
-    return check_carried(s, st->body->inputs + 2, st->body->outputs + 1, st->n_carried, d);
+    return KDC_OK;
 }
 
 static Status loop_prepare(Step *s, Plan *p, Diag *d)
@@ -392,22 +428,23 @@ static Status loop_prepare(Step *s, Plan *p, Diag *d)
     if (n_scan < 0)
         return rt_op_error(s, d, "%d outputs for %d loop-carried values", s->n_out, n_carried);
     LoopState *st = rt_state_alloc(s, sizeof *st + (size_t)s->n_out * sizeof(Item), d);
-    Graph *g = NULL;
-    if (!st || body_attr(s, "body", &g, d))
+    if (!st || body_attr(s, "body", &st->graph, d))
         return KDC_ERR;
     st->n_carried = n_carried;
     st->n_scan = n_scan;
-    if (s->in[1] && read_flag(s, s->in[1], "the condition", &(bool){false}, d))
+    bool dynamic = false;
+    if ((s->in[1] && ctl_read_flag(s, s->in[1], "the condition", &(bool){false}, d)) || loop_trips(s, p, st, d) ||
+        loop_plan_body(s, p, st, &dynamic, d))
         return KDC_ERR;
-    if (loop_trips(s, p, st, d) || loop_plan_body(s, p, st, g, d))
-        return KDC_ERR;
+    if (dynamic)
+        return ctl_loop_prepare_dynamic(s, p, st, d);
     for (int k = 0; k < n_carried; k++)
-        set_output(s->out[k], s->in[2 + k]->dtype, &s->in[2 + k]->shape);
+        ctl_set_output(s->out[k], s->in[2 + k]->dtype, &s->in[2 + k]->shape);
     for (int j = 0; j < n_scan; j++) {
         const RtTensor *per_iter = st->body->outputs[1 + n_carried + j];
-        Shape sh = stacked_shape(per_iter, 0, st->trips);
-        set_output(s->out[n_carried + j], per_iter->dtype, &sh);
-        st->items[n_carried + j] = (Item){.outer = 1, .inner = bytes_of(per_iter)};
+        Shape sh = ctl_stacked_shape(per_iter, 0, st->trips);
+        ctl_set_output(s->out[n_carried + j], per_iter->dtype, &sh);
+        st->items[n_carried + j] = (Item){.outer = 1, .inner = ctl_bytes(per_iter)};
     }
     s->ws_floats = carry_slots(st->items, st->body->inputs + 2, n_carried);
     return KDC_OK;
@@ -426,10 +463,12 @@ static void loop_emit_scans(Step *s, const LoopState *st, int64_t i)
 static Status loop_forward(Step *s, Plan *p, Diag *d)
 {
     const LoopState *st = s->state;
+    if (st->dynamic)
+        return ctl_loop_forward_dynamic(s, p, d);
     Plan *body = st->body;
-    int64_t trips = s->in[0] ? *(const int64_t *)s->in[0]->data : INT64_MAX;
-    bool cond = true;
-    if (s->in[1] && read_flag(s, s->in[1], "the condition", &cond, d))
+    int64_t trips;
+    bool cond;
+    if (ctl_loop_start(s, &trips, &cond, d))
         return KDC_ERR;
     if (st->trips >= 0 && trips != st->trips)
         return rt_op_error(s, d, "the trip count is %lld but the plan was built for %lld", (long long)trips,
@@ -440,7 +479,7 @@ static Status loop_forward(Step *s, Plan *p, Diag *d)
         *(int64_t *)body->inputs[0]->data = i;
         *(uint8_t *)body->inputs[1]->data = cond;
         carry_load(p->ws, st->items, body->inputs + 2, st->n_carried, 0);
-        if (run_body(body, d))
+        if (ctl_run_body(body, d))
             return KDC_ERR;
         cond = *(const uint8_t *)body->outputs[0]->data != 0;
         carry_store(p->ws, st->items, body->outputs + 1, st->n_carried, 0);
@@ -522,7 +561,7 @@ static Status scan_input_slice(Step *s, ScanState *st, int j, DType *dt, Shape *
     entry.numel = shape_numel(&entry.shape);
     Item *it = &st->items[st->n_state + j];
     scan_geometry(it, &entry, axis, scan_reversed(s, st->first ? "directions" : "scan_input_directions", j));
-    it->batch_stride = bytes_of(&entry);
+    it->batch_stride = ctl_bytes(&entry);
     *dt = t->dtype;
     slice->rank = entry.shape.rank - 1;
     for (int i = 0, k = 0; i < entry.shape.rank; i++)
@@ -560,11 +599,11 @@ static Status scan_output(Step *s, ScanState *st, int j, Diag *d)
     int axis = 0;
     if (!st->first && scan_axis(s, "scan_output_axes", j, per_iter->shape.rank + 1, &axis, d))
         return KDC_ERR;
-    RtTensor entry = {.dtype = per_iter->dtype, .shape = stacked_shape(per_iter, axis, st->len)};
+    RtTensor entry = {.dtype = per_iter->dtype, .shape = ctl_stacked_shape(per_iter, axis, st->len)};
     entry.numel = shape_numel(&entry.shape);
     Item *it = &st->items[st->n_state + st->n_in + j];
     scan_geometry(it, &entry, axis, !st->first && scan_reversed(s, "scan_output_directions", j));
-    it->batch_stride = bytes_of(&entry);
+    it->batch_stride = ctl_bytes(&entry);
     Shape full = entry.shape;
     if (st->first) {
         if (full.rank + 1 > IR_MAX_RANK)
@@ -573,7 +612,7 @@ static Status scan_output(Step *s, ScanState *st, int j, Diag *d)
         full.dims[0] = (Dim){st->batch, NULL};
         full.rank++;
     }
-    set_output(s->out[st->n_state + j], per_iter->dtype, &full);
+    ctl_set_output(s->out[st->n_state + j], per_iter->dtype, &full);
     return KDC_OK;
 }
 
@@ -612,7 +651,7 @@ static Status scan_prepare(Step *s, Plan *p, Diag *d)
     if (scan_plan_body(s, p, st, d))
         return KDC_ERR;
     for (int k = 0; k < n_state; k++)
-        set_output(s->out[k], s->in[first + k]->dtype, &s->in[first + k]->shape);
+        ctl_set_output(s->out[k], s->in[first + k]->dtype, &s->in[first + k]->shape);
     for (int j = 0; j < st->n_out; j++)
         if (scan_output(s, st, j, d))
             return KDC_ERR;
@@ -632,7 +671,7 @@ static Status scan_entry(Step *s, const ScanState *st, void *ws, int64_t b, Diag
             slice_read(&in_items[j], st->len, i,
                        (const char *)s->in[st->first + st->n_state + j]->data + (size_t)b * in_items[j].batch_stride,
                        body->inputs[st->n_state + j]->data);
-        if (run_body(body, d))
+        if (ctl_run_body(body, d))
             return KDC_ERR;
         carry_store(ws, st->items, body->outputs, st->n_state, 0);
         for (int j = 0; j < st->n_out; j++)

@@ -374,17 +374,33 @@ Status plan_build_with_values(Graph *g, PlanMode mode, const Shape *input_shapes
 Status rt_plan_child(Plan *parent, Graph *g, const DType *input_dtypes, const Shape *input_shapes, Plan **out,
                      Diag *d)
 {
+    return rt_plan_child_bound(parent, g, input_dtypes, input_shapes, NULL, out, d);
+}
+
+Status rt_plan_child_bound(Plan *parent, Graph *g, const DType *input_dtypes, const Shape *input_shapes,
+                           const Tensor *const *values, Plan **out, Diag *d)
+{
     Plan **grown = realloc(parent->children, (size_t)(parent->n_children + 1) * sizeof *grown);
     if (!grown)
         return diag_error(d, "out of memory");
     parent->children = grown;
     bool wanted = false;
-    Status st = build_in(parent, input_dtypes, g, PLAN_INFERENCE, input_shapes, NULL, parent->seed, out, &wanted, d);
+    Status st = build_in(parent, input_dtypes, g, PLAN_INFERENCE, input_shapes, values, parent->seed, out, &wanted, d);
     parent->wanted_values |= wanted;
     if (st)
         return KDC_ERR;
     parent->children[parent->n_children++] = *out;
     return KDC_OK;
+}
+
+void rt_plan_child_free(Plan *parent, Plan *child)
+{
+    for (int i = 0; i < parent->n_children; i++)
+        if (parent->children[i] == child) {
+            parent->children[i] = parent->children[--parent->n_children];
+            break;
+        }
+    plan_free(child);
 }
 
 bool plan_inputs_bound(const Plan *p)

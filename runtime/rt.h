@@ -99,6 +99,12 @@ RtTensor *rt_plan_tensor(Plan *p, const Value *v);
  * Sets parent->wanted_values when a shape in the body needs a run-time value. */
 Status rt_plan_child(Plan *parent, Graph *g, const DType *input_dtypes, const Shape *input_shapes, Plan **out,
                      Diag *d);
+/* The same with body input k bound to values[k] where that is not NULL
+ * (plan_build_with_values for one body run: shapes may read those values). */
+Status rt_plan_child_bound(Plan *parent, Graph *g, const DType *input_dtypes, const Shape *input_shapes,
+                           const Tensor *const *values, Plan **out, Diag *d);
+/* Frees a child plan of parent before parent itself goes. */
+void rt_plan_child_free(Plan *parent, Plan *child);
 
 /* Build-time constant storage owned by the plan (zeroed, one spare byte). */
 void *rt_const_block(Plan *p, size_t bytes);
