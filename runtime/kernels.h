@@ -279,13 +279,14 @@ float k_rng_uniform(KRng *rng);
 
 /* Training Dropout: keeps x[i] with probability 1-ratio, scaled by
  * 1/(1-ratio); mask[i] = 1 where kept. Fails unless 0 <= ratio < 1.
- * Inference Dropout is the identity and is the caller's job.
+ * Masks drawn as NumPy draws them (a node with a seed) and other float
+ * types are in runtime/kernels_random.h.
  * x: [n] -> y: [n], mask: [n]; rng advanced by n draws */
 Status k_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, float ratio,
                          KRng *rng, Diag *d);
 /* mask, dy: [n] -> dx: [n] */
 void k_dropout_backward(const uint8_t *mask, const float *dy, float *dx, int64_t n,
-                        float ratio);
+                        double ratio);
 
 /* ------------------------------------------------ elementwise math (k_math.c) */
 
