@@ -126,7 +126,8 @@ static void test_constants_at_build_time(void **state)
 }
 
 /* Inference Dropout is the identity whatever the ratio, even one computed at
- * run time; random masks asked by training_mode are refused. */
+ * run time; training_mode=true draws masks (which ones:
+ * tests/unit/test_plan_dropout.c), and training_mode must be bool. */
 static void test_dropout_inputs_at_inference(void **state)
 {
     (void)state;
@@ -156,14 +157,22 @@ static void test_dropout_inputs_at_inference(void **state)
     drop->n_inputs = 3;
     drop->inputs = arena_memdup(m->arena, (Value *[]){x, ratio, mode}, 3 * sizeof(Value *));
     *(uint8_t *)mode->init->data = 1;
-    pc_expect_build_error(g, PLAN_INFERENCE, s,
-                          "node 'drop' (Dropout): training_mode=true (random masks at inference) is not computed yet");
+    if (plan_build(g, PLAN_INFERENCE, s, 1, &p, &d))
+        fail_msg("%s", d.msg);
+    xin = plan_input(p, 0);
+    *(float *)plan_input(p, 1) = 0.5f;
+    gb_fill_random(xin, 8, -1, 1);
+    pc_forward(p);
+    const float *y = plan_output(p, 0);
+    for (int i = 0; i < 8; i++)
+        assert_true(y[i] == 0.0f || y[i] == 2.0f * xin[i]);
+    plan_free(p);
     *(uint8_t *)mode->init->data = 0;
     if (plan_build(g, PLAN_INFERENCE, s, 1, &p, &d))
         fail_msg("%s", d.msg);
     plan_free(p);
     drop->inputs[2] = ratio;
-    pc_expect_build_error(g, PLAN_INFERENCE, s, "node 'drop' (Dropout): training_mode must be a constant");
+    pc_expect_build_error(g, PLAN_INFERENCE, s, "node 'drop' (Dropout): training_mode has type float; it must be bool");
     model_free(m);
 }
 
