@@ -1,5 +1,7 @@
 /* cmd_run.c - `kdc run MODEL -i FILE... -o DIR`: runs a model in the
- * interpreter on tensors from files and writes its outputs. */
+ * interpreter on tensors from files and writes its outputs. String tensors
+ * (which the interpreter computes) are refused as inputs and outputs: the
+ * files here hold numbers. */
 #include "cli/cli.h"
 
 #include "backend/tensor_file.h"
@@ -80,6 +82,8 @@ static Status bind_inputs(Model *m, const RunArgs *a, Tensor **tensors, Shape *s
                               a->n_inputs, v->name);
         if (tensor_file_read(a->inputs[k], m, &tensors[k], d))
             return KDC_ERR;
+        if (tensors[k]->dtype == DT_STRING)
+            return diag_error(d, "%s: holds strings; kdc run reads numeric tensors only", a->inputs[k]);
         if (v->kind == TYPE_TENSOR && tensors[k]->dtype != v->dtype)
             return diag_error(d, "%s: holds %s but input '%s' takes %s", a->inputs[k], dtype_name(tensors[k]->dtype),
                               v->name, dtype_name(v->dtype));
@@ -88,6 +92,20 @@ static Status bind_inputs(Model *m, const RunArgs *a, Tensor **tensors, Shape *s
     }
     if (k != a->n_inputs)
         return diag_error(d, "%s: the model has %d inputs but %d files were given", a->model, k, a->n_inputs);
+    return KDC_OK;
+}
+
+/* Checked before running, so that no output is left half written. */
+static Status check_outputs_numeric(const Plan *p, const Model *m, const RunArgs *a, Diag *d)
+{
+    for (int k = 0; k < plan_n_outputs(p); k++) {
+        Shape s;
+        DType dt;
+        plan_output_info(p, k, &dt, &s);
+        if (dt == DT_STRING)
+            return diag_error(d, "%s: output '%s' is a string tensor; kdc run writes numeric tensors only", a->model,
+                              m->graph->outputs[k]->name);
+    }
     return KDC_OK;
 }
 
@@ -164,6 +182,8 @@ static Status run(const RunArgs *a, Diag *d)
         diag_prefix(d, "%s", a->model);
         goto fail;
     }
+    if (check_outputs_numeric(p, m, a, d))
+        goto fail;
     for (int k = 0; k < plan_n_inputs(p); k++)
         memcpy(plan_input(p, k), tensors[k]->data, tensors[k]->nbytes);
     if (plan_inputs_bound(p) && (a->profile || a->repeat))

@@ -1,8 +1,9 @@
 /* infer_misc.c - shape functions of the smaller ops: Einsum, GatherND,
  * Hardmax, CastLike, EyeLike, Shrink, IsInf, IsNaN, BitShift, and the ops
- * whose output size depends on input data (NonZero, Compress): their size
- * is read from the input's value when it is known at build time, and left
- * unknown (-1) otherwise, which the planner reports. Types are checked by
+ * whose output size depends on input data (NonZero, Compress,
+ * StringNormalizer): their size is read from the input's value when it is
+ * known at build time, and left unknown (-1) otherwise, which the planner
+ * reports. Types are checked by
  * the runtime (runtime/op_misc.c, op_einsum.c).
  */
 #include "ir/einsum_geom.h"
@@ -219,5 +220,66 @@ Status infer_Compress(InferCtx *c, Diag *d)
     Shape *y = &c->out_shape[0];
     *y = axis_attr ? *x : (Shape){.rank = 1};
     y->dims[axis] = kept;
+    return KDC_OK;
+}
+
+/* ---- StringNormalizer ---- */
+
+static int ascii_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Equal text, ASCII letters matched in either case unless case_sensitive
+ * (the runtime refuses other letters where case matters). */
+static bool text_equal(Bytes a, Bytes b, bool case_sensitive)
+{
+    if (a.len != b.len)
+        return false;
+    for (size_t i = 0; i < a.len; i++)
+        if (case_sensitive ? a.data[i] != b.data[i] : ascii_lower(a.data[i]) != ascii_lower(b.data[i]))
+            return false;
+    return true;
+}
+
+static int64_t count_kept(const Tensor *x, const Attr *stops, bool case_sensitive)
+{
+    int64_t kept = 0, n = tensor_numel(x);
+    for (int64_t i = 0; i < n; i++) {
+        bool stop = false;
+        for (int k = 0; k < stops->n && !stop; k++)
+            stop = text_equal(x->strings[i], stops->strings[k], case_sensitive);
+        kept += !stop;
+    }
+    return kept;
+}
+
+/* The elements of a [C] or [1, C] string tensor that are not stop words
+ * remain; when none does, the output is one empty string. The size is
+ * known without stop words, or from the input's value. */
+Status infer_StringNormalizer(InferCtx *c, Diag *d)
+{
+    const Shape *x = &c->in_shape[0];
+    const Tensor *value = c->in_value[0];
+    const Attr *stops = node_attr(c->node, "stopwords");
+    c->out_dtype[0] = DT_STRING;
+    c->out_shape[0].rank = -1;
+    if (stops && stops->kind != ATTR_STRINGS)
+        return infer_error(c->node, d, "attribute 'stopwords' must be a list of strings");
+    if (x->rank < 0)
+        return KDC_OK;
+    if (x->rank != 1 && (x->rank != 2 || (x->dims[0].value >= 0 && x->dims[0].value != 1)))
+        return infer_error(c->node, d, "input must have shape [C] or [1, C]");
+    Shape *y = &c->out_shape[0];
+    *y = *x;
+    if (x->rank == 2)
+        y->dims[0] = (Dim){1, NULL};
+    Dim *kept = &y->dims[x->rank - 1];
+    if (stops && stops->n > 0)
+        *kept = value && value->strings
+                    ? (Dim){count_kept(value, stops, node_attr_int(c->node, "is_case_sensitive", 0) != 0), NULL}
+                    : unknown_dim();
+    if (kept->value == 0)
+        *kept = (Dim){1, NULL};
     return KDC_OK;
 }

@@ -1,7 +1,8 @@
 /* op_misc.c - runtime entries of the smaller ops: GatherND (opsets 11-13,
  * batch_dims from 12), Hardmax (2-D coercion before opset 13, one axis
- * after), CastLike (15, 19), EyeLike (9), Shrink (9), IsInf (10, 20), IsNaN
- * (9, 13, 20), BitShift (11), NonZero (9, 13) and Compress (9, 11).
+ * after), EyeLike (9), Shrink (9), IsInf (10, 20), IsNaN (9, 13, 20),
+ * BitShift (11), NonZero (9, 13) and Compress (9, 11). CastLike lives with
+ * Cast in op_cast.c.
  *
  * Data movement (GatherND, Compress) takes any fixed-size type; the others
  * take the types the spec lists among those kdc stores, float16/bfloat16
@@ -9,7 +10,7 @@
  * and Compress have data-dependent output sizes: the shape function reads
  * them from inputs known at build time, and the forward checks that the
  * data still gives that size. Gradients: GatherND, Shrink and Compress
- * (data), CastLike between floats.
+ * (data).
  */
 #include "runtime/kernels_misc.h"
 #include "runtime/op_data.h"
@@ -133,44 +134,6 @@ static Status hardmax_forward(Step *s, Plan *p, Diag *d)
 
 /* Piecewise constant: no gradient. */
 const RtOp rt_op_Hardmax = {hardmax_prepare, hardmax_forward, NULL, 0};
-
-/* ---- CastLike ---- */
-
-typedef struct CastState {
-    KElem from, to;
-} CastState;
-
-static Status castlike_prepare(Step *s, Plan *p, Diag *d)
-{
-    (void)p;
-    CastState *st = rt_state_alloc(s, sizeof *st, d);
-    if (!st || rt_math_input_elem(s, 0, &st->from, d) || rt_math_input_elem(s, 1, &st->to, d))
-        return KDC_ERR;
-    return KDC_OK;
-}
-
-static Status castlike_forward(Step *s, Plan *p, Diag *d)
-{
-    (void)p;
-    (void)d;
-    const CastState *st = s->state;
-    k_convert(st->from, s->in[0]->data, st->to, s->out[0]->data, s->out[0]->numel);
-    return KDC_OK;
-}
-
-/* Only float to float carries a gradient, unchanged. */
-static void castlike_backward(Step *s, Plan *p)
-{
-    (void)p;
-    const RtTensor *y = s->out[0];
-    float *dx = s->in[0]->grad;
-    if (!dx || !y->grad || s->in[0]->dtype != DT_FLOAT || y->dtype != DT_FLOAT)
-        return;
-    for (int64_t i = 0; i < y->numel; i++)
-        dx[i] += y->grad[i];
-}
-
-const RtOp rt_op_CastLike = {castlike_prepare, castlike_forward, castlike_backward, 0x2u};
 
 /* ---- EyeLike ---- */
 

@@ -1,9 +1,8 @@
 /* op_shape.c - runtime entries of the ops that move or describe data:
- * Flatten, Reshape, Squeeze, Unsqueeze (views), Constant, Shape, Gather,
- * Concat and Cast. Any dtype moves through them; most run at build time on
- * shape arithmetic, Concat and Gather (embeddings) also train. */
+ * Flatten, Reshape, Squeeze, Unsqueeze (views), Constant, Shape, Gather and
+ * Concat (Cast lives in op_cast.c). Any dtype moves through them; most run at
+ * build time on shape arithmetic, Concat and Gather (embeddings) also train. */
 #include "runtime/kernels_data.h"
-#include "runtime/kernels_misc.h"
 #include "runtime/op_data.h"
 #include "runtime/rt.h"
 
@@ -190,44 +189,3 @@ static void concat_backward(Step *s, Plan *p)
 }
 
 const RtOp rt_op_Concat = {concat_prepare, concat_forward, concat_backward, 0};
-
-/* ---- Cast between every numeric type kdc stores (float16/bfloat16 too) ---- */
-
-typedef struct CastState {
-    KElem from, to;
-} CastState;
-
-static Status cast_prepare(Step *s, Plan *p, Diag *d)
-{
-    (void)p;
-    CastState *st = rt_state_alloc(s, sizeof *st, d);
-    if (!st)
-        return KDC_ERR;
-    if (!rt_kelem(s->in[0]->dtype, &st->from) || !rt_kelem(s->out[0]->dtype, &st->to))
-        return rt_op_error(s, d, "cast from %s to %s is not computed yet", dtype_name(s->in[0]->dtype),
-                           dtype_name(s->out[0]->dtype));
-    return KDC_OK;
-}
-
-static Status cast_forward(Step *s, Plan *p, Diag *d)
-{
-    (void)p;
-    (void)d;
-    const CastState *st = s->state;
-    k_convert(st->from, s->in[0]->data, st->to, s->out[0]->data, s->out[0]->numel);
-    return KDC_OK;
-}
-
-/* Only float -> float carries a gradient (exporters insert such casts). */
-static void cast_backward(Step *s, Plan *p)
-{
-    (void)p;
-    float *dx = s->in[0]->grad;
-    const float *dy = s->out[0]->grad;
-    if (!dx || !dy || s->in[0]->dtype != DT_FLOAT || s->out[0]->dtype != DT_FLOAT)
-        return;
-    for (int64_t i = 0; i < s->out[0]->numel; i++)
-        dx[i] += dy[i];
-}
-
-const RtOp rt_op_Cast = {cast_prepare, cast_forward, cast_backward, 0};

@@ -31,6 +31,7 @@ void rt_dims(const RtTensor *t, int64_t *dims)
 }
 
 Status plan_build_layout(Plan *p, Diag *d); /* plan_layout.c */
+size_t plan_elem_bytes(DType t);             /* plan_layout.c */
 
 /* ---- inputs and initializers ---- */
 
@@ -64,19 +65,43 @@ void *rt_const_block(Plan *p, size_t bytes)
     return blocks[p->n_const_blocks++] = calloc(bytes + 1, 1);
 }
 
+/* A string value bound as one block: its Bytes entries, then its
+ * characters, so that the plan does not depend on the caller's tensor. */
+static Status bind_strings(Plan *p, RtTensor *t, const Tensor *value, Diag *d)
+{
+    int64_t n = tensor_numel(value);
+    size_t chars = 0;
+    for (int64_t i = 0; i < n; i++)
+        chars += value->strings[i].len;
+    Bytes *entries = rt_const_block(p, (size_t)n * sizeof(Bytes) + chars);
+    if (!(t->data = entries))
+        return diag_error(d, "out of memory");
+    uint8_t *at = (uint8_t *)(entries + n);
+    for (int64_t i = 0; i < n; i++) {
+        if (value->strings[i].len)
+            memcpy(at, value->strings[i].data, value->strings[i].len);
+        entries[i] = (Bytes){at, value->strings[i].len};
+        at += value->strings[i].len;
+    }
+    return KDC_OK;
+}
+
 /* Makes input t a build-time constant holding value's data. */
 static Status bind_input_value(Plan *p, RtTensor *t, const Tensor *value, Diag *d)
 {
     if (!value)
         return KDC_OK;
-    size_t bytes = (size_t)t->numel * dtype_size(t->dtype);
-    if (value->dtype != t->dtype || value->nbytes != bytes)
+    size_t bytes = (size_t)t->numel * plan_elem_bytes(t->dtype);
+    size_t held = value->dtype == DT_STRING ? (size_t)tensor_numel(value) * sizeof(Bytes) : value->nbytes;
+    if (value->dtype != t->dtype || held != bytes)
         return diag_error(d, "input '%s': the value to bind is %s of %zu bytes, the input takes %s of %zu",
-                          t->value->name, dtype_name(value->dtype), value->nbytes, dtype_name(t->dtype), bytes);
+                          t->value->name, dtype_name(value->dtype), held, dtype_name(t->dtype), bytes);
+    t->is_const = true;
+    if (t->dtype == DT_STRING)
+        return bind_strings(p, t, value, d);
     if (!(t->data = rt_const_block(p, bytes)))
         return diag_error(d, "out of memory");
     memcpy(t->data, value->data, bytes);
-    t->is_const = true;
     return KDC_OK;
 }
 
@@ -116,7 +141,7 @@ static void bind_initializers(Plan *p)
         t->dtype = v->init->dtype;
         t->shape = shape_from_dims(v->init->rank, v->init->dims);
         t->numel = tensor_numel(v->init);
-        t->data = v->init->data;
+        t->data = t->dtype == DT_STRING ? (void *)v->init->strings : v->init->data; /* entries in the IR */
         t->is_const = t->dtype != DT_FLOAT;
     }
 }
@@ -158,8 +183,9 @@ static Status step_infer(Plan *p, Step *s, Diag *d)
         in_sh[i] = t ? t->shape : (Shape){.rank = -1};
         in_val[i] = NULL;
         if (t && (t->is_const || t->value->init) && t->data) { /* initializers have data from the start */
-            views[i] = (Tensor){.dtype = t->dtype, .rank = t->shape.rank, .data = t->data,
-                                .nbytes = (size_t)t->numel * dtype_size(t->dtype)};
+            bool text = t->dtype == DT_STRING;
+            views[i] = (Tensor){.dtype = t->dtype, .rank = t->shape.rank, .data = text ? NULL : t->data,
+                                .nbytes = (size_t)t->numel * dtype_size(t->dtype), .strings = text ? t->data : NULL};
             rt_dims(t, views[i].dims);
             in_val[i] = &views[i];
         }
@@ -214,7 +240,7 @@ static Status step_eval_const(Step *s, Plan *p, Diag *d)
         t->is_const = true;
         if (t->alias_of)
             continue;
-        if (!(t->data = rt_const_block(p, ((size_t)t->numel + 1) * (dtype_size(t->dtype) + 1))))
+        if (!(t->data = rt_const_block(p, ((size_t)t->numel + 1) * (plan_elem_bytes(t->dtype) + 1))))
             return diag_error(d, "out of memory");
     }
     if (rt_dtype_const_outputs(p, s, d))

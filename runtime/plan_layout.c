@@ -6,6 +6,9 @@
  * activation keeps its own storage, gradients live in one block zeroed per
  * step. Inference: a value's buffer is reused once its last reader has run
  * (first fit over offsets). Views share their root's storage and gradient.
+ * A string value's buffer holds numel Bytes entries; the characters they
+ * point at belong to whoever wrote the entries (the caller for graph
+ * inputs, the producing step's state otherwise), never to the layout.
  */
 #include "runtime/rt.h"
 
@@ -18,6 +21,12 @@
 static size_t align_up(size_t n)
 {
     return (n + ALIGN_BYTES - 1) & ~(size_t)(ALIGN_BYTES - 1);
+}
+
+/* Bytes of one element in a plan buffer: strings hold a Bytes entry. */
+size_t plan_elem_bytes(DType t)
+{
+    return t == DT_STRING ? sizeof(Bytes) : dtype_size(t);
 }
 
 static RtTensor *root(RtTensor *t)
@@ -183,7 +192,7 @@ static int live_cmp(const void *a, const void *b)
 
 static Status place_tensor(RtTensor *t, Live *live, int *n_live, size_t *total, bool reuse)
 {
-    t->bytes = align_up((size_t)t->numel * dtype_size(t->dtype) + 1);
+    t->bytes = align_up((size_t)t->numel * plan_elem_bytes(t->dtype) + 1);
     if (!reuse) {
         t->offset = *total;
         *total += t->bytes;

@@ -9,9 +9,11 @@
  * every test_data_set_* binds input_K.pb to the graph's K-th non-initializer
  * input, plans inference for those shapes, runs it and compares every
  * output_K.pb with the plan's K-th output: same name, dtype and shape; floats
- * within |got - want| <= 1e-5 + 1e-3 * |want| (NaN equals NaN), integers and
- * bools exact. (The ONNX 1.12 data stores bfloat16 tensors as uint16: they are
- * taken as the same bits.)
+ * within |got - want| <= 1e-5 + 1e-3 * |want| (NaN equals NaN), integers,
+ * bools and strings exact. (The ONNX 1.12 data stores bfloat16 tensors as
+ * uint16: they are taken as the same bits.) A string input is bound as Bytes
+ * entries pointing at the tensor read from input_K.pb, which lives in the
+ * model's arena until the test is over.
  *
  * Prints one line per test folder and a closing "N passed, N failed, N skipped":
  *   PASS  suite/test
@@ -274,6 +276,36 @@ static Status compare_exact(int k, const char *name, DType t, const uint8_t *got
                       (long long)bad, (long long)n, (long long)first, g, w);
 }
 
+/* At most `max` characters of s for a message, other bytes than printable
+ * ASCII shown as '?' (a Diag is one line). */
+static void format_text(Bytes s, char *buf, size_t max)
+{
+    size_t n = s.len < max - 4 ? s.len : max - 4;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = s.data[i] >= 0x20 && s.data[i] < 0x7f ? (char)s.data[i] : '?';
+    snprintf(buf + n, max - n, "%s", s.len > n ? "..." : "");
+}
+
+static bool same_text(Bytes a, Bytes b)
+{
+    return a.len == b.len && (!a.len || !memcmp(a.data, b.data, a.len));
+}
+
+static Status compare_strings(int k, const char *name, const Bytes *got, const Bytes *want, int64_t n, Diag *d)
+{
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < n; i++)
+        if (!same_text(got[i], want[i]) && !bad++)
+            first = i;
+    if (!bad)
+        return KDC_OK;
+    char g[64], w[64];
+    format_text(got[first], g, sizeof g);
+    format_text(want[first], w, sizeof w);
+    return diag_error(d, "output %d '%s': %lld of %lld strings differ, first at index %lld (got \"%s\", want \"%s\")",
+                      k, name, (long long)bad, (long long)n, (long long)first, g, w);
+}
+
 static Status compare_output(const Plan *p, int k, const Value *gv, const Tensor *want, Diag *d)
 {
     DType dt;
@@ -297,13 +329,16 @@ static Status compare_output(const Plan *p, int k, const Value *gv, const Tensor
         format_dims(want->rank, want->dims, w, sizeof w);
         return diag_error(d, "output %d '%s': got shape %s, want %s", k, gv->name, g, w);
     }
-    if (dt == DT_STRING || !dtype_size(dt))
+    int64_t n = tensor_numel(want);
+    const void *got = plan_output(p, k);
+    if (dt == DT_STRING)
+        return n && !got ? diag_error(d, "output %d '%s': no data to compare", k, gv->name)
+                         : compare_strings(k, gv->name, got, want->strings, n, d);
+    if (!dtype_size(dt))
         return diag_error(d, "output %d '%s': %s tensors are not compared (kdc computes numbers)", k, gv->name,
                           dtype_name(dt));
-    int64_t n = tensor_numel(want);
     if (n == 0)
         return KDC_OK;
-    const void *got = plan_output(p, k);
     if (!got || want->nbytes != (size_t)n * dtype_size(dt))
         return diag_error(d, "output %d '%s': no data to compare", k, gv->name);
     if (dtype_is_floating(dt))
@@ -352,8 +387,6 @@ static Status read_inputs(Model *m, const char *set_dir, Tensor **tensors, Shape
             return diag_error(d, "input %d '%s': the data set has no input_%d.pb", *n, v->name, *n);
         if (tensor_file_read(path, m, &tensors[*n], d))
             return KDC_ERR;
-        if (tensors[*n]->dtype == DT_STRING)
-            return diag_error(d, "input %d '%s': string tensors are not computed by kdc", *n, v->name);
         if (!same_bits(tensors[*n]->dtype, v->dtype))
             return diag_error(d, "input %d '%s': input_%d.pb holds %s but the input takes %s", *n, v->name, *n,
                               dtype_name(tensors[*n]->dtype), dtype_name(v->dtype));
@@ -367,6 +400,17 @@ static Status read_inputs(Model *m, const char *set_dir, Tensor **tensors, Shape
     return KDC_OK;
 }
 
+/* A string input's buffer takes one Bytes entry per element. */
+static Status copy_strings(Plan *p, int k, const Tensor *t, int64_t numel, Diag *d)
+{
+    if (tensor_numel(t) != numel)
+        return diag_error(d, "input %d: the plan takes %lld strings, input_%d.pb holds %lld", k, (long long)numel, k,
+                          (long long)tensor_numel(t));
+    if (numel)
+        memcpy(plan_input(p, k), t->strings, (size_t)numel * sizeof(Bytes));
+    return KDC_OK;
+}
+
 static Status copy_inputs(Plan *p, Tensor **tensors, int n, Diag *d)
 {
     if (plan_n_inputs(p) != n)
@@ -375,6 +419,11 @@ static Status copy_inputs(Plan *p, Tensor **tensors, int n, Diag *d)
         DType dt;
         Shape s;
         plan_input_info(p, k, &dt, &s);
+        if (dt == DT_STRING) {
+            if (copy_strings(p, k, tensors[k], shape_numel(&s), d))
+                return KDC_ERR;
+            continue;
+        }
         size_t need = (size_t)shape_numel(&s) * dtype_size(dt);
         if (need != tensors[k]->nbytes)
             return diag_error(d, "input %d: the plan takes %zu bytes, input_%d.pb holds %zu", k, need, k,
