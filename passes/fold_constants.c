@@ -1,7 +1,7 @@
 /* fold_constants.c - constant folding of shape computations (pass_fold_constants).
  *
  * Exporters compute reshape targets and other small int64 vectors inside the
- * graph (Constant, Shape, Gather, Unsqueeze, Squeeze, Concat, Cast, Identity,
+ * graph (Constant, Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast, Identity,
  * Add/Sub/Mul/Div). This pass evaluates every such node whose inputs are
  * constant into a new initializer and points the node's uses at it; the node
  * itself is left for pass_eliminate_dead.
@@ -17,7 +17,7 @@
  * graph is folded; initializers that are also graph inputs are not constant
  * (the caller may feed them).
  */
-#include "passes/passes.h"
+#include "passes/fold_constants_impl.h"
 
 #include "ir/ops.h"
 
@@ -25,31 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SYM_MAX 16
-
-/* One element of a partly known integer vector: the number `num` when
- * `of` is NULL, else dim `dim` of value `of`. */
-typedef struct SymElem {
-    const Value *of;
-    int dim;
-    int64_t num;
-} SymElem;
-
-typedef struct SymVec {
-    DType dtype; /* DT_INT64 or DT_INT32 */
-    int rank;    /* 0 (scalar) or 1 */
-    int n;
-    SymElem e[SYM_MAX];
-} SymVec;
-
-typedef struct Folder {
-    Graph *g;
-    SymVec **sym; /* by value id, for node outputs known only partly */
-    int n_sym;
-    Value **new_inits; /* appended to g->inits at the end, in creation order */
-    int n_new, cap_new;
-} Folder;
 
 /* ---- constants and results ---- */
 
@@ -61,7 +36,7 @@ static bool value_is_graph_input(const Value *v)
     return false;
 }
 
-static bool value_is_graph_output(const Graph *g, const Value *v)
+bool value_is_graph_output(const Graph *g, const Value *v)
 {
     for (int i = 0; i < g->n_outputs; i++)
         if (g->outputs[i] == v)
@@ -69,18 +44,18 @@ static bool value_is_graph_output(const Graph *g, const Value *v)
     return false;
 }
 
-static const Tensor *const_of(const Value *v)
+const Tensor *const_of(const Value *v)
 {
     return v && v->init && !value_is_graph_input(v) ? v->init : NULL;
 }
 
-static bool is_int_dtype(DType t)
+bool is_int_dtype(DType t)
 {
     return t == DT_INT64 || t == DT_INT32;
 }
 
 /* A new initializer value holding t, named after `like`. */
-static Value *new_init(Folder *F, const char *like, Tensor *t)
+Value *new_init(Folder *F, const char *like, Tensor *t)
 {
     if (F->n_new == F->cap_new) {
         int cap = F->cap_new ? 2 * F->cap_new : 16;
@@ -104,7 +79,7 @@ static Value *new_init(Folder *F, const char *like, Tensor *t)
 
 /* Replaces node output `out` by the constant t everywhere it is used. A
  * graph output keeps its producer, so the model's interface does not change. */
-static Status fold_output(Folder *F, Value *out, Tensor *t, Diag *d)
+Status fold_output(Folder *F, Value *out, Tensor *t, Diag *d)
 {
     if (!out || value_is_graph_output(F->g, out))
         return KDC_OK;
@@ -177,7 +152,7 @@ static Tensor *eval_constant(Folder *F, const Node *n)
 
 /* Axes of Unsqueeze/Squeeze: input 1 (opset 13+) or attribute (older).
  * Returns the count (0 when absent), -1 when not constant. */
-static int node_axes(const Node *n, int64_t *axes)
+int node_axes(const Node *n, int64_t *axes)
 {
     if (n->n_inputs > 1 && n->inputs[1]) {
         const Tensor *t = const_of(n->inputs[1]);
@@ -337,7 +312,7 @@ static bool cast_supported(DType t)
            t == DT_UINT8 || t == DT_BOOL;
 }
 
-static void store_int(Tensor *t, int64_t i, int64_t v)
+void store_int(Tensor *t, int64_t i, int64_t v)
 {
     unsigned char *p = t->data;
     switch (t->dtype) {
@@ -466,181 +441,6 @@ static Tensor *eval_arith(Folder *F, const Node *n, const Tensor *a, const Tenso
     return t;
 }
 
-/* ---- partial evaluation: integer vectors with symbolic elements ---- */
-
-/* v as a partly known vector: its SymVec, or the numbers of a small integer constant. */
-static bool sym_view(const Folder *F, const Value *v, SymVec *out)
-{
-    if (!v)
-        return false;
-    if (v->graph == F->g && v->id < F->n_sym && F->sym[v->id]) {
-        *out = *F->sym[v->id];
-        return true;
-    }
-    const Tensor *t = const_of(v);
-    if (!t || !is_int_dtype(t->dtype) || t->rank > 1 || tensor_numel(t) > SYM_MAX)
-        return false;
-    out->dtype = t->dtype;
-    out->rank = t->rank;
-    out->n = (int)tensor_numel(t);
-    for (int i = 0; i < out->n; i++)
-        out->e[i] = (SymElem){NULL, 0, tensor_get_int(t, i)};
-    return true;
-}
-
-static int64_t clamp_index(int64_t i, int64_t r)
-{
-    i = i < 0 ? i + r : i;
-    return i < 0 ? 0 : i > r ? r : i;
-}
-
-static bool sym_shape(const Node *n, SymVec *out)
-{
-    const Value *x = n->inputs[0];
-    if (!x || x->shape.rank < 0)
-        return false;
-    int r = x->shape.rank;
-    int64_t start = clamp_index(node_attr_int(n, "start", 0), r);
-    int64_t end = clamp_index(node_attr_int(n, "end", r), r);
-    *out = (SymVec){.dtype = DT_INT64, .rank = 1};
-    for (int64_t i = start; i < end; i++) {
-        const Dim *dim = &x->shape.dims[i];
-        out->e[out->n++] = dim->value >= 0 ? (SymElem){NULL, 0, dim->value} : (SymElem){x, (int)i, 0};
-    }
-    return true;
-}
-
-static bool sym_gather(const Folder *F, const Node *n, SymVec *out)
-{
-    SymVec x, idx;
-    int64_t axis = node_attr_int(n, "axis", 0);
-    if (!sym_view(F, n->inputs[0], &x) || x.rank != 1 || !sym_view(F, n->inputs[1], &idx) || (axis != 0 && axis != -1))
-        return false;
-    *out = (SymVec){.dtype = x.dtype, .rank = idx.rank, .n = idx.n};
-    for (int j = 0; j < idx.n; j++) {
-        int64_t k = idx.e[j].num;
-        k = k < 0 ? k + x.n : k;
-        if (idx.e[j].of || k < 0 || k >= x.n)
-            return false;
-        out->e[j] = x.e[k];
-    }
-    return true;
-}
-
-static bool sym_unsqueeze_or_squeeze(const Folder *F, const Node *n, SymVec *out)
-{
-    int64_t axes[IR_MAX_RANK];
-    int na = node_axes(n, axes);
-    bool first_axis = na == 1 && (axes[0] == 0 || axes[0] == -1);
-    if (!sym_view(F, n->inputs[0], out))
-        return false;
-    if (n->op == OP_Unsqueeze && out->rank == 0 && first_axis) {
-        out->rank = 1;
-        return true;
-    }
-    if (n->op == OP_Squeeze && out->rank == 1 && out->n == 1 && (na == 0 || first_axis)) {
-        out->rank = 0;
-        return true;
-    }
-    return false;
-}
-
-static bool sym_concat(const Folder *F, const Node *n, SymVec *out)
-{
-    int64_t axis = node_attr_int(n, "axis", 0);
-    if (axis != 0 && axis != -1)
-        return false;
-    for (int j = 0; j < n->n_inputs; j++) {
-        SymVec part;
-        if (!sym_view(F, n->inputs[j], &part) || part.rank != 1 || (j && part.dtype != out->dtype) ||
-            (j ? out->n : 0) + part.n > SYM_MAX)
-            return false;
-        if (!j)
-            *out = (SymVec){.dtype = part.dtype, .rank = 1};
-        memcpy(out->e + out->n, part.e, (size_t)part.n * sizeof *part.e);
-        out->n += part.n;
-    }
-    return n->n_inputs > 0;
-}
-
-static bool sym_eval(const Folder *F, const Node *n, SymVec *out)
-{
-    switch (n->op) {
-    case OP_Shape: return sym_shape(n, out);
-    case OP_Gather: return sym_gather(F, n, out);
-    case OP_Unsqueeze:
-    case OP_Squeeze: return sym_unsqueeze_or_squeeze(F, n, out);
-    case OP_Concat: return sym_concat(F, n, out);
-    case OP_Identity: return sym_view(F, n->inputs[0], out);
-    case OP_Cast: {
-        DType to = (DType)node_attr_int(n, "to", 0);
-        if (!is_int_dtype(to) || !sym_view(F, n->inputs[0], out))
-            return false;
-        out->dtype = to;
-        return true;
-    }
-    default: return false;
-    }
-}
-
-/* A fully known result becomes an initializer; a partly known one is kept
- * for the nodes that read it. */
-static Status fold_symbolic(Folder *F, Node *n, Diag *d)
-{
-    SymVec s;
-    Value *out = n->outputs[0];
-    if (!sym_eval(F, n, &s) || out->graph != F->g || out->id >= F->n_sym)
-        return KDC_OK;
-    bool known = true;
-    for (int i = 0; i < s.n; i++)
-        known &= !s.e[i].of;
-    if (known) {
-        int64_t len = s.n;
-        Tensor *t = tensor_new(F->g->arena, s.dtype, s.rank, &len);
-        for (int i = 0; i < s.n; i++)
-            store_int(t, i, s.e[i].num);
-        return fold_output(F, out, t, d);
-    }
-    SymVec *keep = malloc(sizeof *keep);
-    if (!keep)
-        return diag_error(d, "out of memory while folding '%s'", out->name);
-    *keep = s;
-    free(F->sym[out->id]);
-    F->sym[out->id] = keep;
-    return KDC_OK;
-}
-
-/* Whether e stands for dim i of x: the same value, or the same named symbol. */
-static bool sym_is_dim_of(const SymElem *e, const Value *x, int i)
-{
-    if (e->of == x && e->dim == i)
-        return true;
-    if (i >= x->shape.rank || x->shape.dims[i].value >= 0)
-        return false;
-    const char *p = e->of->shape.dims[e->dim].param, *q = x->shape.dims[i].param;
-    return p && q && !strcmp(p, q);
-}
-
-static Status fold_reshape_target(Folder *F, Node *n, Diag *d)
-{
-    SymVec s;
-    Value *x = n->inputs[0], *target = n->inputs[1];
-    if (const_of(target) || !sym_view(F, target, &s) || s.rank != 1 || node_attr_int(n, "allowzero", 0))
-        return KDC_OK;
-    for (int i = 0; i < s.n; i++)
-        if (s.e[i].of && !sym_is_dim_of(&s.e[i], x, i))
-            return KDC_OK;
-    int64_t len = s.n;
-    Tensor *t = tensor_new(F->g->arena, DT_INT64, 1, &len);
-    for (int i = 0; i < s.n; i++)
-        store_int(t, i, s.e[i].of ? 0 : s.e[i].num);
-    Value *nv = new_init(F, target->name, t);
-    if (!nv)
-        return diag_error(d, "out of memory while folding '%s'", target->name);
-    n->inputs[1] = nv;
-    return KDC_OK;
-}
-
 /* ---- driver ---- */
 
 static bool node_well_formed(const Node *n)
@@ -691,7 +491,11 @@ static Status fold_node(Folder *F, Node *n, Diag *d)
         Tensor *t = eval_constant(F, n);
         return t ? fold_output(F, out, t, d) : KDC_OK;
     }
-    case OP_Reshape: return fold_reshape_target(F, n, d);
+    case OP_Reshape:
+        if (fold_reshape_target(F, n, d))
+            return KDC_ERR;
+        break; /* a shape vector reshaped to 1-D is evaluated too */
+    case OP_Expand: return fold_expand_shape(F, n, d);
     case OP_Identity:
         if (const_of(n->inputs[0]) && !value_is_graph_output(F->g, out))
             graph_replace_uses(F->g, out, n->inputs[0]);
@@ -701,6 +505,10 @@ static Status fold_node(Folder *F, Node *n, Diag *d)
     case OP_Unsqueeze:
     case OP_Squeeze:
     case OP_Concat:
+    case OP_Slice:
+    case OP_Equal:
+    case OP_Where:
+    case OP_ConstantOfShape:
     case OP_Cast:
     case OP_Add:
     case OP_Sub:
@@ -710,7 +518,8 @@ static Status fold_node(Folder *F, Node *n, Diag *d)
     }
     if (n->op != OP_Shape && all_inputs_const(n)) {
         Tensor *t = eval_node(F, n);
-        return t ? fold_output(F, out, t, d) : KDC_OK;
+        if (t)
+            return fold_output(F, out, t, d);
     }
     return fold_symbolic(F, n, d);
 }
@@ -725,8 +534,13 @@ Status pass_fold_constants(Graph *g, Diag *d)
         goto fail;
     }
     st = KDC_OK;
-    for (int i = 0; i < g->n_nodes && st == KDC_OK; i++)
-        st = fold_node(&F, g->nodes[i], d);
+    /* each node is inferred again around its folding: a target folded upstream
+     * (or its own) lets its output's shape be known to the nodes downstream */
+    for (int i = 0; i < g->n_nodes && st == KDC_OK; i++) {
+        Node *n = g->nodes[i];
+        bool inferable = n->op != OP_OPAQUE && node_well_formed(n);
+        st = (inferable && pass_infer_node(n, d)) || fold_node(&F, n, d) || (inferable && pass_infer_node(n, d));
+    }
     /* even after a failure: values already redirected to must be defined */
     if (append_new_inits(&F, d))
         st = KDC_ERR;

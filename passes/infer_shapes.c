@@ -38,7 +38,7 @@ static Status check_arity(const Node *n, Diag *d)
     return KDC_OK;
 }
 
-static Status infer_node(Node *n, Diag *d)
+Status pass_infer_node(Node *n, Diag *d)
 {
     int ni = n->n_inputs, no = n->n_outputs;
     Status st = KDC_ERR;
@@ -85,7 +85,7 @@ Status pass_infer_shapes(Graph *g, Diag *d)
         Node *n = g->nodes[i];
         if (n->op == OP_OPAQUE)
             continue;
-        if (check_arity(n, d) || infer_node(n, d))
+        if (check_arity(n, d) || pass_infer_node(n, d))
             return KDC_ERR;
     }
     return KDC_OK;

@@ -13,9 +13,11 @@
 
 /* Fills dtype and shape of every node output from the op registry. */
 Status pass_infer_shapes(Graph *g, Diag *d);
+/* The same for one node (its inputs' shapes as they are now); n->op must not be OP_OPAQUE. */
+Status pass_infer_node(Node *n, Diag *d);
 
 /* Evaluates the shape-computing subgraphs exporters emit (Constant, Shape,
- * Gather, Unsqueeze, Squeeze, Concat, Cast, Identity, integer Add/Sub/Mul/Div)
+ * Gather, Slice, Unsqueeze, Squeeze, Concat, Cast, Identity, integer Add/Sub/Mul/Div)
  * into initializers, and turns the Reshape(x, Concat(Shape(x)[i], ...)) pattern
  * into a constant shape with 0 ("copy this dim") at the symbolic positions.
  * Folded nodes are left dead for pass_eliminate_dead. */
