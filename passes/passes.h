@@ -28,27 +28,40 @@ Status pass_fold_constants(Graph *g, Diag *d);
  * inputs), in g and in its subgraphs. Keeps order. */
 Status pass_eliminate_dead(Graph *g, Diag *d);
 
-/* What the width shrink did to one Conv / Gemm / MatMul layer of the chain. */
+/* What the width shrink did to one layer: a node that creates units (Conv,
+ * ConvTranspose, Gemm, MatMul with a constant weight, a Gather embedding). */
 typedef struct WidthLayer {
     const char *name;    /* the node's name, or its output's name when it has none */
-    const char *op_type; /* "Conv", "Gemm" or "MatMul" */
-    bool hidden;         /* false for the last layer, which keeps its outputs */
+    const char *op_type;
+    bool hidden;         /* false when its units keep full width (frozen or protected) */
+    const char *why;     /* !hidden: why (names the node that forces it), or NULL */
     int64_t units;       /* output channels/units in the teacher */
     int64_t kept_units;  /* output channels/units in the student */
-    const int64_t *kept; /* kept_units teacher unit indices, ascending (graph arena) */
+    int64_t params, kept_params; /* elements of its constant float inputs */
+    int64_t macs, kept_macs;     /* per sample */
 } WidthLayer;
 
 typedef struct WidthReport {
-    WidthLayer *layers; /* in chain order, in the graph's arena */
+    WidthLayer *layers; /* in graph order, in the graph's arena */
     int n_layers;
+    int64_t params, kept_params; /* the whole graph (as ir/stats.h counts them) */
+    int64_t macs, kept_macs;
+    double width;        /* the global width used (searched under a budget) */
 } WidthReport;
 
-/* Shrinks every hidden layer of a plain Conv/Gemm/MatMul chain to
- * max(1, round(width * units)) output units, keeping the units whose teacher
- * weights have the largest L1 norm, and slices every tensor that depends on
- * those units. Refuses (graph unchanged) what is not a plain chain. Fills
- * *report when report is not NULL. */
+/* Shrinks every channel group of g (passes/channel_groups.h) to the width the
+ * options ask for (global width, overrides, protect lists, round_to, or a
+ * params/MACs budget met by searching the width), keeping the units ranked
+ * highest by o->importance, and slices the teacher's weights. g must have
+ * inferred shapes and folded constants. IMPORTANCE_ACTIVATION and TAYLOR need
+ * measured scores: use pass_shrink_width_scored. Graph unchanged on error. */
 Status pass_shrink_width_report(Graph *g, const StudentOptions *o, WidthReport *report, Diag *d);
 Status pass_shrink_width(Graph *g, const StudentOptions *o, Diag *d);
+
+typedef struct ChannelGroups ChannelGroups;
+/* The same with groups built by the caller and scores[i][u] for unit u of
+ * group i (NULL: ranked from weights as o->importance says). */
+Status pass_shrink_width_scored(Graph *g, const ChannelGroups *cg, const StudentOptions *o, double *const *scores,
+                                WidthReport *report, Diag *d);
 
 #endif

@@ -1,350 +1,346 @@
-/* shrink_width.c - the width shrink (pass_shrink_width): entry point, chain
- * discovery and the structural checks.
+/* shrink_width.c - the width shrink (pass_shrink_width*): how many units each
+ * channel group keeps, which ones, and the report.
  *
- * kdc's first width shrink handles a plain chain of Conv / Gemm / MatMul
- * layers from the graph's one computed input to its output, with
- * BatchNormalization, activations, pooling, Dropout, Identity, Flatten,
- * Reshape and constant elementwise operands between them. Every hidden layer
- * (each layer but the last) keeps max(1, round(width * units)) of its output
- * units, those whose teacher weights have the largest L1 norm; everything
- * that reads those units is sliced to match. Anything else (residual joins,
- * Concat/Split, grouped convolutions, forks, unknown ops) is refused with one
- * line naming the node, and the graph is left unchanged: the whole chain is
- * planned and validated before the first tensor is touched.
- *
- * Owns: finding the chain (this file); see shrink_width_plan.h for the rest.
+ * Counts: each prunable group keeps max(1, round(width * size)) units, where
+ * width is the first override whose glob matches a node that created the
+ * group, else the global width; counts round up to multiples of round_to
+ * (never past the group's size); groups of protected nodes keep all units.
+ * Under a params or MACs budget the global width is searched (bisection on
+ * the static cost model of channel_groups_cost, which counts exactly as
+ * ir/stats.h does) for the student closest to the budget. Which units: the
+ * highest ranked by the importance scores (ties: lower index first).
+ * The analysis and the rewrite live in channel_groups*.c.
  */
-#include "passes/shrink_width_plan.h"
+#include "passes/channel_groups.h"
+#include "passes/passes.h"
 
-#include "ir/ops.h"
 
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHAIN_ONLY "kdc's width shrink handles plain chains only so far"
+/* ---- counts ---- */
 
-const char *shrink_node_label(const Node *n)
+static bool matches(const ChannelGroups *cg, int i, const char *pattern)
 {
-    if (n->name && *n->name)
-        return n->name;
-    return n->n_outputs > 0 && n->outputs[0] ? n->outputs[0]->name : "?";
-}
-
-const Tensor *shrink_const_input(const Node *n, int slot)
-{
-    return slot < n->n_inputs && n->inputs[slot] ? n->inputs[slot]->init : NULL;
-}
-
-static bool op_type_is(const Node *n, const char *op_type)
-{
-    bool dflt = !n->domain || !*n->domain || !strcmp(n->domain, "ai.onnx");
-    return dflt && !strcmp(n->op_type, op_type);
-}
-
-static bool is_layer(const Node *n)
-{
-    return n->op == OP_Conv || n->op == OP_Gemm || n->op == OP_MatMul;
-}
-
-static bool is_elementwise_binary(const Node *n)
-{
-    return n->op == OP_Add || n->op == OP_Sub || n->op == OP_Mul || n->op == OP_Div;
-}
-
-static bool is_known_on_chain(const Node *n)
-{
-    switch (n->op) {
-    case OP_Conv:
-    case OP_Gemm:
-    case OP_MatMul:
-    case OP_BatchNormalization:
-    case OP_Relu:
-    case OP_Sigmoid:
-    case OP_Tanh:
-    case OP_Dropout:
-    case OP_Identity:
-    case OP_MaxPool:
-    case OP_AveragePool:
-    case OP_GlobalAveragePool:
-    case OP_Flatten:
-    case OP_Reshape:
-    case OP_Softmax:
-    case OP_LogSoftmax:
-    case OP_Add:
-    case OP_Sub:
-    case OP_Mul:
-    case OP_Div: return true;
-    default: return false;
+    const Node *nodes[64];
+    int n = channel_groups_origins(cg, i, nodes, 64);
+    for (int k = 0; k < n; k++) {
+        const char *name = nodes[k]->name && *nodes[k]->name ? nodes[k]->name : NULL;
+        const char *out = nodes[k]->n_outputs && nodes[k]->outputs[0] ? nodes[k]->outputs[0]->name : NULL;
+        if ((name && !fnmatch(pattern, name, 0)) || (out && !fnmatch(pattern, out, 0)))
+            return true;
     }
+    return false;
 }
 
-static bool value_is_graph_output(const Graph *g, const Value *v)
+static bool protected_group(const ChannelGroups *cg, int i, const StudentOptions *o)
 {
-    for (int i = 0; i < g->n_outputs; i++)
-        if (g->outputs[i] == v)
+    for (int k = 0; k < o->n_protect; k++)
+        if (matches(cg, i, o->protect[k]))
             return true;
     return false;
 }
 
-static Status find_data_input(ShrinkPlan *p, Diag *d)
+static int64_t count_for(const ChannelGroups *cg, int i, const StudentOptions *o, double width)
 {
-    int count = 0;
-    for (int i = 0; i < p->g->n_inputs; i++)
-        if (!p->g->inputs[i]->init) {
-            p->input = p->g->inputs[i];
-            count++;
+    const ChannelGroup *grp = channel_groups_get(cg, i);
+    if (grp->frozen || protected_group(cg, i, o))
+        return grp->size;
+    for (int k = 0; k < o->n_overrides; k++)
+        if (matches(cg, i, o->overrides[k].pattern)) {
+            width = o->overrides[k].width;
+            break;
         }
-    if (count != 1)
-        return diag_error(
-            d, "the graph has %d computed inputs; kdc's width shrink handles single-input chains only so far", count);
-    return KDC_OK;
+    int64_t n = (int64_t)floor(width * (double)grp->size + 0.5), step = o->round_to > 1 ? (int64_t)o->round_to : 1;
+    n = (n + step - 1) / step * step;
+    return n < 1 ? 1 : n > grp->size ? grp->size : n;
 }
 
-/* ---- branches: joins, Concat/Split, grouped convolutions ---- */
-
-static Status check_branching(const Node *n, int n_reached, Diag *d)
+static void counts_for(const ChannelGroups *cg, const StudentOptions *o, double width, int64_t *n_kept)
 {
-    const char *label = shrink_node_label(n);
-    if (n->op == OP_Concat)
-        return diag_error(d, "node '%s' (Concat) concatenates computed values; " CHAIN_ONLY, label);
-    if (op_type_is(n, "Split"))
-        return diag_error(d, "node '%s' (Split) splits a computed value into branches; " CHAIN_ONLY, label);
-    if (n_reached >= 2) {
-        bool residual = n->op == OP_Add || n->op == OP_Sub || op_type_is(n, "Sum");
-        return diag_error(d, "node '%s' (%s) joins two computed branches%s; " CHAIN_ONLY, label, n->op_type,
-                          residual ? " (a residual connection)" : "");
+    for (int i = 0; i < channel_groups_count(cg); i++)
+        n_kept[i] = count_for(cg, i, o, width);
+}
+
+static int64_t budget_cost(const ChannelGroups *cg, const StudentOptions *o, const int64_t *n_kept)
+{
+    int64_t params, macs;
+    channel_groups_cost(cg, n_kept, &params, &macs);
+    return o->params > 0 ? params : macs;
+}
+
+/* The width whose student is closest to the budget (bisection: cost grows with width). */
+static Status search_width(const ChannelGroups *cg, const StudentOptions *o, int64_t *n_kept, double *width, Diag *d)
+{
+    const char *what = o->params > 0 ? "params" : "macs";
+    double frac = o->params > 0 ? o->params : o->macs, lo = 0, hi = 1;
+    int64_t teacher = budget_cost(cg, o, NULL), target = (int64_t)llround(frac * (double)teacher);
+    counts_for(cg, o, 0, n_kept);
+    int64_t smallest = budget_cost(cg, o, n_kept);
+    if (smallest > target)
+        return diag_error(d, "the budget %s %g cannot be met: the smallest student kdc can derive keeps %.3g of the "
+                             "teacher's %s (the rest is in layers that keep full width)",
+                          what, frac, (double)smallest / (double)teacher, what);
+    for (int it = 0; it < 50; it++) {
+        double mid = (lo + hi) / 2;
+        counts_for(cg, o, mid, n_kept);
+        if (budget_cost(cg, o, n_kept) > target)
+            hi = mid;
+        else
+            lo = mid;
     }
-    if (n->op == OP_Conv && node_attr_int(n, "group", 1) != 1)
-        return diag_error(d,
-                          "node '%s' (Conv) is a grouped or depthwise convolution (group %lld); kdc's width shrink "
-                          "handles group 1 only so far",
-                          label, (long long)node_attr_int(n, "group", 1));
+    int64_t under, over;
+    counts_for(cg, o, lo, n_kept);
+    under = budget_cost(cg, o, n_kept);
+    counts_for(cg, o, hi, n_kept);
+    over = budget_cost(cg, o, n_kept);
+    *width = over - target < target - under ? hi : lo;
+    counts_for(cg, o, *width, n_kept);
     return KDC_OK;
 }
 
-/* Looks at every node the input's data flows into (Shape only reads its
- * metadata), so that a residual network is refused at its join rather than
- * at the fork that starts it. */
-static Status check_branches(const ShrinkPlan *p, Diag *d)
+/* ---- which units ---- */
+
+typedef struct Ranked {
+    double score;
+    int64_t index;
+} Ranked;
+
+static int by_score(const void *pa, const void *pb)
 {
-    const Graph *g = p->g;
-    Status st = KDC_ERR;
-    bool *reached = calloc((size_t)g->n_values + 1, sizeof *reached);
-    if (!reached)
-        return diag_error(d, "out of memory");
-    reached[p->input->id] = true;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const Node *n = g->nodes[i];
-        int n_reached = 0;
-        for (int j = 0; j < n->n_inputs; j++)
-            n_reached += n->inputs[j] && n->inputs[j]->graph == g && reached[n->inputs[j]->id];
-        if (!n_reached)
-            continue;
-        if (check_branching(n, n_reached, d))
-            goto fail;
-        for (int k = 0; n->op != OP_Shape && k < n->n_outputs; k++)
-            if (n->outputs[k])
-                reached[n->outputs[k]->id] = true;
+    const Ranked *a = pa, *b = pb;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static int by_index(const void *pa, const void *pb)
+{
+    int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+static Status pick_units(const double *scores, int64_t size, int64_t n, int64_t *kept)
+{
+    Ranked *r = malloc((size_t)size * sizeof *r);
+    if (!r)
+        return KDC_ERR;
+    for (int64_t u = 0; u < size; u++)
+        r[u] = (Ranked){scores[u], u};
+    qsort(r, (size_t)size, sizeof *r, by_score);
+    for (int64_t u = 0; u < n; u++)
+        kept[u] = r[u].index;
+    qsort(kept, (size_t)n, sizeof *kept, by_index);
+    free(r);
+    return KDC_OK;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void free_scores(double **scores, int n)
+{
+    for (int i = 0; scores && i < n; i++)
+        free(scores[i]);
+    free(scores);
+}
+
+static double **alloc_scores(const ChannelGroups *cg)
+{
+    int n = channel_groups_count(cg);
+    double **s = calloc((size_t)n + 1, sizeof *s);
+    for (int i = 0; s && i < n; i++)
+        if (!(s[i] = calloc((size_t)channel_groups_get(cg, i)->size, sizeof **s))) {
+            free_scores(s, n);
+            return NULL;
+        }
+    return s;
+}
+
+static bool all_zero(const double *s, int64_t n)
+{
+    for (int64_t u = 0; u < n; u++)
+        if (s[u] != 0)
+            return false;
+    return true;
+}
+
+/* BatchNormalization |gamma|, and L1 for groups without one. */
+static Status bn_scores(const ChannelGroups *cg, double *const *scores)
+{
+    double **l1 = alloc_scores(cg);
+    if (!l1)
+        return KDC_ERR;
+    channel_groups_score_weights(cg, 1, true, scores);
+    channel_groups_score_weights(cg, 1, false, l1);
+    for (int i = 0; i < channel_groups_count(cg); i++) {
+        int64_t size = channel_groups_get(cg, i)->size;
+        if (all_zero(scores[i], size))
+            memcpy(scores[i], l1[i], (size_t)size * sizeof **l1);
     }
-    st = KDC_OK;
-fail:
-    free(reached);
-    return st;
-}
-
-/* ---- the chain ---- */
-
-static Node *sole_consumer(const Graph *g, const Value *v, int *slot)
-{
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int j = 0; j < g->nodes[i]->n_inputs; j++)
-            if (g->nodes[i]->inputs[j] == v) {
-                *slot = j;
-                return g->nodes[i];
-            }
-    return NULL;
-}
-
-static const Node *shape_reader(const Graph *g, const Value *v)
-{
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i]->op == OP_Shape && g->nodes[i]->inputs[0] == v)
-            return g->nodes[i];
-    return NULL;
-}
-
-static Status refuse_fork(const Graph *g, const Value *v, int uses, Diag *d)
-{
-    const Node *shape = uses > 1 ? shape_reader(g, v) : NULL;
-    if (shape) /* an unfolded x.view(x.size(0), -1) looks like a fork */
-        return diag_error(d,
-                          "node '%s' (Shape) reads the shape of '%s' at run time; run fold_constants and "
-                          "eliminate_dead first so that kdc's width shrink sees a plain chain",
-                          shrink_node_label(shape), v->name);
-    if (uses == 0)
-        return diag_error(d, "value '%s' reaches no graph output; run eliminate_dead first", v->name);
-    if (uses == 1)
-        return diag_error(d, "value '%s' is read inside a subgraph; " CHAIN_ONLY, v->name);
-    if (!v->producer)
-        return diag_error(d, "graph input '%s' is used %d times (a fork); " CHAIN_ONLY, v->name, uses);
-    return diag_error(d, "node '%s' (%s): its output '%s' is used %d times (a fork); " CHAIN_ONLY,
-                      shrink_node_label(v->producer), v->producer->op_type, v->name, uses);
-}
-
-static Status check_layer_weights(const Node *n, Diag *d)
-{
-    const Tensor *w = n->inputs[1]->init, *b = shrink_const_input(n, 2);
-    const char *label = shrink_node_label(n), *wname = n->inputs[1]->name;
-    if (w->dtype != DT_FLOAT && w->dtype != DT_DOUBLE)
-        return diag_error(d, "node '%s' (%s): weight '%s' is %s; kdc's width shrink ranks float weights only", label,
-                          n->op_type, wname, dtype_name(w->dtype));
-    if (n->op == OP_Conv ? w->rank < 3 : w->rank != 2)
-        return diag_error(d, "node '%s' (%s): weight '%s' has rank %d; kdc's width shrink needs %s", label, n->op_type,
-                          wname, w->rank, n->op == OP_Conv ? "3 or more" : "2");
-    if (n->op == OP_Conv && b && (b->rank != 1 || b->dims[0] != w->dims[0]))
-        return diag_error(d, "node '%s' (Conv): bias '%s' does not have one entry per output channel", label,
-                          n->inputs[2]->name);
+    free_scores(l1, channel_groups_count(cg));
     return KDC_OK;
 }
 
-static Status check_batchnorm_params(const Node *n, Diag *d)
+/* Scores from the weights (or random), as o->importance asks. */
+static Status weight_scores(const ChannelGroups *cg, const StudentOptions *o, double *const *scores, Diag *d)
 {
-    for (int j = 1; j < 5; j++) {
-        const Tensor *t = n->inputs[j]->init;
-        if (t->rank != 1 || t->dims[0] != n->inputs[1]->init->dims[0])
-            return diag_error(d, "node '%s' (BatchNormalization): '%s' is not a vector of one entry per channel",
-                              shrink_node_label(n), n->inputs[j]->name);
+    switch (o->importance) {
+    case IMPORTANCE_RANDOM: {
+        uint64_t s = o->seed;
+        for (int i = 0; i < channel_groups_count(cg); i++)
+            for (int64_t u = 0; u < channel_groups_get(cg, i)->size; u++)
+                scores[i][u] = (double)(splitmix(&s) >> 11);
+        return KDC_OK;
     }
+    case IMPORTANCE_BN_SCALE:
+        return bn_scores(cg, scores) ? diag_error(d, "out of memory") : KDC_OK;
+    case IMPORTANCE_L1:
+    case IMPORTANCE_L2:
+        channel_groups_score_weights(cg, o->importance == IMPORTANCE_L2 ? 2 : 1, false, scores);
+        return KDC_OK;
+    default:
+        return diag_error(d, "importance '%s' is measured on calibration data: give the scores (kdc shrink --calib)",
+                          o->importance == IMPORTANCE_TAYLOR ? "taylor" : "activation");
+    }
+}
+
+/* ---- report ---- */
+
+/* Layers whose units stay whole because of protect glob p (they keep every
+ * unit when only frozen groups and the groups p protects do) are not hidden. */
+static Status mark_protected(const ChannelGroups *cg, const Graph *g, const StudentOptions *o, WidthReport *r)
+{
+    int n = channel_groups_count(cg);
+    int64_t *floor_kept = malloc(((size_t)n + 1) * sizeof *floor_kept);
+    if (!floor_kept)
+        return KDC_ERR;
+    for (int p = 0; p < o->n_protect; p++) {
+        for (int i = 0; i < n; i++) {
+            const ChannelGroup *grp = channel_groups_get(cg, i);
+            floor_kept[i] = grp->frozen || matches(cg, i, o->protect[p]) ? grp->size : 1;
+        }
+        for (int k = 0; k < r->n_layers; k++) { /* layer k is probe k */
+            WidthLayer *l = &r->layers[k];
+            if (!l->hidden || channel_groups_probe_units(cg, k, floor_kept) != l->units)
+                continue;
+            char why[300];
+            snprintf(why, sizeof why, "protected by '%s'", o->protect[p]);
+            l->hidden = false;
+            l->why = arena_strdup(g->arena, why);
+        }
+    }
+    free(floor_kept);
     return KDC_OK;
 }
 
-/* Checks what does not depend on channel bookkeeping: the op is known, the
- * chain enters by the data input, all other inputs are initializers, and
- * only the first output is used. */
-static Status check_path_node(const ShrinkPlan *p, const Node *n, int slot, Diag *d)
+static Status fill_report(const ChannelGroups *cg, const Graph *g, const StudentOptions *o, const int64_t *n_kept,
+                          double width, WidthReport *r)
 {
-    const char *label = shrink_node_label(n);
-    if (!is_known_on_chain(n))
-        return diag_error(d,
-                          "node '%s' (%s) is an op kdc's width shrink does not know; it handles chains of Conv, Gemm "
-                          "and MatMul layers with BatchNormalization, activations, pooling, Dropout, Flatten and "
-                          "Reshape between them",
-                          label, n->op_type);
-    if (n->n_inputs < op_table[n->op].min_inputs || n->n_outputs < 1)
-        return diag_error(d, "node '%s' (%s) has %d inputs and %d outputs, fewer than the op needs", label, n->op_type,
-                          n->n_inputs, n->n_outputs);
-    for (int j = 0; j < op_table[n->op].min_inputs; j++)
-        if (!n->inputs[j])
-            return diag_error(d, "node '%s' (%s) lacks required input %d", label, n->op_type, j);
-    if (slot != 0 && !is_elementwise_binary(n))
-        return diag_error(d, "node '%s' (%s) takes the chain as input %d; kdc's width shrink needs it as input 0",
-                          label, n->op_type, slot);
-    for (int j = 0; j < n->n_inputs; j++)
-        if (j != slot && n->inputs[j] && !n->inputs[j]->init)
-            return diag_error(d,
-                              "node '%s' (%s): input %d ('%s') is computed; kdc's width shrink needs it to be an "
-                              "initializer (run fold_constants first)",
-                              label, n->op_type, j, n->inputs[j]->name);
-    for (int k = 1; k < n->n_outputs; k++)
-        if (n->outputs[k] && graph_count_uses(p->g, n->outputs[k]) > 0)
-            return diag_error(d,
-                              "node '%s' (%s): output %d ('%s') is used; kdc's width shrink follows first outputs only",
-                              label, n->op_type, k, n->outputs[k]->name);
-    if (!n->outputs[0])
-        return diag_error(d, "node '%s' (%s) has no first output", label, n->op_type);
-    if (is_layer(n))
-        return check_layer_weights(n, d);
-    if (n->op == OP_BatchNormalization)
-        return check_batchnorm_params(n, d);
+    int n = channel_groups_probe_count(cg);
+    r->layers = arena_alloc(g->arena, (size_t)(n ? n : 1) * sizeof *r->layers);
+    r->n_layers = 0;
+    for (int k = 0; k < n; k++) {
+        const Value *v;
+        int axis;
+        channel_groups_probe(cg, k, &v, &axis);
+        const Node *node = v->producer;
+        WidthLayer *l = &r->layers[r->n_layers++];
+        *l = (WidthLayer){.name = node->name && *node->name ? node->name : v->name, .op_type = node->op_type};
+        l->hidden = channel_groups_probe_prunable(cg, k, &l->why);
+        l->units = channel_groups_probe_units(cg, k, NULL);
+        l->kept_units = channel_groups_probe_units(cg, k, n_kept);
+        channel_groups_node_cost(cg, node, NULL, &l->params, &l->macs);
+        channel_groups_node_cost(cg, node, n_kept, &l->kept_params, &l->kept_macs);
+    }
+    channel_groups_cost(cg, NULL, &r->params, &r->macs);
+    channel_groups_cost(cg, n_kept, &r->kept_params, &r->kept_macs);
+    r->width = width;
+    return mark_protected(cg, g, o, r);
+}
+
+/* ---- the pass ---- */
+
+static Status check_options(const StudentOptions *o, Diag *d)
+{
+    if (o->params > 0 && o->macs > 0)
+        return diag_error(d, "give one budget: params or macs, not both");
+    if (o->params < 0 || o->params > 1 || o->macs < 0 || o->macs > 1)
+        return diag_error(d, "a budget must be a fraction of the teacher in (0, 1]");
+    if (!(o->params > 0 || o->macs > 0) && !(o->width > 0 && o->width <= 1))
+        return diag_error(d, "width must be in (0, 1], got %g", o->width);
+    for (int k = 0; k < o->n_overrides; k++)
+        if (!(o->overrides[k].width > 0 && o->overrides[k].width <= 1))
+            return diag_error(d, "width for '%s' must be in (0, 1], got %g", o->overrides[k].pattern,
+                              o->overrides[k].width);
     return KDC_OK;
 }
 
-static Status walk_chain(ShrinkPlan *p, Diag *d)
+static Status choose_units(const ChannelGroups *cg, const StudentOptions *o, double *const *scores, int64_t **kept,
+                           int64_t *n_kept, double *width, Diag *d)
 {
-    const Graph *g = p->g;
-    p->path = malloc(((size_t)g->n_nodes + 1) * sizeof *p->path);
-    p->path_slot = malloc(((size_t)g->n_nodes + 1) * sizeof *p->path_slot);
-    p->path_shrinks = calloc((size_t)g->n_nodes + 1, sizeof *p->path_shrinks);
-    if (!p->path || !p->path_slot || !p->path_shrinks)
-        return diag_error(d, "out of memory");
-    for (Value *cur = p->input;;) {
-        int uses = graph_count_uses(g, cur), slot = 0;
-        if (uses == 1 && value_is_graph_output(g, cur))
-            return KDC_OK;
-        Node *next = sole_consumer(g, cur, &slot);
-        if (uses != 1 || !next)
-            return refuse_fork(g, cur, uses, d);
-        if (check_path_node(p, next, slot, d))
+    *width = o->width;
+    if (o->params > 0 || o->macs > 0) {
+        if (search_width(cg, o, n_kept, width, d))
             return KDC_ERR;
-        if (p->n_path == g->n_nodes) /* cannot happen in a topologically sorted graph */
-            return diag_error(d, "node '%s' (%s) is part of a cycle", shrink_node_label(next), next->op_type);
-        p->path[p->n_path] = next;
-        p->path_slot[p->n_path++] = slot;
-        cur = next->outputs[0];
+    } else {
+        counts_for(cg, o, o->width, n_kept);
     }
-}
-
-static int64_t layer_units(const Node *n)
-{
-    const Tensor *w = n->inputs[1]->init;
-    if (n->op == OP_Conv)
-        return w->dims[0];
-    if (n->op == OP_Gemm)
-        return node_attr_int(n, "transB", 0) ? w->dims[0] : w->dims[1];
-    return w->dims[1];
-}
-
-static Status collect_layers(ShrinkPlan *p, Diag *d)
-{
-    for (int i = 0; i < p->n_path; i++)
-        p->n_layers += is_layer(p->path[i]);
-    if (!p->n_layers)
-        return diag_error(d,
-                          "found no Conv, Gemm or MatMul layer between the graph input and output; nothing to shrink");
-    p->layers = calloc((size_t)p->n_layers, sizeof *p->layers);
-    if (!p->layers)
-        return diag_error(d, "out of memory");
-    for (int i = 0, k = 0; i < p->n_path; i++) {
-        if (!is_layer(p->path[i]))
-            continue;
-        p->layers[k].node = p->path[i];
-        p->layers[k].units = layer_units(p->path[i]);
-        p->layers[k].hidden = k < p->n_layers - 1;
-        k++;
+    for (int i = 0; i < channel_groups_count(cg); i++) {
+        kept[i] = malloc((size_t)n_kept[i] * sizeof **kept);
+        if (!kept[i] || pick_units(scores[i], channel_groups_get(cg, i)->size, n_kept[i], kept[i]))
+            return diag_error(d, "out of memory");
     }
     return KDC_OK;
 }
 
-static void plan_free(ShrinkPlan *p)
+Status pass_shrink_width_scored(Graph *g, const ChannelGroups *cg, const StudentOptions *o, double *const *scores_in,
+                                WidthReport *report, Diag *d)
 {
-    for (int i = 0; p->layers && i < p->n_layers; i++)
-        free(p->layers[i].kept);
-    free(p->layers);
-    free(p->path);
-    free(p->path_slot);
-    free(p->path_shrinks);
-    free(p->cuts);
-    free(p->edits);
+    int n = channel_groups_count(cg);
+    Status st = KDC_ERR;
+    double width = o->width;
+    double **own = scores_in ? NULL : alloc_scores(cg);
+    int64_t **kept = calloc((size_t)n + 1, sizeof *kept), *n_kept = calloc((size_t)n + 1, sizeof *n_kept);
+    if (check_options(o, d))
+        goto fail;
+    if (!kept || !n_kept || (!scores_in && !own)) {
+        diag_error(d, "out of memory");
+        goto fail;
+    }
+    if (!scores_in && weight_scores(cg, o, own, d))
+        goto fail;
+    if (choose_units(cg, o, scores_in ? scores_in : own, kept, n_kept, &width, d))
+        goto fail;
+    if (report && fill_report(cg, g, o, n_kept, width, report)) {
+        diag_error(d, "out of memory");
+        goto fail;
+    }
+    st = channel_groups_apply(g, cg, kept, n_kept, d);
+fail:
+    for (int i = 0; kept && i < n; i++)
+        free(kept[i]);
+    free(kept);
+    free(n_kept);
+    free_scores(own, n);
+    return st;
 }
 
 Status pass_shrink_width_report(Graph *g, const StudentOptions *o, WidthReport *report, Diag *d)
 {
-    ShrinkPlan p = {.g = g, .width = o->width};
-    Status st = KDC_ERR;
-    if (!(o->width > 0 && o->width <= 1)) {
-        diag_error(d, "student width %g is outside (0, 1]", o->width);
-        goto fail;
-    }
-    if (find_data_input(&p, d) || check_branches(&p, d) || walk_chain(&p, d) || collect_layers(&p, d) ||
-        shrink_plan_layout(&p, d) || shrink_rank_layers(&p, d))
-        goto fail;
-    if (shrink_apply(&p, d))
-        goto fail;
-    if (report)
-        shrink_fill_report(&p, report);
-    st = KDC_OK;
-fail:
-    plan_free(&p);
+    ChannelGroups *cg = NULL;
+    if (channel_groups_build_free(g, o->free_outputs, o->n_free_outputs, &cg, d))
+        return KDC_ERR;
+    Status st = pass_shrink_width_scored(g, cg, o, NULL, report, d);
+    channel_groups_free(cg);
     return st;
 }
 

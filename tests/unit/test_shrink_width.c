@@ -1,12 +1,18 @@
-/* test_shrink_width.c - unit tests of pass_shrink_width.
+/* test_shrink_width.c - unit tests of pass_shrink_width: the student computes
+ * what the teacher computes when the units it drops do not matter.
  *
  * The strongest check: a teacher whose to-be-dropped units are made
- * irrelevant (zero weights, zero bias, BatchNormalization mapping 0 to 0) must
- * give the same logits as its shrunk student. A small reference evaluator
- * (tests/unit/ref_eval.h) runs both on the same random input.
- * Also: kept units are the top-k by L1 norm with ties to the lower index,
- * Reshape targets are rewritten, width 1 changes nothing, and every refusal
- * leaves the graph exactly as it was (same printed IR) with the right message.
+ * irrelevant (zero in every weight that produces them, BatchNormalization
+ * mapping 0 to 0) must give the same outputs as its shrunk student, and the
+ * zero units must be the ones removed. Chains are run by the independent
+ * reference evaluator (tests/unit/ref_eval.h), the residual CNN (BN,
+ * depthwise conv, SE gate, Concat) and attention by the interpreter. Width 1
+ * leaves the graph and its outputs unchanged bit for bit. Also: kept units
+ * are the top-k by L1 norm with ties to the lower index, Reshape targets are
+ * rewritten, constant operands are sliced, and what the old chain-only pass
+ * refused is now shrunk or kept at full width, with the reason reported.
+ * Structure of the groups: test_channel_groups.c; options, budgets, report,
+ * zoo models: test_shrink_width_options.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,142 +21,55 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <math.h>
 
 #include <cmocka.h>
 
-#include "ir/ops.h"
-#include "passes/passes.h"
-#include "tests/unit/graph_build.h"
 #include "tests/unit/ref_eval.h"
-
-/* ---- graph building ---- */
-
-static char *weight_name(const char *layer, const char *part)
-{
-    static char buf[8][64];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s.%s", layer, part);
-    return buf[k];
-}
-
-static Value *conv(Graph *g, const char *name, Value *x, int64_t out_ch, int64_t in_ch, int64_t group)
-{
-    Value *w = gb_param(g, weight_name(name, "weight"), 4, (int64_t[]){out_ch, in_ch / group, 3, 3}, -1, 1);
-    Value *b = gb_param(g, weight_name(name, "bias"), 1, &out_ch, -1, 1);
-    Node *n = gb_node(g, "Conv", 13, name, 3, (Value *[]){x, w, b}, 1);
-    gb_set_ints(n, "pads", 4, (int64_t[]){1, 1, 1, 1});
-    gb_set_ints(n, "kernel_shape", 2, (int64_t[]){3, 3});
-    if (group != 1)
-        node_add_attr(n, "group", ATTR_INT)->i = group;
-    return n->outputs[0];
-}
-
-static Value *batchnorm(Graph *g, const char *name, Value *x, int64_t ch)
-{
-    Value *in[5] = {x, gb_param(g, weight_name(name, "scale"), 1, &ch, 0.5f, 1.5f),
-                    gb_param(g, weight_name(name, "B"), 1, &ch, -1, 1),
-                    gb_param(g, weight_name(name, "mean"), 1, &ch, -1, 1),
-                    gb_param(g, weight_name(name, "var"), 1, &ch, 0.5f, 1.5f)};
-    return gb_node(g, "BatchNormalization", 13, name, 5, in, 1)->outputs[0];
-}
+#include "tests/unit/width_models.h"
 
 static Value *maxpool(Graph *g, const char *name, Value *x)
 {
-    Node *n = gb_node(g, "MaxPool", 13, name, 1, &x, 1);
+    Node *n = gb_node(g, "MaxPool", WM_OPSET, name, 1, &x, 1);
     gb_set_ints(n, "kernel_shape", 2, (int64_t[]){2, 2});
     gb_set_ints(n, "strides", 2, (int64_t[]){2, 2});
     return n->outputs[0];
 }
 
-/* Gemm with B stored [units, features] (transB = 1, as PyTorch exports). */
-static Value *gemm(Graph *g, const char *name, Value *x, int64_t units, int64_t features)
-{
-    Value *w = gb_param(g, weight_name(name, "weight"), 2, (int64_t[]){units, features}, -1, 1);
-    Value *b = gb_param(g, weight_name(name, "bias"), 1, &units, -1, 1);
-    Node *n = gb_node(g, "Gemm", 13, name, 3, (Value *[]){x, w, b}, 1);
-    node_add_attr(n, "transB", ATTR_INT)->i = 1;
-    return n->outputs[0];
-}
-
-static Value *matmul_add(Graph *g, const char *name, Value *x, int64_t features, int64_t units)
-{
-    Value *w = gb_param(g, weight_name(name, "weight"), 2, (int64_t[]){features, units}, -1, 1);
-    Value *b = gb_param(g, weight_name(name, "bias"), 1, &units, -1, 1);
-    char mm[64];
-    snprintf(mm, sizeof mm, "%s_mm", name);
-    Value *y = gb_node(g, "MatMul", 13, mm, 2, (Value *[]){x, w}, 1)->outputs[0];
-    return gb_node(g, "Add", 13, name, 2, (Value *[]){y, b}, 1)->outputs[0];
-}
-
-static Value *find(Graph *g, const char *name)
-{
-    Value *v = graph_find_value(g, name);
-    assert_non_null(v);
-    return v;
-}
-
-/* Zeroes every entry of a float initializer whose index along axis is unit. */
-static void zero_unit(Graph *g, const char *name, int axis, int64_t unit)
-{
-    Tensor *t = find(g, name)->init;
-    int64_t inner = 1;
-    for (int i = axis + 1; i < t->rank; i++)
-        inner *= t->dims[i];
-    for (int64_t e = 0; e < tensor_numel(t); e++)
-        if ((e / inner) % t->dims[axis] == unit)
-            ((float *)t->data)[e] = 0;
-}
-
-static void infer(Model *m)
-{
-    Diag d = {{0}};
-    if (pass_infer_shapes(m->graph, &d) || ir_verify(m, &d))
-        fail_msg("%s", d.msg);
-}
-
-static char *print_ir(const Model *m)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ir_print(m, f);
-    fclose(f);
-    return text;
-}
-
-static void assert_dims(Graph *g, const char *name, int rank, const int64_t *dims)
-{
-    const Value *v = find(g, name);
-    assert_non_null(v->init);
-    assert_int_equal(v->init->rank, rank);
-    assert_int_equal(v->shape.rank, rank);
-    for (int i = 0; i < rank; i++) {
-        assert_int_equal(v->init->dims[i], dims[i]);
-        assert_int_equal(v->shape.dims[i].value, dims[i]);
-    }
-}
-
-static void assert_kept(const WidthLayer *l, const char *name, int64_t units, int64_t n, const int64_t *kept)
+static void assert_layer(const WidthLayer *l, const char *name, const char *op, int64_t units, int64_t kept)
 {
     assert_string_equal(l->name, name);
+    assert_string_equal(l->op_type, op);
     assert_int_equal(l->units, units);
-    assert_int_equal(l->kept_units, n);
-    for (int64_t i = 0; i < n; i++)
-        assert_int_equal(l->kept[i], kept[i]);
+    assert_int_equal(l->kept_units, kept);
 }
 
-static Status shrink(Model *m, double width, WidthReport *report, Diag *d)
+/* The student's `name` holds the teacher's entries at `kept` along `axis`. */
+static void assert_rows(const Model *teacher, const Model *student, const char *name, int axis, int64_t n,
+                        const int64_t *kept)
 {
-    StudentOptions o = {.width = width};
-    Status st = pass_shrink_width_report(m->graph, &o, report, d);
-    if (st == KDC_OK && ir_verify(m, d))
-        fail_msg("verify after shrink: %s", d->msg);
-    return st;
+    const int64_t *idx[IR_MAX_RANK] = {NULL};
+    int64_t counts[IR_MAX_RANK] = {0};
+    idx[axis] = kept;
+    counts[axis] = n;
+    wm_assert_selected(teacher->graph, student->graph, name, idx, counts);
 }
 
-/* ---- a CNN: (Conv+BN+Relu+MaxPool) x2 + Flatten + Gemm + Relu + Gemm ---- */
+/* A conv weight keeps output channels `out` and input channels `in`. */
+static void assert_conv(const Model *teacher, const Model *student, const char *name, const int64_t *out, int64_t n_out,
+                        const int64_t *in, int64_t n_in)
+{
+    wm_assert_selected(teacher->graph, student->graph, name, (const int64_t *[]){out, in, NULL, NULL},
+                       (int64_t[]){n_out, n_in, 0, 0});
+}
+
+static void ref_same_outputs(Model *teacher, Model *student, int rank, const int64_t *dims)
+{
+    Buf x = random_input(rank, dims);
+    assert_same_outputs(teacher->graph, student->graph, &x);
+    free(x.data);
+}
+
+/* ---- a chain CNN: (Conv+BN+Relu+MaxPool) x2 + Flatten + Gemm + Relu + Gemm ---- */
 
 static const int64_t cnn_drop1[] = {1, 3}, cnn_drop2[] = {0, 2, 5}, cnn_drop3[] = {1, 2, 6, 7};
 
@@ -159,28 +78,17 @@ static void cnn_build(Model *m, bool make_dropped_irrelevant)
     Graph *g = m->graph;
     gb_rng_seed(42);
     Value *x = gb_batch_input(g, "x", 4, (int64_t[]){2, 1, 8, 8});
-    x = maxpool(g, "pool1", gb_op1(g, "Relu", 13, "relu1", batchnorm(g, "bn1", conv(g, "conv1", x, 4, 1, 1), 4)));
-    x = maxpool(g, "pool2", gb_op1(g, "Relu", 13, "relu2", batchnorm(g, "bn2", conv(g, "conv2", x, 6, 4, 1), 6)));
-    x = gb_op1(g, "Flatten", 13, "flatten", x);
-    x = gb_op1(g, "Relu", 13, "relu3", gemm(g, "fc1", x, 8, 24));
-    gb_append_output(g, gemm(g, "fc2", x, 3, 8));
-    for (int i = 0; make_dropped_irrelevant && i < 2; i++) {
-        zero_unit(g, "conv1.weight", 0, cnn_drop1[i]);
-        zero_unit(g, "conv1.bias", 0, cnn_drop1[i]);
-        zero_unit(g, "bn1.B", 0, cnn_drop1[i]);
-        zero_unit(g, "bn1.mean", 0, cnn_drop1[i]);
+    x = maxpool(g, "pool1", wm_op1(g, "Relu", "relu1", wm_bn(g, "bn1", wm_conv(g, "conv1", x, 1, 4, 3, 1), 4)));
+    x = maxpool(g, "pool2", wm_op1(g, "Relu", "relu2", wm_bn(g, "bn2", wm_conv(g, "conv2", x, 4, 6, 3, 1), 6)));
+    x = wm_op1(g, "Flatten", "flatten", x);
+    x = wm_op1(g, "Relu", "relu3", wm_gemm(g, "fc1", x, 24, 8));
+    gb_append_output(g, wm_gemm(g, "fc2", x, 8, 3));
+    if (make_dropped_irrelevant) {
+        wm_zero_units(g, (const char *[]){"conv1"}, (const char *[]){"bn1"}, 1, cnn_drop1, 2);
+        wm_zero_units(g, (const char *[]){"conv2"}, (const char *[]){"bn2"}, 1, cnn_drop2, 3);
+        wm_zero_units(g, (const char *[]){"fc1"}, NULL, 1, cnn_drop3, 4);
     }
-    for (int i = 0; make_dropped_irrelevant && i < 3; i++) {
-        zero_unit(g, "conv2.weight", 0, cnn_drop2[i]);
-        zero_unit(g, "conv2.bias", 0, cnn_drop2[i]);
-        zero_unit(g, "bn2.B", 0, cnn_drop2[i]);
-        zero_unit(g, "bn2.mean", 0, cnn_drop2[i]);
-    }
-    for (int i = 0; make_dropped_irrelevant && i < 4; i++) {
-        zero_unit(g, "fc1.weight", 0, cnn_drop3[i]);
-        zero_unit(g, "fc1.bias", 0, cnn_drop3[i]);
-    }
-    infer(m);
+    wm_prepare(m);
 }
 
 static void test_cnn_student_matches_teacher(void **state)
@@ -190,30 +98,29 @@ static void test_cnn_student_matches_teacher(void **state)
     cnn_build(teacher, true);
     cnn_build(student, true);
     WidthReport r;
-    Diag d = {{0}};
-    if (shrink(student, 0.5, &r, &d))
-        fail_msg("%s", d.msg);
+    wm_shrink_width(student, 0.5, &r);
     Graph *g = student->graph;
     assert_int_equal(r.n_layers, 4);
-    assert_kept(&r.layers[0], "conv1", 4, 2, (int64_t[]){0, 2});
-    assert_kept(&r.layers[1], "conv2", 6, 3, (int64_t[]){1, 3, 4});
-    assert_kept(&r.layers[2], "fc1", 8, 4, (int64_t[]){0, 3, 4, 5});
-    assert_kept(&r.layers[3], "fc2", 3, 3, (int64_t[]){0, 1, 2});
+    assert_layer(&r.layers[0], "conv1", "Conv", 4, 2);
+    assert_layer(&r.layers[1], "conv2", "Conv", 6, 3);
+    assert_layer(&r.layers[2], "fc1", "Gemm", 8, 4);
+    assert_layer(&r.layers[3], "fc2", "Gemm", 3, 3);
     assert_false(r.layers[3].hidden);
-    assert_string_equal(r.layers[2].op_type, "Gemm");
-    assert_dims(g, "conv1.weight", 4, (int64_t[]){2, 1, 3, 3});
-    assert_dims(g, "bn1.var", 1, (int64_t[]){2});
-    assert_dims(g, "conv2.weight", 4, (int64_t[]){3, 2, 3, 3});
-    assert_dims(g, "fc1.weight", 2, (int64_t[]){4, 12});
-    assert_dims(g, "fc2.weight", 2, (int64_t[]){3, 4});
-    assert_dims(g, "fc2.bias", 1, (int64_t[]){3});
-    const Value *flat = find(g, "flatten_out");
+    assert_rows(teacher, student, "conv1.weight", 0, 2, (int64_t[]){0, 2});
+    assert_rows(teacher, student, "bn1.var", 0, 2, (int64_t[]){0, 2});
+    assert_conv(teacher, student, "conv2.weight", (int64_t[]){1, 3, 4}, 3, (int64_t[]){0, 2}, 2);
+    /* Flatten: each kept channel of conv2 brings its 2x2 block of fc1's inputs */
+    wm_assert_selected(
+        teacher->graph, g, "fc1.weight",
+        (const int64_t *[]){(int64_t[]){0, 3, 4, 5}, (int64_t[]){4, 5, 6, 7, 12, 13, 14, 15, 16, 17, 18, 19}},
+        (int64_t[]){4, 12});
+    assert_rows(teacher, student, "fc2.weight", 1, 4, (int64_t[]){0, 3, 4, 5});
+    wm_assert_dims(g, "fc2.bias", 1, (int64_t[]){3});
+    const Value *flat = wm_find(g, "flatten_out");
     assert_int_equal(flat->shape.dims[1].value, 12);
     assert_string_equal(flat->shape.dims[0].param, "N");
     assert_int_equal(g->n_inits, teacher->graph->n_inits);
-    Buf x = random_input(4, (int64_t[]){2, 1, 8, 8});
-    assert_same_outputs(teacher->graph, g, &x);
-    free(x.data);
+    ref_same_outputs(teacher, student, 4, (int64_t[]){2, 1, 8, 8});
     model_free(teacher);
     model_free(student);
 }
@@ -224,12 +131,10 @@ static void test_cnn_random_weights_shapes(void **state)
     (void)state;
     Model *m = model_new();
     cnn_build(m, false);
-    Diag d = {{0}};
-    if (shrink(m, 0.3, NULL, &d))
-        fail_msg("%s", d.msg);
-    assert_dims(m->graph, "conv1.weight", 4, (int64_t[]){1, 1, 3, 3}); /* round(1.2) = 1 */
-    assert_dims(m->graph, "conv2.weight", 4, (int64_t[]){2, 1, 3, 3}); /* round(1.8) = 2 */
-    assert_dims(m->graph, "fc1.weight", 2, (int64_t[]){2, 8});
+    wm_shrink_width(m, 0.3, NULL);
+    wm_assert_dims(m->graph, "conv1.weight", 4, (int64_t[]){1, 1, 3, 3}); /* round(1.2) = 1 */
+    wm_assert_dims(m->graph, "conv2.weight", 4, (int64_t[]){2, 1, 3, 3}); /* round(1.8) = 2 */
+    wm_assert_dims(m->graph, "fc1.weight", 2, (int64_t[]){2, 8});
     Buf x = random_input(4, (int64_t[]){2, 1, 8, 8});
     Buf y = evaluate(m->graph, &x);
     assert_int_equal(y.dims[1], 3);
@@ -245,19 +150,19 @@ static void mlp_build(Model *m)
     Graph *g = m->graph;
     gb_rng_seed(7);
     Value *x = gb_batch_input(g, "x", 2, (int64_t[]){2, 16});
-    x = gb_op1(g, "Relu", 13, "relu1", matmul_add(g, "l1", x, 16, 12));
-    x = gb_op1(g, "Tanh", 13, "tanh2", matmul_add(g, "l2", x, 12, 10));
-    gb_append_output(g, matmul_add(g, "l3", x, 10, 4));
+    x = wm_op1(g, "Relu", "relu1", wm_linear(g, "l1", x, 16, 12));
+    x = wm_op1(g, "Tanh", "tanh2", wm_linear(g, "l2", x, 12, 10));
+    gb_append_output(g, wm_linear(g, "l3", x, 10, 4));
     static const int64_t drop1[] = {0, 5, 6, 7, 8, 11}, drop2[] = {1, 3, 5, 7, 9};
     for (int i = 0; i < 6; i++) {
-        zero_unit(g, "l1.weight", 1, drop1[i]);
-        zero_unit(g, "l1.bias", 0, drop1[i]);
+        wm_zero_unit(g, "l1.weight", 1, drop1[i]);
+        wm_zero_unit(g, "l1.bias", 0, drop1[i]);
     }
     for (int i = 0; i < 5; i++) {
-        zero_unit(g, "l2.weight", 1, drop2[i]);
-        zero_unit(g, "l2.bias", 0, drop2[i]);
+        wm_zero_unit(g, "l2.weight", 1, drop2[i]);
+        wm_zero_unit(g, "l2.bias", 0, drop2[i]);
     }
-    infer(m);
+    wm_prepare(m);
 }
 
 static void test_mlp_student_matches_teacher(void **state)
@@ -267,38 +172,37 @@ static void test_mlp_student_matches_teacher(void **state)
     mlp_build(teacher);
     mlp_build(student);
     WidthReport r;
-    Diag d = {{0}};
-    if (shrink(student, 0.5, &r, &d))
-        fail_msg("%s", d.msg);
+    wm_shrink_width(student, 0.5, &r);
     assert_int_equal(r.n_layers, 3);
-    assert_kept(&r.layers[0], "l1_mm", 12, 6, (int64_t[]){1, 2, 3, 4, 9, 10});
-    assert_kept(&r.layers[1], "l2_mm", 10, 5, (int64_t[]){0, 2, 4, 6, 8});
-    assert_string_equal(r.layers[0].op_type, "MatMul");
-    assert_dims(student->graph, "l1.weight", 2, (int64_t[]){16, 6});
-    assert_dims(student->graph, "l1.bias", 1, (int64_t[]){6});
-    assert_dims(student->graph, "l2.weight", 2, (int64_t[]){6, 5});
-    assert_dims(student->graph, "l3.weight", 2, (int64_t[]){5, 4});
-    assert_dims(student->graph, "l3.bias", 1, (int64_t[]){4});
-    Buf x = random_input(2, (int64_t[]){2, 16});
-    assert_same_outputs(teacher->graph, student->graph, &x);
-    free(x.data);
+    assert_layer(&r.layers[0], "l1", "MatMul", 12, 6);
+    assert_layer(&r.layers[1], "l2", "MatMul", 10, 5);
+    const int64_t kept1[] = {1, 2, 3, 4, 9, 10}, kept2[] = {0, 2, 4, 6, 8};
+    assert_rows(teacher, student, "l1.weight", 1, 6, kept1);
+    assert_rows(teacher, student, "l1.bias", 0, 6, kept1);
+    wm_assert_selected(teacher->graph, student->graph, "l2.weight", (const int64_t *[]){kept1, kept2},
+                       (int64_t[]){6, 5});
+    assert_rows(teacher, student, "l3.weight", 0, 5, kept2);
+    wm_assert_dims(student->graph, "l3.bias", 1, (int64_t[]){4});
+    ref_same_outputs(teacher, student, 2, (int64_t[]){2, 16});
     model_free(teacher);
     model_free(student);
 }
 
 /* ---- ranking ---- */
 
-/* One hidden Gemm (B [K=2, N=4], transB 0) with unit L1 norms 2, 5, 2, 5. */
+/* One hidden Gemm (B [K=2, N=4], transB 0) with unit L1 norms 2, 5, 2, 5;
+ * the next layer reads every unit alike (its rows are equal), so only the
+ * hidden weights decide. */
 static void ranking_build(Model *m)
 {
     Graph *g = m->graph;
     Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 2});
-    Value *w = gb_init(g, "w", DT_FLOAT, 2, (int64_t[]){2, 4});
-    memcpy(w->init->data, (float[]){1, -2, 1, 3, -1, 3, 1, -2}, 8 * sizeof(float));
-    Value *h = gb_node(g, "Gemm", 13, "hidden", 2, (Value *[]){x, w}, 1)->outputs[0];
-    Value *w2 = gb_param(g, "w2", 2, (int64_t[]){4, 3}, -1, 1);
-    gb_append_output(g, gb_node(g, "Gemm", 13, "out", 2, (Value *[]){h, w2}, 1)->outputs[0]);
-    infer(m);
+    Value *w = gb_init_copy(g, "w", DT_FLOAT, 2, (int64_t[]){2, 4}, (float[]){1, -2, 1, 3, -1, 3, 1, -2});
+    Value *h = gb_node(g, "Gemm", WM_OPSET, "hidden", 2, (Value *[]){x, w}, 1)->outputs[0];
+    Value *w2 =
+        gb_init_copy(g, "w2", DT_FLOAT, 2, (int64_t[]){4, 3}, (float[]){1, -1, 1, 1, -1, 1, 1, -1, 1, 1, -1, 1});
+    gb_append_output(g, gb_node(g, "Gemm", WM_OPSET, "out", 2, (Value *[]){h, w2}, 1)->outputs[0]);
+    wm_prepare(m);
 }
 
 static void test_ranking_top_k_by_l1_ties_to_lower_index(void **state)
@@ -310,73 +214,63 @@ static void test_ranking_top_k_by_l1_ties_to_lower_index(void **state)
         int64_t kept[4];
     } cases[] = {{0.5, 2, {1, 3}}, {0.25, 1, {1}}, {0.75, 3, {0, 1, 3}}, {0.1, 1, {1}}, {1.0, 4, {0, 1, 2, 3}}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        Model *m = model_new();
+        Model *teacher = model_new(), *m = model_new();
+        ranking_build(teacher);
         ranking_build(m);
         WidthReport r;
-        Diag d = {{0}};
-        if (shrink(m, cases[i].width, &r, &d))
-            fail_msg("%s", d.msg);
-        assert_kept(&r.layers[0], "hidden", 4, cases[i].n, cases[i].kept);
-        assert_dims(m->graph, "w2", 2, (int64_t[]){cases[i].n, 3});
-        const float *w = find(m->graph, "w")->init->data;
-        assert_float_equal(w[0], -2.0f + (cases[i].kept[0] != 1) * 3.0f, 0); /* first kept column, row 0 */
+        wm_shrink_width(m, cases[i].width, &r);
+        assert_layer(&r.layers[0], "hidden", "Gemm", 4, cases[i].n);
+        assert_rows(teacher, m, "w", 1, cases[i].n, cases[i].kept);
+        assert_rows(teacher, m, "w2", 0, cases[i].n, cases[i].kept);
+        model_free(teacher);
         model_free(m);
     }
 }
 
 /* ---- Reshape between Conv and Gemm, including PyTorch's view(N, -1) ---- */
 
-static void reshape_build(Model *m, const int64_t *target, bool via_shape_chain, bool fold)
+static void reshape_build(Model *m, const int64_t *target, bool fold)
 {
     Graph *g = m->graph;
     gb_rng_seed(99);
     Value *x = gb_batch_input(g, "x", 4, (int64_t[]){2, 2, 4, 4});
-    Value *c = gb_op1(g, "Relu", 13, "relu1", conv(g, "conv1", x, 4, 2, 1));
+    Value *c = wm_op1(g, "Relu", "relu1", wm_conv(g, "conv1", x, 2, 4, 3, 1));
     Value *shape;
-    if (via_shape_chain) {
-        Value *s = gb_op1(g, "Shape", 13, "shape", c);
-        Value *i0 = gb_ints(g, "i0", 1, (int64_t[]){0});
-        Value *n = gb_node(g, "Gather", 13, "gather", 2, (Value *[]){s, i0}, 1)->outputs[0];
-        shape = gb_node(g, "Concat", 13, "cat", 2, (Value *[]){n, gb_ints(g, "m1", 1, (int64_t[]){-1})}, 1)->outputs[0];
-        node_add_attr(shape->producer, "axis", ATTR_INT)->i = 0;
+    if (!target) { /* Concat(Shape(c)[0], -1) */
+        Value *s = wm_op1(g, "Shape", "shape", c);
+        Value *n = wm_op2(g, "Gather", "gather", s, gb_ints(g, "i0", 1, (int64_t[]){0}));
+        shape = wm_concat(g, "cat", 2, (Value *[]){n, gb_ints(g, "m1", 1, (int64_t[]){-1})}, 0);
     } else {
         shape = gb_ints(g, "target", 2, target);
     }
-    Value *flat = gb_node(g, "Reshape", 13, "view", 2, (Value *[]){c, shape}, 1)->outputs[0];
-    Value *w = gb_param(g, "fc.weight", 2, (int64_t[]){64, 5}, -1, 1);
-    gb_append_output(g, gb_node(g, "Gemm", 13, "fc", 2, (Value *[]){flat, w}, 1)->outputs[0]);
+    Value *flat = wm_op2(g, "Reshape", "view", c, shape);
+    Value *w = wm_weight(g, "fc.weight", 2, (int64_t[]){64, 5}, 64);
+    gb_append_output(g, wm_op2(g, "Gemm", "fc", flat, w));
     for (int i = 0; i < 4; i += 2) {
-        zero_unit(g, "conv1.weight", 0, i);
-        zero_unit(g, "conv1.bias", 0, i);
+        wm_zero_unit(g, "conv1.weight", 0, i);
+        wm_zero_unit(g, "conv1.bias", 0, i);
     }
-    infer(m);
-    if (via_shape_chain && fold) {
-        Diag d = {{0}};
-        if (pass_fold_constants(g, &d) || pass_eliminate_dead(g, &d))
-            fail_msg("%s", d.msg);
-        infer(m);
-    }
+    Diag d = {{0}};
+    if (fold)
+        wm_prepare(m);
+    else if (pass_infer_shapes(g, &d))
+        fail_msg("%s", d.msg);
 }
 
-static void check_reshape_student(const int64_t *target, bool via_shape_chain, const int64_t *want)
+static void check_reshape_student(const int64_t *target, const int64_t *want)
 {
     Model *teacher = model_new(), *student = model_new();
-    reshape_build(teacher, target, via_shape_chain, true);
-    reshape_build(student, target, via_shape_chain, true);
-    Diag d = {{0}};
-    if (shrink(student, 0.5, NULL, &d))
-        fail_msg("%s", d.msg);
+    reshape_build(teacher, target, true);
+    reshape_build(student, target, true);
+    wm_shrink_width(student, 0.5, NULL);
     Graph *g = student->graph;
-    const Node *view = find(g, "view_out")->producer;
-    const Tensor *s = view->inputs[1]->init;
-    assert_non_null(s);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(tensor_get_int(s, i), want[i]);
-    assert_dims(g, "fc.weight", 2, (int64_t[]){32, 5});
-    assert_int_equal(find(g, "view_out")->shape.dims[1].value, 32);
-    Buf x = random_input(4, (int64_t[]){2, 2, 4, 4});
-    assert_same_outputs(teacher->graph, g, &x);
-    free(x.data);
+    wm_assert_ints(wm_find(g, "view_out")->producer, 1, 2, want);
+    int64_t rows[32];
+    for (int i = 0; i < 32; i++) /* channels 1 and 3, 16 positions each */
+        rows[i] = (i / 16 * 2 + 1) * 16 + i % 16;
+    assert_rows(teacher, student, "fc.weight", 0, 32, rows);
+    assert_int_equal(wm_find(g, "view_out")->shape.dims[1].value, 32);
+    ref_same_outputs(teacher, student, 4, (int64_t[]){2, 2, 4, 4});
     model_free(teacher);
     model_free(student);
 }
@@ -384,9 +278,9 @@ static void check_reshape_student(const int64_t *target, bool via_shape_chain, c
 static void test_reshape_targets(void **state)
 {
     (void)state;
-    check_reshape_student((int64_t[]){0, 64}, false, (int64_t[]){0, 32});
-    check_reshape_student((int64_t[]){-1, 64}, false, (int64_t[]){-1, 32});
-    check_reshape_student(NULL, true, (int64_t[]){0, -1});
+    check_reshape_student((int64_t[]){0, 64}, (int64_t[]){0, 32});
+    check_reshape_student((int64_t[]){-1, 64}, (int64_t[]){-1, 32});
+    check_reshape_student(NULL, (int64_t[]){0, -1});
 }
 
 /* ---- per-channel constant operands between layers ---- */
@@ -396,20 +290,20 @@ static void const_ops_build(Model *m)
     Graph *g = m->graph;
     gb_rng_seed(5);
     Value *x = gb_batch_input(g, "x", 4, (int64_t[]){2, 2, 4, 4});
-    Value *y = conv(g, "conv1", x, 4, 2, 1);
+    Value *y = wm_conv(g, "conv1", x, 2, 4, 3, 1);
     Value *scale = gb_param(g, "scale", 4, (int64_t[]){1, 4, 1, 1}, 0.5f, 1.5f);
     Value *shift = gb_param(g, "shift", 3, (int64_t[]){4, 1, 1}, -1, 1);
     Value *gain = gb_param(g, "gain", 1, (int64_t[]){1}, 0.5f, 1.5f);
-    y = gb_node(g, "Mul", 13, "mul_scale", 2, (Value *[]){y, scale}, 1)->outputs[0];
-    y = gb_node(g, "Add", 13, "add_shift", 2, (Value *[]){shift, y}, 1)->outputs[0];
-    y = gb_node(g, "Mul", 13, "mul_gain", 2, (Value *[]){y, gain}, 1)->outputs[0];
-    gb_append_output(g, conv(g, "conv2", gb_op1(g, "Relu", 13, "relu", y), 3, 4, 1));
+    y = wm_op2(g, "Mul", "mul_scale", y, scale);
+    y = wm_op2(g, "Add", "add_shift", shift, y);
+    y = wm_op2(g, "Mul", "mul_gain", y, gain);
+    gb_append_output(g, wm_conv(g, "conv2", wm_op1(g, "Relu", "relu", y), 4, 3, 3, 1));
     for (int u = 1; u < 4; u += 2) {
-        zero_unit(g, "conv1.weight", 0, u);
-        zero_unit(g, "conv1.bias", 0, u);
-        zero_unit(g, "shift", 0, u);
+        wm_zero_unit(g, "conv1.weight", 0, u);
+        wm_zero_unit(g, "conv1.bias", 0, u);
+        wm_zero_unit(g, "shift", 0, u);
     }
-    infer(m);
+    wm_prepare(m);
 }
 
 static void test_constant_operands_are_sliced(void **state)
@@ -418,205 +312,288 @@ static void test_constant_operands_are_sliced(void **state)
     Model *teacher = model_new(), *student = model_new();
     const_ops_build(teacher);
     const_ops_build(student);
-    Diag d = {{0}};
-    if (shrink(student, 0.5, NULL, &d))
-        fail_msg("%s", d.msg);
-    Graph *g = student->graph;
-    assert_dims(g, "scale", 4, (int64_t[]){1, 2, 1, 1});
-    assert_dims(g, "shift", 3, (int64_t[]){2, 1, 1});
-    assert_dims(g, "gain", 1, (int64_t[]){1});
-    assert_dims(g, "conv2.weight", 4, (int64_t[]){3, 2, 3, 3});
-    Buf x = random_input(4, (int64_t[]){2, 2, 4, 4});
-    assert_same_outputs(teacher->graph, g, &x);
-    free(x.data);
+    wm_shrink_width(student, 0.5, NULL);
+    const int64_t kept[] = {0, 2};
+    assert_rows(teacher, student, "scale", 1, 2, kept);
+    assert_rows(teacher, student, "shift", 0, 2, kept);
+    wm_assert_dims(student->graph, "gain", 1, (int64_t[]){1});
+    assert_rows(teacher, student, "conv2.weight", 1, 2, kept);
+    ref_same_outputs(teacher, student, 4, (int64_t[]){2, 2, 4, 4});
     model_free(teacher);
     model_free(student);
 }
 
-/* ---- width 1 and refusals: the graph must be left exactly as it was ---- */
+/* ---- width 1: nothing changes, bit for bit ---- */
+
+static void check_width_one(void (*build)(Model *))
+{
+    Model *teacher = model_new(), *m = model_new();
+    build(teacher);
+    build(m);
+    char *before = wm_print(m);
+    WidthReport r;
+    wm_shrink_width(m, 1.0, &r);
+    char *after = wm_print(m);
+    assert_string_equal(before, after);
+    assert_true(r.n_layers > 0);
+    for (int i = 0; i < r.n_layers; i++) {
+        assert_int_equal(r.layers[i].kept_units, r.layers[i].units);
+        assert_int_equal(r.layers[i].kept_params, r.layers[i].params);
+    }
+    assert_int_equal(m->graph->n_inits, teacher->graph->n_inits);
+    for (int i = 0; i < m->graph->n_inits; i++) {
+        const Tensor *t = wm_find(teacher->graph, m->graph->inits[i]->name)->init, *s = m->graph->inits[i]->init;
+        assert_int_equal(s->nbytes, t->nbytes);
+        assert_memory_equal(s->data, t->data, t->nbytes);
+    }
+    wm_assert_same_outputs(teacher->graph, m->graph, 3, 0);
+    free(before);
+    free(after);
+    model_free(teacher);
+    model_free(m);
+}
+
+static void cnn_build_random(Model *m)
+{
+    cnn_build(m, false);
+}
+
+static void rescnn8(Model *m)
+{
+    wm_rescnn(m, 8, false);
+}
+
+static void attention(Model *m)
+{
+    wm_attention(m, 4, 4, 3);
+}
 
 static void test_width_one_changes_nothing(void **state)
 {
     (void)state;
-    Model *m = model_new();
-    cnn_build(m, false);
-    char *before = print_ir(m);
+    check_width_one(rescnn8);
+    check_width_one(attention);
+    check_width_one(cnn_build_random);
+}
+
+/* ---- zero channels are removed, and the outputs stay ---- */
+
+static void test_zero_channels_removed_residual_cnn(void **state)
+{
+    (void)state;
+    Model *teacher = model_new(), *m = model_new();
+    wm_rescnn(teacher, 8, true);
+    wm_rescnn(m, 8, true);
     WidthReport r;
-    Diag d = {{0}};
-    if (shrink(m, 1.0, &r, &d))
-        fail_msg("%s", d.msg);
-    char *after = print_ir(m);
-    assert_string_equal(before, after);
+    wm_shrink_width(m, 0.5, &r);
+    int64_t a[8], b[8], s[4], d[6], e[8], cat[14];
+    int64_t na = wm_complement(wm_drop_a, 4, 8, a), nb = wm_complement(wm_drop_b, 4, 8, b);
+    int64_t ns = wm_complement(wm_drop_s, 2, 4, s), nd = wm_complement(wm_drop_d, 3, 6, d);
+    int64_t ne = wm_complement(wm_drop_e, 4, 8, e);
+    const char *group_a[] = {"stem.weight", "stem.bias", "stem_bn.scale", "b2.bias",
+                             "b2_bn.var",   "dw.weight", "dw_bn.mean",    "se2.bias"};
+    for (size_t i = 0; i < sizeof group_a / sizeof *group_a; i++)
+        assert_rows(teacher, m, group_a[i], 0, na, a);
+    assert_conv(teacher, m, "b1.weight", b, nb, a, na);
+    assert_conv(teacher, m, "b2.weight", a, na, b, nb);
+    assert_conv(teacher, m, "se1.weight", s, ns, a, na);
+    assert_conv(teacher, m, "se2.weight", a, na, s, ns);
+    assert_conv(teacher, m, "side.weight", d, nd, a, na);
+    for (int64_t i = 0; i < na + nd; i++) /* the head conv reads Concat(gated, side) */
+        cat[i] = i < na ? a[i] : 8 + d[i - na];
+    assert_conv(teacher, m, "head.weight", e, ne, cat, na + nd);
+    assert_rows(teacher, m, "fc.weight", 1, ne, e);
+    assert_int_equal(node_attr_int(wm_node(m->graph, "dw"), "group", 0), na);
     for (int i = 0; i < r.n_layers; i++)
-        assert_int_equal(r.layers[i].kept_units, r.layers[i].units);
-    free(before);
-    free(after);
+        assert_true(r.layers[i].kept_units < r.layers[i].units || !strcmp(r.layers[i].name, "fc"));
+    wm_assert_same_outputs(teacher->graph, m->graph, 2, 1e-5f);
+    model_free(teacher);
     model_free(m);
 }
 
-static void expect_refusal(Model *m, double width, const char *message)
+/* LayerNormalization over the residual stream: removing stream channels
+ * changes its statistics, so the student only has to run; keeping the
+ * stream (protect "inp") and dropping zero hidden units keeps the outputs. */
+static void test_mlp_residual_layernorm(void **state)
 {
-    char *before = print_ir(m);
-    Diag d = {{0}};
-    assert_int_equal(shrink(m, width, NULL, &d), KDC_ERR);
-    assert_string_equal(d.msg, message);
-    char *after = print_ir(m);
+    (void)state;
+    static const int64_t drop[] = {0, 3, 4, 6, 9, 10, 13, 15};
+    Model *teacher = model_new(), *m = model_new();
+    wm_mlp_ln(teacher, 8, drop);
+    wm_mlp_ln(m, 8, drop);
+    wm_shrink_width(m, 0.5, NULL);
+    wm_assert_dims(m->graph, "inp.weight", 2, (int64_t[]){8, 4});
+    wm_assert_dims(m->graph, "ln1.scale", 1, (int64_t[]){4});
+    wm_assert_dims(m->graph, "fc1.weight", 2, (int64_t[]){4, 8});
+    wm_assert_dims(m->graph, "fc2.weight", 2, (int64_t[]){8, 4});
+    wm_assert_dims(m->graph, "ln2.B", 1, (int64_t[]){4});
+    wm_assert_dims(m->graph, "out.weight", 2, (int64_t[]){4, 3});
+    WmOut y;
+    assert_int_equal(wm_run(m->graph, 2, 9, &y, 1), 1);
+    assert_int_equal(y.shape.dims[0].value, 2);
+    assert_int_equal(y.shape.dims[1].value, 3);
+    wm_free_outs(&y, 1);
+    model_free(m);
+
+    m = model_new();
+    wm_mlp_ln(m, 8, drop);
+    StudentOptions o = {.width = 0.5, .protect = (const char *[]){"inp"}, .n_protect = 1};
+    wm_shrink_ok(m, &o, NULL);
+    int64_t kept[16];
+    int64_t n = wm_complement(drop, 8, 16, kept);
+    assert_rows(teacher, m, "fc1.weight", 1, n, kept);
+    assert_rows(teacher, m, "fc2.weight", 0, n, kept);
+    wm_assert_dims(m->graph, "ln1.scale", 1, (int64_t[]){8});
+    wm_assert_same_outputs(teacher->graph, m->graph, 2, 1e-5f);
+    model_free(teacher);
+    model_free(m);
+}
+
+/* ---- what the chain-only pass refused ---- */
+
+/* Residuals, Concat, depthwise convs and unknown ops: test_channel_groups.c. */
+
+/* Shrinks m at `width`: the printed graph must not change. */
+static void expect_unchanged(Model *m, double width, WidthReport *r)
+{
+    char *before = wm_print(m);
+    wm_shrink_width(m, width, r);
+    char *after = wm_print(m);
     assert_string_equal(before, after);
     free(before);
     free(after);
+}
+
+/* conv1 -> relu1 = output, relu1 -> conv2 = output: nothing may change */
+static void test_fork_to_an_output_keeps_full_width(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
+    Value *r = wm_op1(g, "Relu", "relu1", wm_conv(g, "conv1", x, 2, 4, 3, 1));
+    gb_append_output(g, wm_conv(g, "conv2", r, 4, 2, 3, 1));
+    gb_append_output(g, r);
+    wm_prepare(m);
+    WidthReport rep;
+    expect_unchanged(m, 0.5, &rep);
+    assert_int_equal(rep.n_layers, 2);
+    assert_false(rep.layers[0].hidden);
+    assert_string_equal(rep.layers[0].why, "output 'relu1_out' keeps the teacher's shape");
     model_free(m);
 }
 
-#define CHAIN_ONLY "kdc's width shrink handles plain chains only so far"
-
-/* conv1 -> relu1 -> conv2 -> add_3(relu1, conv2) -> conv3 */
-static void test_refuses_residual(void **state)
+/* fc1 -> Dropout (its mask is an output) -> fc2 */
+static void test_used_dropout_mask_keeps_full_width(void **state)
 {
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
-    Value *r = gb_op1(g, "Relu", 13, "relu1", conv(g, "conv1", x, 4, 2, 1));
-    Value *y = conv(g, "conv2", r, 4, 4, 1);
-    Value *sum = gb_node(g, "Add", 13, "add_3", 2, (Value *[]){r, y}, 1)->outputs[0];
-    gb_append_output(g, conv(g, "conv3", sum, 2, 4, 1));
-    infer(m);
-    expect_refusal(m, 0.5, "node 'add_3' (Add) joins two computed branches (a residual connection); " CHAIN_ONLY);
-}
-
-static void test_refuses_concat(void **state)
-{
-    (void)state;
-    Model *m = model_new();
-    Graph *g = m->graph;
-    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
-    Value *a = conv(g, "conv1", x, 4, 2, 1);
-    Value *cat = gb_node(g, "Concat", 13, "cat", 2, (Value *[]){a, a}, 1)->outputs[0];
-    node_add_attr(cat->producer, "axis", ATTR_INT)->i = 1;
-    gb_append_output(g, conv(g, "conv2", cat, 2, 8, 1));
-    infer(m);
-    expect_refusal(m, 0.5, "node 'cat' (Concat) concatenates computed values; " CHAIN_ONLY);
-}
-
-static void test_refuses_depthwise(void **state)
-{
-    (void)state;
-    Model *m = model_new();
-    Graph *g = m->graph;
-    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
-    Value *a = conv(g, "conv1", x, 4, 2, 1);
-    Value *dw = conv(g, "dw", a, 4, 4, 4);
-    gb_append_output(g, conv(g, "conv3", dw, 2, 4, 1));
-    infer(m);
-    expect_refusal(m, 0.5,
-                   "node 'dw' (Conv) is a grouped or depthwise convolution (group 4); kdc's width shrink handles "
-                   "group 1 only so far");
-}
-
-static void test_refuses_fork(void **state)
-{
-    (void)state;
-    Model *m = model_new();
-    Graph *g = m->graph;
-    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
-    Value *r = gb_op1(g, "Relu", 13, "relu1", conv(g, "conv1", x, 4, 2, 1));
-    gb_append_output(g, conv(g, "conv2", r, 2, 4, 1));
-    gb_append_output(g, r);
-    infer(m);
-    expect_refusal(m, 0.5, "node 'relu1' (Relu): its output 'relu1_out' is used 2 times (a fork); " CHAIN_ONLY);
-}
-
-static void test_refuses_unknown_op(void **state)
-{
-    (void)state;
-    Model *m = model_new();
-    Graph *g = m->graph;
-    Value *x = gb_batch_input(g, "x", 4, (int64_t[]){1, 2, 4, 4});
-    Value *l = gb_op1(g, "LRN", 13, "lrn", conv(g, "conv1", x, 4, 2, 1));
-    gb_append_output(g, conv(g, "conv2", l, 2, 4, 1));
-    infer(m);
-    expect_refusal(m, 0.5,
-                   "node 'lrn' (LRN) is an op kdc's width shrink does not know; it handles chains of Conv, Gemm and "
-                   "MatMul layers with BatchNormalization, activations, pooling, Dropout, Flatten and Reshape "
-                   "between them");
-}
-
-static void test_refuses_softmax_between_layers(void **state)
-{
-    (void)state;
-    Model *m = model_new();
-    Graph *g = m->graph;
-    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
-    Value *h = gb_op1(g, "Softmax", 13, "sm", gemm(g, "fc1", x, 6, 4));
-    gb_append_output(g, gemm(g, "fc2", h, 2, 6));
-    infer(m);
-    expect_refusal(m, 0.5,
-                   "node 'sm' (Softmax) rearranges the channels of layer 'fc1' in a way kdc's width shrink cannot "
-                   "follow");
-}
-
-static void test_refuses_unfolded_view(void **state)
-{
-    (void)state;
-    Model *m = model_new();
-    reshape_build(m, NULL, true, false);
-    expect_refusal(m, 0.5,
-                   "node 'shape' (Shape) reads the shape of 'relu1_out' at run time; run fold_constants and "
-                   "eliminate_dead first so that kdc's width shrink sees a plain chain");
-}
-
-static void test_refuses_used_dropout_mask(void **state)
-{
-    (void)state;
-    Model *m = model_new();
-    Graph *g = m->graph;
-    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){1, 4});
-    Value *h = gemm(g, "fc1", x, 6, 4);
-    Node *drop = graph_add_node(g, "Dropout", "", 1, 2);
-    drop->name = "drop";
-    drop->inputs[0] = h;
+    Value *h = wm_gemm(g, "fc1", gb_batch_input(g, "x", 2, (int64_t[]){1, 4}), 4, 6);
+    Node *drop = gb_node_bare(g, "Dropout", WM_OPSET, "drop", 1, &h, 2);
     node_set_output(drop, 0, graph_add_value(g, "dropped", NULL));
     node_set_output(drop, 1, graph_add_value(g, "mask", NULL));
-    op_bind(drop);
-    gb_append_output(g, gemm(g, "fc2", drop->outputs[0], 2, 6));
+    gb_append_output(g, wm_gemm(g, "fc2", drop->outputs[0], 6, 2));
     gb_append_output(g, drop->outputs[1]);
-    infer(m);
-    expect_refusal(m, 0.5,
-                   "node 'drop' (Dropout): output 1 ('mask') is used; kdc's width shrink follows first outputs only");
+    wm_prepare(m);
+    WidthReport r;
+    wm_shrink_width(m, 0.5, &r);
+    assert_false(r.layers[0].hidden);
+    assert_string_equal(r.layers[0].why, "output 'mask' keeps the teacher's shape");
+    wm_assert_dims(g, "fc1.weight", 2, (int64_t[]){6, 4});
+    model_free(m);
 }
 
-static void test_refuses_weight_on_the_left(void **state)
+/* Softmax over a layer's units is followed (like LayerNormalization, the
+ * student normalizes over fewer units). */
+static void test_softmax_between_layers_is_followed(void **state)
 {
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    Value *x = gb_batch_input(g, "x", 2, (int64_t[]){4, 3});
+    Value *h = wm_op1(g, "Softmax", "sm", wm_gemm(g, "fc1", gb_batch_input(g, "x", 2, (int64_t[]){1, 4}), 4, 6));
+    gb_append_output(g, wm_gemm(g, "fc2", h, 6, 2));
+    wm_prepare(m);
+    wm_shrink_width(m, 0.5, NULL);
+    wm_assert_dims(g, "fc1.weight", 2, (int64_t[]){3, 4});
+    wm_assert_dims(g, "fc2.weight", 2, (int64_t[]){2, 3});
+    WmOut y;
+    assert_int_equal(wm_run(g, 2, 1, &y, 1), 1);
+    wm_free_outs(&y, 1);
+    model_free(m);
+}
+
+/* fc0 -> MatMul(w, h): a weight on the left mixes rows, and the columns it
+ * passes on are not followed. */
+static void test_weight_on_the_left_keeps_what_it_reads(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    Graph *g = m->graph;
+    Value *h = wm_gemm(g, "fc0", gb_input(g, "x", DT_FLOAT, 2, (int64_t[]){4, 3}), 3, 6);
     Value *w = gb_param(g, "w", 2, (int64_t[]){5, 4}, -1, 1);
-    Value *h = gb_node(g, "MatMul", 13, "mm", 2, (Value *[]){w, x}, 1)->outputs[0];
-    gb_append_output(g, gemm(g, "fc", h, 2, 3));
-    infer(m);
-    expect_refusal(m, 0.5, "node 'mm' (MatMul) takes the chain as input 1; kdc's width shrink needs it as input 0");
+    gb_append_output(g, wm_gemm(g, "fc", wm_op2(g, "MatMul", "mm", w, h), 6, 2));
+    wm_prepare(m);
+    WidthReport r;
+    wm_shrink_width(m, 0.5, &r);
+    assert_string_equal(r.layers[0].name, "fc0");
+    assert_false(r.layers[0].hidden);
+    assert_string_equal(r.layers[0].why, "MatMul 'mm' reads these channels and kdc's width analysis does not follow "
+                                         "this op");
+    model_free(m);
 }
 
-static void test_refuses_no_layer(void **state)
+/* Shape(x)[0] -> Concat(-1) -> Reshape, not folded: the Reshape's target is
+ * computed, so it keeps what it reads; folded, it shrinks (test_reshape_targets). */
+static void test_unfolded_view_keeps_full_width(void **state)
+{
+    (void)state;
+    Model *m = model_new();
+    reshape_build(m, NULL, false);
+    WidthReport r;
+    wm_shrink_width(m, 0.5, &r);
+    assert_string_equal(r.layers[0].name, "conv1");
+    assert_false(r.layers[0].hidden);
+    assert_string_equal(r.layers[0].why, "Reshape 'view' reads these channels and kdc's width analysis does not "
+                                         "follow this op");
+    wm_assert_dims(m->graph, "conv1.weight", 4, (int64_t[]){4, 2, 3, 3});
+    model_free(m);
+}
+
+static void test_no_layer_changes_nothing(void **state)
 {
     (void)state;
     Model *m = model_new();
     Graph *g = m->graph;
-    gb_append_output(g, gb_op1(g, "Relu", 13, "relu", gb_batch_input(g, "x", 2, (int64_t[]){1, 4})));
-    infer(m);
-    expect_refusal(m, 0.5, "found no Conv, Gemm or MatMul layer between the graph input and output; nothing to shrink");
+    gb_append_output(g, wm_op1(g, "Relu", "relu", gb_batch_input(g, "x", 2, (int64_t[]){1, 4})));
+    wm_prepare(m);
+    WidthReport r;
+    expect_unchanged(m, 0.5, &r);
+    assert_int_equal(r.n_layers, 0);
+    model_free(m);
+}
+
+static void expect_refusal(double width, const char *message)
+{
+    Model *m = model_new();
+    cnn_build(m, false);
+    char *before = wm_print(m);
+    Diag d = {{0}};
+    StudentOptions o = {.width = width};
+    assert_int_equal(wm_shrink(m, &o, NULL, &d), KDC_ERR);
+    assert_string_equal(d.msg, message);
+    char *after = wm_print(m);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    model_free(m);
 }
 
 static void test_refuses_bad_width(void **state)
 {
     (void)state;
-    Model *m = model_new();
-    cnn_build(m, false);
-    expect_refusal(m, 0.0, "student width 0 is outside (0, 1]");
-    m = model_new();
-    cnn_build(m, false);
-    expect_refusal(m, 1.5, "student width 1.5 is outside (0, 1]");
+    expect_refusal(0.0, "width must be in (0, 1], got 0");
+    expect_refusal(1.5, "width must be in (0, 1], got 1.5");
 }
 
 int main(void)
@@ -629,16 +606,14 @@ int main(void)
         cmocka_unit_test(test_reshape_targets),
         cmocka_unit_test(test_constant_operands_are_sliced),
         cmocka_unit_test(test_width_one_changes_nothing),
-        cmocka_unit_test(test_refuses_residual),
-        cmocka_unit_test(test_refuses_concat),
-        cmocka_unit_test(test_refuses_depthwise),
-        cmocka_unit_test(test_refuses_fork),
-        cmocka_unit_test(test_refuses_unknown_op),
-        cmocka_unit_test(test_refuses_softmax_between_layers),
-        cmocka_unit_test(test_refuses_unfolded_view),
-        cmocka_unit_test(test_refuses_used_dropout_mask),
-        cmocka_unit_test(test_refuses_weight_on_the_left),
-        cmocka_unit_test(test_refuses_no_layer),
+        cmocka_unit_test(test_zero_channels_removed_residual_cnn),
+        cmocka_unit_test(test_mlp_residual_layernorm),
+        cmocka_unit_test(test_fork_to_an_output_keeps_full_width),
+        cmocka_unit_test(test_used_dropout_mask_keeps_full_width),
+        cmocka_unit_test(test_softmax_between_layers_is_followed),
+        cmocka_unit_test(test_weight_on_the_left_keeps_what_it_reads),
+        cmocka_unit_test(test_unfolded_view_keeps_full_width),
+        cmocka_unit_test(test_no_layer_changes_nothing),
         cmocka_unit_test(test_refuses_bad_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
