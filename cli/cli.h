@@ -14,6 +14,7 @@ int cmd_compress(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_shrink(int argc, char **argv);
 
 /* Prints "kdc: error: MESSAGE" on stderr and returns EXIT_FAIL. */
 int cli_fail(const Diag *d);

@@ -1,5 +1,7 @@
 /* cmd_check.c - `kdc check RECIPE`: validates a recipe and the files it
- * names without running anything. */
+ * names without running anything, and prints what it asks for on one line.
+ * (Globs and output names are checked against the teacher by `kdc compress`,
+ * which loads it.) */
 #include "cli/cli.h"
 
 #include "recipes/recipe.h"
@@ -20,8 +22,10 @@ int cmd_check(int argc, char **argv)
     Diag d = {{0}};
     if (recipe_load(argv[1], &r, &d))
         return cli_fail(&d);
-    printf("%s: ok (teacher %s, width %g, %d epochs, output %s)\n", argv[1], r.teacher, r.student.width,
-           r.train.epochs, r.output);
+    char student[256];
+    printf("%s: ok (teacher %s; student %s; %d epoch%s; output %s)\n", argv[1], r.teacher,
+           recipe_describe_student(&r, student, sizeof student), r.train.epochs, r.train.epochs == 1 ? "" : "s",
+           r.output);
     recipe_free(&r);
     return EXIT_OK;
 }

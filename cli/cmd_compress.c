@@ -1,17 +1,24 @@
 /* cmd_compress.c - `kdc compress RECIPE [-o OUT]`: the whole pipeline.
  *
- *   recipe -> teacher.onnx -> IR -> normalize passes -> student = shrink(teacher)
- *   -> data -> distill (interpreter) -> student.onnx, and a summary table.
+ *   recipe -> teacher.onnx -> IR -> normalize passes -> data -> student = shrink(teacher)
+ *   (units ranked from the weights, or measured on the first training samples)
+ *   -> distill (interpreter) -> student.onnx, and a summary table.
+ *
+ * Also checks what only the teacher can tell about the recipe's student options: that
+ * every glob matches a node and every free output exists, naming the recipe line.
  */
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "cli/shrink_scores.h"
 
 #include "backend/onnx_export.h"
 #include "ir/stats.h"
 #include "passes/passes.h"
 #include "recipes/recipe.h"
+#include "train/calibrate.h"
 #include "train/trainer.h"
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,20 +36,143 @@ static const char compress_help[] =
     "usage: kdc compress RECIPE [-o OUT]\n"
     "\n"
     "Reads the recipe, derives a narrower student from its teacher (weights sliced from the\n"
-    "teacher), distills it on the recipe's data and writes it as ONNX to the recipe's output\n"
-    "(or OUT). Progress goes to stderr, the final summary to stdout.\n";
+    "teacher, the units kept ranked as the recipe's student.importance says), distills it on\n"
+    "the recipe's data and writes it as ONNX to the recipe's output (or OUT). Progress goes\n"
+    "to stderr, the final summary to stdout.\n";
+
+/* ---- the recipe's names, checked against the teacher ---- */
+
+/* As the width shrink matches globs: a node's name, or its first output's name. */
+static bool node_matches(const Node *n, const char *glob)
+{
+    const char *out = n->n_outputs && n->outputs[0] ? n->outputs[0]->name : NULL;
+    return (n->name && *n->name && !fnmatch(glob, n->name, 0)) || (out && !fnmatch(glob, out, 0));
+}
+
+/* "'conv1', 'relu1', 'fc'": the first few node names, for messages. */
+static const char *example_nodes(const Graph *g, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0, shown = 0; i < g->n_nodes && shown < 3 && used < size; i++) {
+        const Node *n = g->nodes[i];
+        const char *name = n->name && *n->name ? n->name : n->n_outputs && n->outputs[0] ? n->outputs[0]->name : NULL;
+        if (!name)
+            continue;
+        snprintf(buf + used, size - used, "%s'%s'", shown++ ? ", " : "", name);
+        used += strlen(buf + used);
+    }
+    return buf;
+}
+
+/* A glob that matches nothing is surely a typo: better said now than after training. */
+static Status check_glob(const Job *j, RecipeField f, const char *glob, Diag *d)
+{
+    const Graph *g = j->teacher->graph;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (node_matches(g->nodes[i], glob))
+            return KDC_OK;
+    char where[512], examples[256];
+    return diag_error(d, "%s: %s glob '%s' matches no node of the teacher (its nodes are named like %s)",
+                      recipe_where(&j->recipe, f, where, sizeof where), recipe_field_key(f), glob,
+                      example_nodes(g, examples, sizeof examples));
+}
+
+static Status check_free_output(const Job *j, const char *name, Diag *d)
+{
+    const Graph *g = j->teacher->graph;
+    char where[512], outputs[512] = "";
+    size_t used = 0;
+    for (int i = 0; i < g->n_outputs; i++) {
+        if (!strcmp(g->outputs[i]->name, name))
+            return KDC_OK;
+        if (used < sizeof outputs) {
+            snprintf(outputs + used, sizeof outputs - used, "%s'%s'", i ? ", " : "", g->outputs[i]->name);
+            used += strlen(outputs + used);
+        }
+    }
+    return diag_error(d, "%s: %s names '%s', which is not an output of the teacher (its outputs: %s)",
+                      recipe_where(&j->recipe, RECIPE_STUDENT_FREE_OUTPUTS, where, sizeof where),
+                      recipe_field_key(RECIPE_STUDENT_FREE_OUTPUTS), name, outputs);
+}
+
+static Status check_student_names(const Job *j, Diag *d)
+{
+    const StudentOptions *o = &j->recipe.student;
+    for (int k = 0; k < o->n_protect; k++)
+        if (check_glob(j, RECIPE_STUDENT_PROTECT, o->protect[k], d))
+            return KDC_ERR;
+    for (int k = 0; k < o->n_overrides; k++)
+        if (check_glob(j, RECIPE_STUDENT_WIDTH_FOR, o->overrides[k].pattern, d))
+            return KDC_ERR;
+    for (int k = 0; k < o->n_free_outputs; k++)
+        if (check_free_output(j, o->free_outputs[k], d))
+            return KDC_ERR;
+    return KDC_OK;
+}
+
+/* ---- the student ---- */
+
+static bool measured_importance(const StudentOptions *o)
+{
+    return o->importance == IMPORTANCE_ACTIVATION || o->importance == IMPORTANCE_TAYLOR;
+}
+
+/* The first calibration_samples training samples (all of them when there are fewer) as the
+ * teacher's one input: *t points into the loaded, normalized Dataset. */
+static void calibration_data(const Job *j, Tensor *t, const Tensor **inputs, CalibData *data)
+{
+    const Dataset *ds = &j->train;
+    int64_t n = ds->n < j->recipe.calibration_samples ? ds->n : j->recipe.calibration_samples;
+    *t = (Tensor){.dtype = DT_FLOAT, .rank = ds->rank + 1, .data = ds->x};
+    t->nbytes = (size_t)n * (size_t)ds->sample_size * sizeof *ds->x;
+    t->dims[0] = n;
+    for (int i = 0; i < ds->rank; i++)
+        t->dims[i + 1] = ds->dims[i];
+    inputs[0] = t;
+    *data = (CalibData){.inputs = inputs, .n_inputs = 1, .n_samples = n, .batch = j->recipe.train.batch_size};
+}
+
+static Status shrink_student(Job *j, Diag *d)
+{
+    const StudentOptions *o = &j->recipe.student;
+    Graph *g = j->student->graph;
+    Tensor t;
+    const Tensor *inputs[1];
+    CalibData data;
+    calibration_data(j, &t, inputs, &data);
+    if (o->depth > 0)
+        fprintf(stderr, "scoring blocks by 1 - cosine(input, output) on %lld training samples\n",
+                (long long)data.n_samples);
+    DepthReport depth = {0};
+    if (cli_shrink_depth(g, o, &data, &depth, d))
+        return KDC_ERR;
+    if (depth.n_dropped)
+        depth_report_print(&depth, stderr);
+    if (!measured_importance(o))
+        return pass_shrink_width_report(g, o, &j->width, d);
+    fprintf(stderr, "measuring %s importance on %lld training samples\n", recipe_importance_name(o->importance),
+            (long long)data.n_samples);
+    return cli_shrink_width_measured(g, o, &data, &j->width, d);
+}
 
 static Status derive_student(Job *j, Diag *d)
 {
+    char plan[256];
+    fprintf(stderr, "student: %s\n", recipe_describe_student(&j->recipe, plan, sizeof plan));
+    if (check_student_names(j, d))
+        return KDC_ERR;
     Graph *g = j->student->graph;
-    if (pass_shrink_width_report(g, &j->recipe.student, &j->width, d) || pass_infer_shapes(g, d) ||
-        ir_verify(j->student, d))
+    if (shrink_student(j, d) || pass_infer_shapes(g, d) || ir_verify(j->student, d))
         return diag_prefix(d, "%s", j->recipe.teacher);
     for (int i = 0; i < j->width.n_layers; i++) {
         const WidthLayer *l = &j->width.layers[i];
         fprintf(stderr, "  %-24s %-6s %5lld -> %lld %s\n", l->name, l->op_type, (long long)l->units,
-                (long long)l->kept_units, l->hidden ? (l->units == l->kept_units ? "(kept)" : "") : "(output)");
+                (long long)l->kept_units, l->hidden ? "" : "(full width)");
     }
+    fprintf(stderr, "  width %g: %lld -> %lld parameters, %lld -> %lld MACs per sample\n", j->width.width,
+            (long long)j->width.params, (long long)j->width.kept_params, (long long)j->width.macs,
+            (long long)j->width.kept_macs);
     return KDC_OK;
 }
 
@@ -76,12 +206,15 @@ static void stamp_metadata(Job *j)
 {
     Model *m = j->student;
     char width[32];
-    snprintf(width, sizeof width, "%g", j->recipe.student.width);
+    snprintf(width, sizeof width, "%g", j->width.width);
     const char *base = strrchr(j->recipe.teacher, '/');
-    StringPair add[2] = {{"kdc.teacher", base ? base + 1 : j->recipe.teacher}, {"kdc.width", width}};
-    StringPair *md = arena_alloc(m->arena, (size_t)(m->n_metadata + 2) * sizeof *md);
+    StringPair add[] = {{"kdc.teacher", base ? base + 1 : j->recipe.teacher},
+                        {"kdc.width", width},
+                        {"kdc.importance", recipe_importance_name(j->recipe.student.importance)}};
+    enum { N_ADD = sizeof add / sizeof add[0] };
+    StringPair *md = arena_alloc(m->arena, (size_t)(m->n_metadata + N_ADD) * sizeof *md);
     memcpy(md, m->metadata, (size_t)m->n_metadata * sizeof *md);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < N_ADD; i++)
         md[m->n_metadata++] = (StringPair){arena_strdup(m->arena, add[i].key), arena_strdup(m->arena, add[i].value)};
     m->metadata = md;
 }
@@ -119,11 +252,13 @@ static Status compress(Job *j, Diag *d)
     fprintf(stderr, "teacher %s\n", j->recipe.teacher);
     if (cli_load_model(j->recipe.teacher, &j->teacher, d) || cli_load_model(j->recipe.teacher, &j->student, d))
         return KDC_ERR;
-    fprintf(stderr, "student: width %g\n", j->recipe.student.width);
-    if (derive_student(j, d) || load_data(j, d))
+    /* The data comes first: measured importances run the teacher on training samples. */
+    if (load_data(j, d))
         return KDC_ERR;
     fprintf(stderr, "data: %lld train, %lld test samples, %lld classes\n", (long long)j->train.n,
             (long long)j->test.n, (long long)j->classes);
+    if (derive_student(j, d))
+        return KDC_ERR;
     if (trainer_distill(j->teacher->graph, j->student->graph, &j->train, &j->test, &j->recipe.distill,
                         &j->recipe.train, &hooks, &j->result, d))
         return KDC_ERR;

@@ -21,6 +21,9 @@ static const char usage_text[] =
     "commands:\n"
     "  compress RECIPE [-o OUT]   derive a smaller student from the recipe's teacher, distill it,\n"
     "                             write it as ONNX (OUT overrides the recipe's output)\n"
+    "  shrink MODEL [--width R | --params F | --macs F] -o OUT\n"
+    "                             derive an untrained student (weights sliced from the teacher)\n"
+    "                             and print what shrank (kdc shrink --help for every option)\n"
     "  check RECIPE               validate a recipe and the files it names, without running it\n"
     "  inspect MODEL [--ir]       inputs, outputs, op counts, parameters, MACs; --ir prints the IR\n"
     "  run MODEL -i FILE... -o DIR [--npy] [--profile] [--repeat N]\n"
@@ -89,6 +92,8 @@ int main(int argc, char **argv)
     int rc;
     if (!strcmp(cmd, "compress"))
         rc = cmd_compress(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "shrink"))
+        rc = cmd_shrink(argc - 1, argv + 1);
     else if (!strcmp(cmd, "check"))
         rc = cmd_check(argc - 1, argv + 1);
     else if (!strcmp(cmd, "inspect"))

@@ -95,6 +95,8 @@ static Status report_yaml_error(const RecipeLoader *L, const yaml_parser_t *p, c
         hint = "; indent with spaces, not tabs";
     else if (strstr(problem, "mapping values are not allowed"))
         hint = "; check the indentation, and quote values that contain ': '";
+    else if (strstr(problem, "undefined alias") || (p->context && strstr(p->context, "alias")))
+        hint = "; quote globs that start with '*' (YAML reads *name as an alias)";
     SrcPos pos = {(int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1};
     return recipe_fail_pos(L, pos, "YAML syntax error: %s%s%s", problem, context, hint);
 }
@@ -297,9 +299,11 @@ static void apply_defaults(Recipe *r, const SchemaField *table)
             ((double *)p)[0] = f->def;
             *(int *)((char *)r + f->count_offset) = 1;
             break;
+        case FIELD_NAMES:
+        case FIELD_GLOB_WIDTHS:
         case FIELD_FILE_IN:
         case FIELD_FILE_OUT:
-            break;
+            break; /* none: NULL, as recipe_load left them */
         }
     }
 }
@@ -315,11 +319,75 @@ static Status check_normalize(const RecipeLoader *L)
     return KDC_OK;
 }
 
-static void free_paths(Recipe *r, const SchemaField *table)
+/* The one block a FIELD_NAMES or FIELD_GLOB_WIDTHS value was copied into. */
+/* The key's own name: "params" for student.params. */
+static const char *leaf_key(RecipeField f)
+{
+    const char *key = recipe_field_key(f), *dot = strrchr(key, '.');
+    return dot ? dot + 1 : key;
+}
+
+static bool written(const RecipeLoader *L, RecipeField f) { return L->r->pos[f].line > 0; }
+
+/* Two keys that may not be given together: the message points at the later one and
+ * names where the earlier one is. */
+static Status check_exclusive(const RecipeLoader *L, RecipeField a, RecipeField b, const char *why)
+{
+    if (!written(L, a) || !written(L, b))
+        return KDC_OK;
+    SrcPos pa = L->r->pos[a], pb = L->r->pos[b];
+    bool a_later = pa.line > pb.line || (pa.line == pb.line && pa.col > pb.col);
+    RecipeField later = a_later ? a : b, earlier = a_later ? b : a;
+    SrcPos first = L->r->pos[earlier];
+    return recipe_fail_pos(L, L->r->pos[later], "'%s' and '%s' (%d:%d) %s", leaf_key(later), leaf_key(earlier),
+                           first.line, first.col, why);
+}
+
+/* A budget replaces the width (it is searched); calibration runs only to measure. */
+static Status check_student(const RecipeLoader *L)
+{
+    const StudentOptions *o = &L->r->student;
+    if (check_exclusive(L, RECIPE_STUDENT_PARAMS, RECIPE_STUDENT_MACS, "are both budgets; give one of them") ||
+        check_exclusive(L, RECIPE_STUDENT_WIDTH, RECIPE_STUDENT_PARAMS,
+                        "both size the student; give a width or a budget, not both") ||
+        check_exclusive(L, RECIPE_STUDENT_WIDTH, RECIPE_STUDENT_MACS,
+                        "both size the student; give a width or a budget, not both"))
+        return KDC_ERR;
+    if (check_exclusive(L, RECIPE_STUDENT_DEPTH, RECIPE_STUDENT_DROP, "both choose blocks; give one of them") ||
+        check_exclusive(L, RECIPE_STUDENT_DEPTH, RECIPE_STUDENT_DROP_ALTERNATE,
+                        "both choose blocks; give one of them") ||
+        check_exclusive(L, RECIPE_STUDENT_DROP, RECIPE_STUDENT_DROP_ALTERNATE, "both choose blocks; give one of them"))
+        return KDC_ERR;
+    bool measured = o->importance == IMPORTANCE_ACTIVATION || o->importance == IMPORTANCE_TAYLOR;
+    if (written(L, RECIPE_STUDENT_CALIBRATION_SAMPLES) && !measured && !o->depth)
+        return recipe_fail_pos(L, L->r->pos[RECIPE_STUDENT_CALIBRATION_SAMPLES],
+                               "'calibration_samples' is used by depth and by importance activation and taylor "
+                               "only; remove it, or use one of them");
+    return KDC_OK;
+}
+
+static void free_block(Recipe *r, const SchemaField *f)
+{
+    void *at = (char *)r + f->offset;
+    if (f->kind == FIELD_NAMES) {
+        const char *const **names = at;
+        free((void *)*names);
+        *names = NULL;
+    } else {
+        const WidthOverride **widths = at;
+        free((void *)*widths);
+        *widths = NULL;
+    }
+    *(int *)((char *)r + f->count_offset) = 0;
+}
+
+static void free_owned(Recipe *r, const SchemaField *table)
 {
     for (const SchemaField *f = table; f->name; f++) {
         if (f->kind == FIELD_MAP)
-            free_paths(r, f->children);
+            free_owned(r, f->children);
+        if (f->kind == FIELD_NAMES || f->kind == FIELD_GLOB_WIDTHS)
+            free_block(r, f);
         if (f->kind != FIELD_FILE_IN && f->kind != FIELD_FILE_OUT)
             continue;
         char **p = (char **)((char *)r + f->offset);
@@ -332,10 +400,10 @@ void recipe_free(Recipe *r)
 {
     if (!r)
         return;
-    /* Every version's table: a path freed once is NULL the next time it is seen. */
+    /* Every version's table: a block freed once is NULL the next time it is seen. */
     for (int v = recipe_schema_oldest(); v <= recipe_schema_newest(); v++)
         if (recipe_schema_top(v))
-            free_paths(r, recipe_schema_top(v));
+            free_owned(r, recipe_schema_top(v));
     free(r->path);
     memset(r, 0, sizeof *r);
 }
@@ -371,7 +439,7 @@ Status recipe_load(const char *path, Recipe *out, Diag *d)
         goto done;
     }
     apply_defaults(out, top);
-    if (walk_mapping(&L, root, top, "") || check_normalize(&L))
+    if (walk_mapping(&L, root, top, "") || check_normalize(&L) || check_student(&L))
         goto done;
     out->version = version;
     st = KDC_OK;
@@ -408,5 +476,44 @@ const char *recipe_where(const Recipe *r, RecipeField f, char *buf, size_t n)
         snprintf(buf, n, "%s", path);
     else
         snprintf(buf, n, "%s:%d:%d", path, r->pos[f].line, r->pos[f].col);
+    return buf;
+}
+
+/* Appends ", COUNT WHAT" when count is not 0. */
+static void append_count(char *buf, size_t n, int count, const char *what)
+{
+    size_t used = strlen(buf);
+    if (count && used < n)
+        snprintf(buf + used, n - used, ", %d %s%s", count, what, count == 1 ? "" : "s");
+}
+
+const char *recipe_describe_student(const Recipe *r, char *buf, size_t n)
+{
+    const StudentOptions *o = &r->student;
+    size_t used;
+    if (o->params > 0 || o->macs > 0)
+        snprintf(buf, n, "%s %g (width searched)", o->params > 0 ? "params" : "macs",
+                 o->params > 0 ? o->params : o->macs);
+    else
+        snprintf(buf, n, "width %g", o->width);
+    used = strlen(buf);
+    snprintf(buf + used, n - used, ", importance %s", recipe_importance_name(o->importance));
+    used = strlen(buf);
+    if (o->importance == IMPORTANCE_ACTIVATION || o->importance == IMPORTANCE_TAYLOR)
+        snprintf(buf + used, n - used, " on the first %d training samples", r->calibration_samples);
+    else if (o->importance == IMPORTANCE_RANDOM)
+        snprintf(buf + used, n - used, " (seed %llu)", (unsigned long long)o->seed);
+    used = strlen(buf);
+    if (o->round_to > 1)
+        snprintf(buf + used, n - used, ", round_to %d", o->round_to);
+    append_count(buf, n, o->n_protect, "protect glob");
+    append_count(buf, n, o->n_overrides, "width_for glob");
+    append_count(buf, n, o->n_free_outputs, "free output");
+    append_count(buf, n, o->n_drop, "block dropped by name");
+    used = strlen(buf);
+    if (o->depth > 0)
+        snprintf(buf + used, n - used, ", depth %d blocks", o->depth);
+    else if (o->drop_alternate)
+        snprintf(buf + used, n - used, ", every other block dropped");
     return buf;
 }

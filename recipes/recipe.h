@@ -42,6 +42,18 @@ typedef enum RecipeField {
     RECIPE_DATA_NORMALIZE_STD,
     RECIPE_STUDENT,
     RECIPE_STUDENT_WIDTH,
+    RECIPE_STUDENT_PARAMS,
+    RECIPE_STUDENT_MACS,
+    RECIPE_STUDENT_IMPORTANCE,
+    RECIPE_STUDENT_ROUND_TO,
+    RECIPE_STUDENT_SEED,
+    RECIPE_STUDENT_PROTECT,
+    RECIPE_STUDENT_WIDTH_FOR,
+    RECIPE_STUDENT_FREE_OUTPUTS,
+    RECIPE_STUDENT_CALIBRATION_SAMPLES,
+    RECIPE_STUDENT_DEPTH,
+    RECIPE_STUDENT_DROP,
+    RECIPE_STUDENT_DROP_ALTERNATE,
     RECIPE_DISTILL,
     RECIPE_DISTILL_TEMPERATURE,
     RECIPE_DISTILL_ALPHA,
@@ -62,7 +74,12 @@ typedef struct Recipe {
     char *path;    /* the recipe file, as given to recipe_load */
     char *teacher; /* resolved path of the teacher .onnx */
     DataOptions data;
+    /* Its protect, overrides and free_outputs arrays (and their strings) belong to the
+     * Recipe. */
     StudentOptions student;
+    /* How many of the first training samples the activation and taylor importances are
+     * measured on (unused by the other importances). */
+    int calibration_samples;
     DistillOptions distill;
     TrainOptions train;
     char *output; /* resolved path of the student .onnx to write */
@@ -88,5 +105,12 @@ const char *recipe_where(const Recipe *r, RecipeField f, char *buf, size_t n);
 
 /* The field's dotted key, e.g. "data.train.inputs". */
 const char *recipe_field_key(RecipeField f);
+
+/* The recipe's word for an importance kind, e.g. "bn_scale". */
+const char *recipe_importance_name(ImportanceKind k);
+
+/* The student options on one line, e.g. "params 0.25 (width searched), importance taylor
+ * on 256 training samples, round_to 8, 2 protect globs", into buf; returns buf. */
+const char *recipe_describe_student(const Recipe *r, char *buf, size_t n);
 
 #endif

@@ -1,7 +1,8 @@
 /* recipes/recipe_schema.c - the recipe schema, version 1, as tables.
  *
- * Owns the key names, kinds, defaults and valid ranges of every recipe key, the list of
- * schema versions this kdc reads, and the dotted key name of each RecipeField. The
+ * Owns the key names, kinds, defaults and valid ranges of every recipe key (and the
+ * words of its choices), the list of schema versions this kdc reads, and the dotted key
+ * name of each RecipeField. The
  * loader in recipe.c knows nothing about particular keys: to add a key, add its
  * RecipeField and one row here; to add a schema version, add its tables and one row in
  * VERSIONS.
@@ -20,13 +21,23 @@
 #define AT(member) offsetof(Recipe, member)
 
 /* Enum fields are stored through an int pointer. */
-_Static_assert(sizeof(DataFormat) == sizeof(int) && sizeof(TrainSchedule) == sizeof(int), "enum size");
+_Static_assert(sizeof(DataFormat) == sizeof(int) && sizeof(TrainSchedule) == sizeof(int) &&
+                   sizeof(ImportanceKind) == sizeof(int),
+               "enum size");
 
 /* Enum texts in the order of their C enum values. */
 static const char *const DATA_FORMATS[] = {"idx", "npy", NULL};
 _Static_assert(DATA_FORMAT_IDX == 0 && DATA_FORMAT_NPY == 1, "DATA_FORMATS order");
 static const char *const TRAIN_SCHEDULES[] = {"cosine", "constant", NULL};
 _Static_assert(TRAIN_SCHEDULE_COSINE == 0 && TRAIN_SCHEDULE_CONSTANT == 1, "TRAIN_SCHEDULES order");
+static const char *const IMPORTANCES[] = {"l1", "l2", "bn_scale", "activation", "taylor", "random", NULL};
+static const char *const BOOLEANS[] = {"false", "true", NULL};
+_Static_assert(IMPORTANCE_L1 == 0 && IMPORTANCE_L2 == 1 && IMPORTANCE_BN_SCALE == 2 && IMPORTANCE_ACTIVATION == 3 &&
+                   IMPORTANCE_TAYLOR == 4 && IMPORTANCE_RANDOM == 5,
+               "IMPORTANCES order");
+
+/* Defaults are those of `kdc shrink`. */
+enum { CALIBRATION_SAMPLES_DEFAULT = 256 };
 
 static const SchemaField DATA_TRAIN_V1[] = {
     {.name = "format", .kind = FIELD_ENUM, .id = RECIPE_DATA_TRAIN_FORMAT, .offset = AT(data.train.format),
@@ -70,9 +81,38 @@ static const SchemaField DATA_V1[] = {
     {0},
 };
 
+/* Width (how many units) and importance (which ones). Depth options are to come here. */
 static const SchemaField STUDENT_V1[] = {
     {.name = "width", .kind = FIELD_REAL, .id = RECIPE_STUDENT_WIDTH, .offset = AT(student.width), .def = 0.5,
      .range = RANGE_GT_LE(0, 1), .help = "the fraction of the teacher's channels the student keeps"},
+    {.name = "params", .kind = FIELD_REAL, .id = RECIPE_STUDENT_PARAMS, .offset = AT(student.params), .def = 0,
+     .range = RANGE_GT_LE(0, 1), .help = "a budget: the fraction of the teacher's parameters the student keeps"},
+    {.name = "macs", .kind = FIELD_REAL, .id = RECIPE_STUDENT_MACS, .offset = AT(student.macs), .def = 0,
+     .range = RANGE_GT_LE(0, 1), .help = "a budget: the fraction of the teacher's MACs the student keeps"},
+    {.name = "importance", .kind = FIELD_ENUM, .id = RECIPE_STUDENT_IMPORTANCE, .offset = AT(student.importance),
+     .def = IMPORTANCE_L1, .choices = IMPORTANCES, .help = "how the units to keep are ranked"},
+    {.name = "round_to", .kind = FIELD_INT, .id = RECIPE_STUDENT_ROUND_TO, .offset = AT(student.round_to), .def = 0,
+     .range = RANGE_GE(0), .help = "kept counts are rounded up to multiples of this"},
+    {.name = "seed", .kind = FIELD_U64, .id = RECIPE_STUDENT_SEED, .offset = AT(student.seed), .def = 0,
+     .help = "the seed of importance random"},
+    {.name = "protect", .kind = FIELD_NAMES, .id = RECIPE_STUDENT_PROTECT, .offset = AT(student.protect),
+     .count_offset = AT(student.n_protect), .help = "globs of node names whose channels keep full width"},
+    {.name = "width_for", .kind = FIELD_GLOB_WIDTHS, .id = RECIPE_STUDENT_WIDTH_FOR, .offset = AT(student.overrides),
+     .count_offset = AT(student.n_overrides), .range = RANGE_GT_LE(0, 1),
+     .help = "widths for the channels of nodes whose name matches a glob"},
+    {.name = "free_outputs", .kind = FIELD_NAMES, .id = RECIPE_STUDENT_FREE_OUTPUTS,
+     .offset = AT(student.free_outputs), .count_offset = AT(student.n_free_outputs),
+     .help = "graph outputs whose channels may shrink"},
+    {.name = "calibration_samples", .kind = FIELD_INT, .id = RECIPE_STUDENT_CALIBRATION_SAMPLES,
+     .offset = AT(calibration_samples), .def = CALIBRATION_SAMPLES_DEFAULT, .range = RANGE_GE(1),
+     .help = "training samples depth and importance activation and taylor are measured on"},
+        {.name = "depth", .kind = FIELD_INT, .id = RECIPE_STUDENT_DEPTH, .offset = AT(student.depth), .def = 0,
+     .range = RANGE_GE(1), .help = "residual blocks/layers to keep, the most redundant dropped (on calibration samples)"},
+    {.name = "drop", .kind = FIELD_NAMES, .id = RECIPE_STUDENT_DROP, .offset = AT(student.drop),
+     .count_offset = AT(student.n_drop), .help = "blocks to drop by name (kdc shrink MODEL --list-blocks)"},
+    {.name = "drop_alternate", .kind = FIELD_ENUM, .id = RECIPE_STUDENT_DROP_ALTERNATE,
+     .offset = AT(student.drop_alternate), .def = 0, .choices = BOOLEANS,
+     .help = "true: drop every other block, as DistilBERT initialises its student"},
     {0},
 };
 
@@ -110,7 +150,7 @@ static const SchemaField TOP_V1[] = {
     {.name = "data", .kind = FIELD_MAP, .id = RECIPE_DATA, .required = true, .children = DATA_V1,
      .help = "the train and test splits"},
     {.name = "student", .kind = FIELD_MAP, .id = RECIPE_STUDENT, .children = STUDENT_V1,
-     .help = "how to derive the student, e.g. {width: 0.5}"},
+     .help = "how to derive the student, e.g. {width: 0.5, importance: l1}"},
     {.name = "distill", .kind = FIELD_MAP, .id = RECIPE_DISTILL, .children = DISTILL_V1,
      .help = "the distillation loss, e.g. {temperature: 4, alpha: 0.9}"},
     {.name = "train", .kind = FIELD_MAP, .id = RECIPE_TRAIN, .children = TRAIN_V1,
@@ -158,6 +198,18 @@ static const char *const FIELD_KEYS[] = {
     [RECIPE_DATA_NORMALIZE_STD] = "data.normalize.std",
     [RECIPE_STUDENT] = "student",
     [RECIPE_STUDENT_WIDTH] = "student.width",
+    [RECIPE_STUDENT_PARAMS] = "student.params",
+    [RECIPE_STUDENT_MACS] = "student.macs",
+    [RECIPE_STUDENT_IMPORTANCE] = "student.importance",
+    [RECIPE_STUDENT_ROUND_TO] = "student.round_to",
+    [RECIPE_STUDENT_SEED] = "student.seed",
+    [RECIPE_STUDENT_PROTECT] = "student.protect",
+    [RECIPE_STUDENT_WIDTH_FOR] = "student.width_for",
+    [RECIPE_STUDENT_FREE_OUTPUTS] = "student.free_outputs",
+    [RECIPE_STUDENT_CALIBRATION_SAMPLES] = "student.calibration_samples",
+    [RECIPE_STUDENT_DEPTH] = "student.depth",
+    [RECIPE_STUDENT_DROP] = "student.drop",
+    [RECIPE_STUDENT_DROP_ALTERNATE] = "student.drop_alternate",
     [RECIPE_DISTILL] = "distill",
     [RECIPE_DISTILL_TEMPERATURE] = "distill.temperature",
     [RECIPE_DISTILL_ALPHA] = "distill.alpha",
@@ -178,4 +230,11 @@ const char *recipe_field_key(RecipeField f)
     if ((int)f < 0 || f >= RECIPE_FIELD_COUNT || !FIELD_KEYS[f])
         return "?";
     return FIELD_KEYS[f];
+}
+
+const char *recipe_importance_name(ImportanceKind k)
+{
+    if ((int)k < 0 || k >= (int)(sizeof IMPORTANCES / sizeof IMPORTANCES[0]) - 1)
+        return "?";
+    return IMPORTANCES[k];
 }

@@ -14,14 +14,16 @@
 #include "recipes/recipe.h"
 
 typedef enum {
-    FIELD_MAP,       /* a nested mapping: children */
-    FIELD_INT,       /* int */
-    FIELD_U64,       /* uint64_t, non-negative integer */
-    FIELD_REAL,      /* double */
-    FIELD_REAL_LIST, /* double[max_items] + int count at count_offset; a number or a list */
-    FIELD_ENUM,      /* an enum stored as int: the index of the text in choices */
-    FIELD_FILE_IN,   /* char *: a readable file, relative to the recipe's folder */
-    FIELD_FILE_OUT,  /* char *: a file to write, its folder must exist */
+    FIELD_MAP,         /* a nested mapping: children */
+    FIELD_INT,         /* int */
+    FIELD_U64,         /* uint64_t, non-negative integer */
+    FIELD_REAL,        /* double */
+    FIELD_REAL_LIST,   /* double[max_items] + int count at count_offset; a number or a list */
+    FIELD_ENUM,        /* an enum stored as int: the index of the text in choices */
+    FIELD_NAMES,       /* const char *const * + int count at count_offset; a name or a list */
+    FIELD_GLOB_WIDTHS, /* const WidthOverride * + int count at count_offset; a mapping glob: number */
+    FIELD_FILE_IN,     /* char *: a readable file, relative to the recipe's folder */
+    FIELD_FILE_OUT,    /* char *: a file to write, its folder must exist */
 } FieldKind;
 
 /* Valid values of a number (or of each entry of a list). */
@@ -36,11 +38,11 @@ typedef struct SchemaField {
     FieldKind kind;
     RecipeField id;
     size_t offset;       /* of the value in Recipe */
-    size_t count_offset; /* FIELD_REAL_LIST: of the int count in Recipe */
+    size_t count_offset; /* FIELD_REAL_LIST, FIELD_NAMES, FIELD_GLOB_WIDTHS: of the int count */
     int max_items;       /* FIELD_REAL_LIST */
     bool required;
     double def; /* default: the number, the enum index, or the list's single entry */
-    FieldRange range;
+    FieldRange range; /* FIELD_GLOB_WIDTHS: of each number */
     const char *const *choices;         /* FIELD_ENUM, NULL-terminated */
     const struct SchemaField *children; /* FIELD_MAP */
     const char *help;                   /* what the key is, for "missing key" messages */

@@ -1,7 +1,8 @@
 /* recipes/recipe_values.c - the leaves of a recipe: numbers, lists, choices and paths.
  *
- * Owns turning one YAML scalar (or list of scalars) into the typed value a schema row
- * asks for, checking its range, and storing it at the row's offset in the Recipe; also
+ * Owns turning one YAML scalar (or list of scalars, or mapping of globs to numbers) into
+ * the typed value a schema row asks for, checking its range, and storing it at the row's
+ * offset in the Recipe (lists of names in one malloc'ed block each); also
  * resolving paths against the recipe's folder and checking them on disk, and the
  * message helpers ("got 'five'", "did you mean") the whole loader shares.
  */
@@ -307,6 +308,130 @@ static Status store_enum(const RecipeLoader *L, const SchemaField *f, const char
     return recipe_fail(L, n, "%s must be %s, got %s%s", label, what, recipe_describe(n, got, sizeof got), hint);
 }
 
+/* ---- names: globs and output names ---- */
+
+/* Entry i of a list, or the node itself when it is a single value. */
+static const yaml_node_t *entry(const RecipeLoader *L, const yaml_node_t *n, int i)
+{
+    if (n->type != YAML_SEQUENCE_NODE)
+        return n;
+    return recipe_node(L, n->data.sequence.items.start[i]);
+}
+
+/* The text of a name, or NULL after reporting that n is not one. */
+static const char *name_text(const RecipeLoader *L, const char *label, const yaml_node_t *n)
+{
+    char got[QUOTE_MAX + 8];
+    const char *s = expect_scalar(L, label, "a name", n);
+    if (!s)
+        return NULL;
+    if (!*s || strlen(s) != n->data.scalar.length) {
+        recipe_fail(L, n, "%s must be a name, got %s", label, recipe_describe(n, got, sizeof got));
+        return NULL;
+    }
+    return s;
+}
+
+/* A name or a list of names, copied into one block: the pointers, then the texts. */
+static Status store_names(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+{
+    bool list = n->type == YAML_SEQUENCE_NODE;
+    if (!list && !expect_scalar(L, label, "a name or a list of names", n))
+        return KDC_ERR;
+    int count = list ? (int)(n->data.sequence.items.top - n->data.sequence.items.start) : 1;
+    char entries[96];
+    snprintf(entries, sizeof entries, "%s entries", label);
+    size_t bytes = 0;
+    for (int i = 0; i < count; i++) {
+        const char *s = name_text(L, list ? entries : label, entry(L, n, i));
+        if (!s)
+            return KDC_ERR;
+        bytes += strlen(s) + 1;
+    }
+    if (count == 0)
+        return KDC_OK;
+    char **names = malloc((size_t)count * sizeof *names + bytes);
+    if (!names)
+        return recipe_fail(L, n, "out of memory");
+    char *text = (char *)(names + count);
+    for (int i = 0; i < count; i++) {
+        const yaml_node_t *e = entry(L, n, i);
+        names[i] = memcpy(text, scalar_text(e), e->data.scalar.length + 1);
+        text += e->data.scalar.length + 1;
+    }
+    *(const char *const **)slot(L, f->offset) = (const char *const *)names;
+    *(int *)slot(L, f->count_offset) = count;
+    return KDC_OK;
+}
+
+/* The position of an earlier key of the mapping n that equals pair p's key, if any. */
+static bool earlier_key(const RecipeLoader *L, const yaml_node_t *n, const yaml_node_pair_t *p, SrcPos *at)
+{
+    const yaml_node_t *key = recipe_node(L, p->key);
+    for (const yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+        const yaml_node_t *other = recipe_node(L, q->key);
+        if (!strcmp(scalar_text(other), scalar_text(key))) {
+            *at = recipe_pos(other);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Checks pair p of a width mapping and stores it in *w, its glob copied to text. */
+static Status read_glob_width(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n,
+                              const yaml_node_pair_t *p, WidthOverride *w, char *text)
+{
+    char what[96], got[QUOTE_MAX + 8];
+    const yaml_node_t *key = recipe_node(L, p->key);
+    SrcPos first;
+    snprintf(what, sizeof what, "each %s key", label);
+    if (!name_text(L, what, key))
+        return KDC_ERR;
+    if (earlier_key(L, n, p, &first))
+        return recipe_fail(L, key, "duplicate glob %s in %s (first given at %d:%d)",
+                           recipe_describe(key, got, sizeof got), label, first.line, first.col);
+    snprintf(what, sizeof what, "%s entry %s", label, recipe_describe(key, got, sizeof got));
+    if (read_real(L, f, what, recipe_node(L, p->value), &w->width))
+        return KDC_ERR;
+    w->pattern = memcpy(text, scalar_text(key), key->data.scalar.length + 1);
+    return KDC_OK;
+}
+
+/* A mapping of node-name glob -> width, in the file's order (the first match wins), copied
+ * into one block: the WidthOverride array, then the globs. */
+static Status store_glob_widths(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+{
+    char got[QUOTE_MAX + 8];
+    if (n->type != YAML_MAPPING_NODE)
+        return recipe_fail(L, n, "%s must be a mapping of node-name globs to widths, e.g. {\"conv*\": 0.25}, got %s",
+                           label, recipe_describe(n, got, sizeof got));
+    yaml_node_pair_t *first = n->data.mapping.pairs.start, *end = n->data.mapping.pairs.top;
+    int count = (int)(end - first);
+    size_t bytes = 0;
+    for (yaml_node_pair_t *p = first; p < end; p++) {
+        const yaml_node_t *key = recipe_node(L, p->key);
+        bytes += key->type == YAML_SCALAR_NODE ? key->data.scalar.length + 1 : 0;
+    }
+    if (count == 0)
+        return KDC_OK;
+    WidthOverride *widths = malloc((size_t)count * sizeof *widths + bytes);
+    if (!widths)
+        return recipe_fail(L, n, "out of memory");
+    char *text = (char *)(widths + count);
+    for (int i = 0; i < count; i++) {
+        if (read_glob_width(L, f, label, n, &first[i], &widths[i], text))
+            goto fail;
+        text += strlen(text) + 1;
+    }
+    *(const WidthOverride **)slot(L, f->offset) = widths;
+    *(int *)slot(L, f->count_offset) = count;
+    return KDC_OK;
+fail:
+    free(widths);
+    return KDC_ERR;
+}
+
 /* ---- paths ---- */
 
 char *recipe_path_dir(const char *path)
@@ -406,6 +531,10 @@ Status recipe_store_leaf(const RecipeLoader *L, const SchemaField *f, const char
         return store_real_list(L, f, label, n);
     case FIELD_ENUM:
         return store_enum(L, f, label, n);
+    case FIELD_NAMES:
+        return store_names(L, f, label, n);
+    case FIELD_GLOB_WIDTHS:
+        return store_glob_widths(L, f, label, n);
     case FIELD_FILE_IN:
     case FIELD_FILE_OUT:
         return store_path(L, f, label, n);

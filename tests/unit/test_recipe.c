@@ -236,6 +236,16 @@ static void test_defaults(void **state)
     assert_true(r.train.lr == 0.05 && r.train.momentum == 0.9 && r.train.weight_decay == 5e-4);
     assert_int_equal(r.train.schedule, TRAIN_SCHEDULE_COSINE);
     assert_true(r.train.seed == 0);
+    const StudentOptions *o = &r.student;
+    assert_true(o->params == 0 && o->macs == 0);
+    assert_int_equal(o->importance, IMPORTANCE_L1);
+    assert_int_equal(o->round_to, 0);
+    assert_true(o->seed == 0);
+    assert_null(o->protect);
+    assert_null(o->overrides);
+    assert_null(o->free_outputs);
+    assert_int_equal(o->n_protect + o->n_overrides + o->n_free_outputs, 0);
+    assert_int_equal(r.calibration_samples, 256);
     /* Keys not written in the file have no position. */
     assert_where(&r, RECIPE_TRAIN_EPOCHS, "");
     assert_where(&r, RECIPE_STUDENT, "");
@@ -342,6 +352,7 @@ static void test_demo_recipes(void **state)
         assert_string_equal(r.data.test.labels, "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
         assert_true(r.data.normalize.scale == 1.0 / 255 && r.data.normalize.mean[0] == 0.2860);
         assert_true(r.data.normalize.std[0] == 0.3530 && r.student.width == 0.5);
+        assert_int_equal(r.student.importance, IMPORTANCE_L1);
         assert_true(r.distill.temperature == 4 && r.distill.alpha == 0.9 && r.train.epochs == 5);
         assert_true(r.train.batch_size == 128 && r.train.lr == 0.01 && r.train.momentum == 0.9);
         assert_true(r.train.weight_decay == 5e-4 && r.train.schedule == TRAIN_SCHEDULE_COSINE && r.train.seed == 0);
@@ -377,6 +388,12 @@ static void test_unreadable(void **state)
     "  test: {format: npy, inputs: data/test-images.npy, labels: data/test-labels.npy}\n"                              \
     "output: out/student.onnx\n"
 
+#define STUDENT_KEYS                                                                                                   \
+    "width, params, macs, importance, round_to, seed, protect, width_for, free_outputs, calibration_samples, depth, "  \
+    "drop, drop_alternate"
+#define IMPORTANCES "one of l1, l2, bn_scale, activation, taylor, random"
+#define ALIAS_HINT "; quote globs that start with '*' (YAML reads *name as an alias)"
+
 typedef struct BadCase {
     const char *text;
     const char *want; /* after "PATH:"; "$D" stands for the temporary folder */
@@ -408,8 +425,8 @@ static const BadCase BAD[] = {
     {BASE "train: {schedule: linear}\n", "7:19: 'schedule' must be one of cosine, constant, got 'linear'"},
     {BASE "train: {schedule: cosin}\n",
      "7:19: 'schedule' must be one of cosine, constant, got 'cosin' (did you mean 'cosine'?)"},
-    {BASE "student: 0.5\n", "7:10: 'student' must be a mapping with keys width, got '0.5'"},
-    {BASE "student:\n", "7:9: 'student' must be a mapping with keys width, got nothing"},
+    {BASE "student: 0.5\n", "7:10: 'student' must be a mapping with keys " STUDENT_KEYS ", got '0.5'"},
+    {BASE "student:\n", "7:9: 'student' must be a mapping with keys " STUDENT_KEYS ", got nothing"},
     {BASE "data2: 1\n", "7:1: unknown key 'data2' (did you mean 'data'?)"},
     {"kdc: 1\nteacher:\n", "2:9: 'teacher' must be a file path, got nothing"},
     {"kdc: 1\nteacher: teacher.onnx\ndata:\n  train: {format: csv}\n",
@@ -432,6 +449,84 @@ static const BadCase BAD[] = {
     {BASE "student: {width: 1.5}\n", "7:18: 'width' must be in (0, 1], got 1.5"},
     {BASE "distill: {temperature: 0}\n", "7:24: 'temperature' must be > 0, got 0"},
     {BASE "distill: {alpha: -0.1}\n", "7:18: 'alpha' must be in [0, 1], got -0.1"},
+    /* student: unknown keys, numbers and choices */
+    {BASE "student: {roundto: 8}\n", "7:11: unknown key 'roundto' in 'student' (did you mean 'round_to'?)"},
+    {BASE "student: {calibration_sample: 8}\n",
+     "7:11: unknown key 'calibration_sample' in 'student' (did you mean 'calibration_samples'?)"},
+    {BASE "student: {free_output: [y]}\n",
+     "7:11: unknown key 'free_output' in 'student' (did you mean 'free_outputs'?)"},
+    {BASE "student: {dropp: [block1]}\n", "7:11: unknown key 'dropp' in 'student' (did you mean 'drop'?)"},
+    {BASE "student: {shrink: 1}\n", "7:11: unknown key 'shrink' in 'student' (known keys: " STUDENT_KEYS ")"},
+    {BASE "student: {depth: 0}\n", "7:18: 'depth' must be >= 1, got 0"},
+    {BASE "student: {depth: 2, drop: [layer1.1]}\n", "7:27: 'drop' and 'depth' (7:18) both choose blocks; give one of them"},
+    {BASE "student: {drop_alternate: yes}\n",
+     "7:27: 'drop_alternate' must be one of false, true, got 'yes'"},
+    {BASE "student: {drop: a, drop_alternate: true}\n",
+     "7:36: 'drop_alternate' and 'drop' (7:17) both choose blocks; give one of them"},
+    {BASE "student: {calibration_samples: 8}\n",
+     "7:32: 'calibration_samples' is used by depth and by importance activation and taylor only; remove it, or use "
+     "one of them"},
+    {BASE "student: {params: 0}\n", "7:19: 'params' must be in (0, 1], got 0"},
+    {BASE "student: {params: 1.01}\n", "7:19: 'params' must be in (0, 1], got 1.01"},
+    {BASE "student: {params: quarter}\n", "7:19: 'params' must be a number, got 'quarter'"},
+    {BASE "student: {macs: -0.5}\n", "7:17: 'macs' must be in (0, 1], got -0.5"},
+    {BASE "student: {macs: [0.5]}\n", "7:17: 'macs' must be a number, got a list"},
+    {BASE "student: {importance: tayler}\n",
+     "7:23: 'importance' must be " IMPORTANCES ", got 'tayler' (did you mean 'taylor'?)"},
+    {BASE "student: {importance: L1}\n", "7:23: 'importance' must be " IMPORTANCES ", got 'L1' (did you mean 'l1'?)"},
+    {BASE "student: {importance: fisher}\n", "7:23: 'importance' must be " IMPORTANCES ", got 'fisher'"},
+    {BASE "student: {importance: }\n", "7:23: 'importance' must be " IMPORTANCES ", got nothing"},
+    {BASE "student: {round_to: -8}\n", "7:21: 'round_to' must be >= 0, got -8"},
+    {BASE "student: {round_to: 8.5}\n", "7:21: 'round_to' must be an integer, got '8.5'"},
+    {BASE "student: {seed: -1}\n", "7:17: 'seed' must be a non-negative integer, got '-1'"},
+    {BASE "student: {importance: taylor, calibration_samples: 0}\n",
+     "7:52: 'calibration_samples' must be >= 1, got 0"},
+    {BASE "student: {importance: activation, calibration_samples: all}\n",
+     "7:56: 'calibration_samples' must be an integer, got 'all'"},
+    /* student: lists of names */
+    {BASE "student: {protect: }\n", "7:20: 'protect' must be a name or a list of names, got nothing"},
+    {BASE "student: {protect: {conv: 1}}\n", "7:20: 'protect' must be a name or a list of names, got a mapping"},
+    {BASE "student: {protect: ''}\n", "7:20: 'protect' must be a name, got ''"},
+    {BASE "student: {protect: [conv1, [a]]}\n", "7:28: 'protect' entries must be a name, got a list"},
+    {BASE "student: {protect: [conv1, \"\"]}\n", "7:28: 'protect' entries must be a name, got ''"},
+    {BASE "student:\n  protect:\n    - conv1\n    -\n", "10:6: 'protect' entries must be a name, got nothing"},
+    {BASE "student: {protect: [\"a\\0b\"]}\n", "7:21: 'protect' entries must be a name, got 'a b'"},
+    {BASE "student: {free_outputs: [logits, {a: 1}]}\n", "7:34: 'free_outputs' entries must be a name, got a mapping"},
+    {BASE "student: {protect: [*conv]}\n", "7:21: YAML syntax error: found undefined alias" ALIAS_HINT},
+    {BASE "student:\n  protect: *.weight\n",
+     "8:13: YAML syntax error: did not find expected alphabetic or numeric character (while scanning an alias at "
+     "8:12)" ALIAS_HINT},
+    {BASE "student: {protect: [a], protect: [b]}\n",
+     "7:25: duplicate key 'protect' in 'student' (first given at 7:11)"},
+    /* student: glob widths */
+    {BASE "student: {width_for: 0.5}\n",
+     "7:22: 'width_for' must be a mapping of node-name globs to widths, e.g. {\"conv*\": 0.25}, got '0.5'"},
+    {BASE "student: {width_for: [conv, 0.5]}\n",
+     "7:22: 'width_for' must be a mapping of node-name globs to widths, e.g. {\"conv*\": 0.25}, got a list"},
+    {BASE "student: {width_for: }\n",
+     "7:22: 'width_for' must be a mapping of node-name globs to widths, e.g. {\"conv*\": 0.25}, got nothing"},
+    {BASE "student: {width_for: {conv*: 0.5, fc: 0}}\n", "7:39: 'width_for' entry 'fc' must be in (0, 1], got 0"},
+    {BASE "student: {width_for: {conv*: half}}\n", "7:30: 'width_for' entry 'conv*' must be a number, got 'half'"},
+    {BASE "student: {width_for: {conv*: }}\n", "7:30: 'width_for' entry 'conv*' must be a number, got nothing"},
+    {BASE "student: {width_for: {[a]: 0.5}}\n", "7:23: each 'width_for' key must be a name, got a list"},
+    {BASE "student: {width_for: {'': 0.5}}\n", "7:23: each 'width_for' key must be a name, got ''"},
+    {BASE "student:\n  width_for:\n    conv*: 0.5\n    fc: 0.5\n    conv*: 0.25\n",
+     "11:5: duplicate glob 'conv*' in 'width_for' (first given at 9:5)"},
+    /* student: keys that exclude each other; the message points at the later one */
+    {BASE "student: {params: 0.5, macs: 0.25}\n",
+     "7:30: 'macs' and 'params' (7:19) are both budgets; give one of them"},
+    {BASE "student:\n  macs: 0.25\n  params: 0.5\n",
+     "9:11: 'params' and 'macs' (8:9) are both budgets; give one of them"},
+    {BASE "student: {width: 0.5, params: 0.25}\n",
+     "7:31: 'params' and 'width' (7:18) both size the student; give a width or a budget, not both"},
+    {BASE "student:\n  macs: 0.3\n  width: 1\n",
+     "9:10: 'width' and 'macs' (8:9) both size the student; give a width or a budget, not both"},
+    {BASE "student: {calibration_samples: 64}\n",
+     "7:32: 'calibration_samples' is used by depth and by importance activation and taylor only; remove it, or use one "
+     "of them"},
+    {BASE "student: {importance: random, calibration_samples: 64}\n",
+     "7:52: 'calibration_samples' is used by depth and by importance activation and taylor only; remove it, or use one "
+     "of them"},
     /* normalize lists */
     {"kdc: 1\nteacher: teacher.onnx\ndata:\n  normalize: {scale: 0}\n", "4:22: 'scale' must be > 0, got 0"},
     {"kdc: 1\nteacher: teacher.onnx\ndata:\n  normalize: {mean: []}\n",
@@ -502,9 +597,119 @@ static const BadCase BAD[] = {
     {"kdc: 1\n  teacher: x\n",
      "2:10: YAML syntax error: mapping values are not allowed in this context; check the indentation, and quote "
      "values that contain ': '"},
-    {"kdc: 1\nteacher: *t\n", "2:10: YAML syntax error: found undefined alias"},
+    {"kdc: 1\nteacher: *t\n", "2:10: YAML syntax error: found undefined alias" ALIAS_HINT},
     {"kdc: 1\nteacher: \"x\xff\"\n", "2:12: not UTF-8 text: invalid leading UTF-8 octet (byte 0xff)"},
 };
+
+/* ---- student options ---- */
+
+/* Every student key but width (a budget replaces it), block style. */
+static const char STUDENT_BLOCK[] = BASE /* lines 1-6 */
+    "student:\n"
+    "  params: 0.25\n"
+    "  importance: taylor\n"
+    "  round_to: 8\n" /* line 10 */
+    "  seed: 18446744073709551615\n"
+    "  protect:\n"
+    "    - \"*conv1*\"\n"
+    "    - fc\n"
+    "    - 12\n" /* line 15 */
+    "  width_for:\n"
+    "    \"layer2.*\": 0.75\n"
+    "    '*': 1\n"
+    "  free_outputs: hidden\n"
+    "  calibration_samples: 64\n"; /* line 20 */
+
+static void test_student_block(void **state)
+{
+    Fixture *fx = *state;
+    Recipe r;
+    Diag d = {""};
+    char buf[256];
+    if (load_text(fx, STUDENT_BLOCK, &r, &d))
+        fail_msg("%s", d.msg);
+    const StudentOptions *o = &r.student;
+    assert_true(o->width == 0.5 && o->params == 0.25 && o->macs == 0);
+    assert_int_equal(o->importance, IMPORTANCE_TAYLOR);
+    assert_int_equal(o->round_to, 8);
+    assert_true(o->seed == UINT64_MAX);
+    assert_int_equal(o->n_protect, 3);
+    assert_string_equal(o->protect[0], "*conv1*");
+    assert_string_equal(o->protect[1], "fc");
+    assert_string_equal(o->protect[2], "12");
+    /* In the file's order: the first matching glob wins. */
+    assert_int_equal(o->n_overrides, 2);
+    assert_string_equal(o->overrides[0].pattern, "layer2.*");
+    assert_true(o->overrides[0].width == 0.75);
+    assert_string_equal(o->overrides[1].pattern, "*");
+    assert_true(o->overrides[1].width == 1);
+    assert_int_equal(o->n_free_outputs, 1);
+    assert_string_equal(o->free_outputs[0], "hidden");
+    assert_int_equal(r.calibration_samples, 64);
+    assert_where(&r, RECIPE_STUDENT, ":8:3");
+    assert_where(&r, RECIPE_STUDENT_PARAMS, ":8:11");
+    assert_where(&r, RECIPE_STUDENT_IMPORTANCE, ":9:15");
+    assert_where(&r, RECIPE_STUDENT_SEED, ":11:9");
+    assert_where(&r, RECIPE_STUDENT_PROTECT, ":13:5");
+    assert_where(&r, RECIPE_STUDENT_WIDTH_FOR, ":17:5");
+    assert_where(&r, RECIPE_STUDENT_FREE_OUTPUTS, ":19:17");
+    assert_where(&r, RECIPE_STUDENT_CALIBRATION_SAMPLES, ":20:24");
+    assert_where(&r, RECIPE_STUDENT_WIDTH, "");
+    assert_string_equal(recipe_describe_student(&r, buf, sizeof buf),
+                        "params 0.25 (width searched), importance taylor on the first 64 training samples, "
+                        "round_to 8, 3 protect globs, 2 width_for globs, 1 free output");
+    recipe_free(&r);
+    assert_null(r.student.protect);
+    assert_int_equal(r.student.n_overrides, 0);
+}
+
+/* Flow style; empty lists mean none; a list may hold one name. */
+static void test_student_flow(void **state)
+{
+    Fixture *fx = *state;
+    Recipe r;
+    Diag d = {""};
+    char buf[256];
+    if (load_text(fx,
+                  BASE "student: {macs: 1, importance: activation, protect: [], width_for: {}, "
+                       "free_outputs: [out_a, 'out b'], round_to: 1}\n",
+                  &r, &d))
+        fail_msg("%s", d.msg);
+    const StudentOptions *o = &r.student;
+    assert_true(o->macs == 1 && o->params == 0);
+    assert_int_equal(o->importance, IMPORTANCE_ACTIVATION);
+    assert_null(o->protect);
+    assert_int_equal(o->n_protect, 0);
+    assert_null(o->overrides);
+    assert_int_equal(o->n_overrides, 0);
+    assert_int_equal(o->n_free_outputs, 2);
+    assert_string_equal(o->free_outputs[1], "out b");
+    assert_int_equal(r.calibration_samples, 256);
+    assert_where(&r, RECIPE_STUDENT_PROTECT, ":7:53");
+    assert_string_equal(recipe_describe_student(&r, buf, sizeof buf),
+                        "macs 1 (width searched), importance activation on the first 256 training samples, "
+                        "2 free outputs");
+    recipe_free(&r);
+    if (load_text(fx, BASE "student: {width: 0.25, importance: random, seed: 3, protect: conv1}\n", &r, &d))
+        fail_msg("%s", d.msg);
+    assert_int_equal(r.student.n_protect, 1);
+    assert_string_equal(r.student.protect[0], "conv1");
+    assert_string_equal(recipe_describe_student(&r, buf, sizeof buf),
+                        "width 0.25, importance random (seed 3), 1 protect glob");
+    /* A short buffer is cut, never overrun. */
+    assert_string_equal(recipe_describe_student(&r, buf, 12), "width 0.25,");
+    recipe_free(&r);
+}
+
+static void test_importance_names(void **state)
+{
+    (void)state;
+    const char *want[] = {"l1", "l2", "bn_scale", "activation", "taylor", "random"};
+    for (int k = IMPORTANCE_L1; k <= IMPORTANCE_RANDOM; k++)
+        assert_string_equal(recipe_importance_name((ImportanceKind)k), want[k]);
+    assert_string_equal(recipe_importance_name((ImportanceKind)(IMPORTANCE_RANDOM + 1)), "?");
+    assert_string_equal(recipe_importance_name((ImportanceKind)-1), "?");
+}
 
 /* want with "$D" replaced by the temporary folder, after "PATH:". */
 static void expected_message(const Fixture *fx, const char *want, char *out, size_t size)
@@ -556,6 +761,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_demo_recipes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_recipes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_student_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_student_flow, setup, teardown),
+        cmocka_unit_test(test_importance_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
