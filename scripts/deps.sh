@@ -6,7 +6,10 @@
 set -eu
 
 BUILD_PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev libyaml-dev libcmocka-dev"
-PEER_PKGS="python3-onnx python3-numpy libonnx-testdata"
+# python3-torch and python3-torchvision export the real architectures the
+# parity and shrink tests run (tests/models/export_zoo.py) and are the
+# training peer in bench/.
+PEER_PKGS="python3-onnx python3-numpy libonnx-testdata python3-torch python3-torchvision"
 DATA_PKGS="dataset-fashion-mnist"
 
 missing=""

@@ -57,6 +57,9 @@ check "conformance under ASan+UBSan (no crash, same results)" env BUILD=build/as
 echo "== real architectures against onnxruntime (tests/models/zoo; large ones need python3-torch to regenerate)"
 tests/zoo_parity.sh
 
+echo "== students of real architectures: kdc shrink --width 0.5 / --params 0.25, onnx.checker, onnxruntime"
+tests/shrink_zoo.sh
+
 echo "== end to end: compress, onnx.checker, onnxruntime parity"
 KDC=build/kdc tests/e2e/run.sh
 
