@@ -443,17 +443,21 @@ char *cg_reason(ChannelGroups *cg, const Node *n, const char *fmt, ...)
 
 void cg_add_member(ChannelGroups *cg, Value *tensor, int axis, int cls)
 {
-    if (cls == CG_NONE)
+    Node *n = cg->at;
+    int slot = 0;
+    if (cls == CG_NONE || !n)
         return;
-    for (int i = 0; i < cg->n_members; i++) /* a constant read twice follows one class */
-        if (cg->members[i].tensor == tensor && cg->members[i].axis == axis) {
-            cg_unify(cg, cg->members[i].cls, cls, NULL);
-            cg->members[i].readers++;
+    while (slot < n->n_inputs && n->inputs[slot] != tensor)
+        slot++;
+    for (int i = 0; i < cg->n_members; i++) { /* one reader, one class per axis */
+        ChMember *m = &cg->members[i];
+        if (m->tensor == tensor && m->reader == n && m->slot == slot && m->axis == axis) {
+            cg_unify(cg, m->cls, cls, n);
             return;
         }
+    }
     if (grow(cg, (void **)&cg->members, &cg->cap_members, cg->n_members + 1, sizeof *cg->members))
-        cg->members[cg->n_members++] = (ChMember){tensor, axis, cls, 1};
-    cg_set_axis(cg, tensor, axis, cls); /* for the cost model */
+        cg->members[cg->n_members++] = (ChMember){tensor, n, slot, axis, cls};
 }
 
 void cg_add_rewrite(ChannelGroups *cg, ChRewrite rw)

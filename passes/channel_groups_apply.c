@@ -35,6 +35,16 @@ static int64_t numel_new(ChannelGroups *cg, const Value *v, const int64_t *n_kep
     return n;
 }
 
+/* Dim a of input `slot` of n as n reads it after the choice. */
+static int64_t input_dim_new(ChannelGroups *cg, const Node *n, int slot, int a, const int64_t *n_kept)
+{
+    const Value *v = n->inputs[slot];
+    if (!v->init)
+        return dim_new(cg, v, a, n_kept);
+    int c = cg_member_class(cg, n, slot, a);
+    return c != CG_NONE ? cg_kept_size(cg, c, n_kept) : v->shape.dims[a].value;
+}
+
 static int64_t node_macs(ChannelGroups *cg, const Node *n, const int64_t *n_kept)
 {
     const Value *y = n->outputs[0], *w = n->n_inputs > 1 ? n->inputs[1] : NULL;
@@ -44,14 +54,15 @@ static int64_t node_macs(ChannelGroups *cg, const Node *n, const int64_t *n_kept
     if (n->op == OP_Conv) {
         int64_t taps = 1;
         for (int a = 1; a < w->shape.rank; a++)
-            taps *= dim_new(cg, w, a, n_kept);
+            taps *= input_dim_new(cg, n, 1, a, n_kept);
         return out * taps;
     }
     if (n->op == OP_Gemm)
-        return w->shape.rank == 2 ? out * dim_new(cg, w, node_attr_int(n, "transB", 0) ? 1 : 0, n_kept) : 0;
+        return w->shape.rank == 2 ? out * input_dim_new(cg, n, 1, node_attr_int(n, "transB", 0) ? 1 : 0, n_kept) : 0;
     if (n->op == OP_MatMul) {
         const Value *a = n->inputs[0];
-        return a->kind == TYPE_TENSOR && a->shape.rank >= 1 ? out * dim_new(cg, a, a->shape.rank - 1, n_kept) : 0;
+        return a->kind == TYPE_TENSOR && a->shape.rank >= 1 ? out * input_dim_new(cg, n, 0, a->shape.rank - 1, n_kept)
+                                                            : 0;
     }
     return 0;
 }
@@ -63,7 +74,7 @@ void channel_groups_cost(const ChannelGroups *cg_in, const int64_t *n_kept, int6
     *params = *macs = 0;
     for (int i = 0; i < g->n_inits; i++)
         if (g->inits[i]->init->dtype == DT_FLOAT)
-            *params += numel_new(cg, g->inits[i], n_kept);
+            *params += cg_constant_params(cg, g->inits[i], n_kept);
     for (int i = 0; i < g->n_nodes; i++)
         *macs += node_macs(cg, g->nodes[i], n_kept);
 }
@@ -75,8 +86,12 @@ void channel_groups_node_cost(const ChannelGroups *cg_in, const Node *n, const i
     *params = 0;
     for (int k = 0; k < n->n_inputs; k++) {
         const Value *v = n->inputs[k];
-        if (v && v->init && v->init->dtype == DT_FLOAT)
-            *params += numel_new(cg, v, n_kept);
+        if (!v || !v->init || v->init->dtype != DT_FLOAT)
+            continue;
+        int64_t numel = 1;
+        for (int a = 0; a < v->shape.rank; a++)
+            numel *= input_dim_new(cg, n, k, a, n_kept);
+        *params += numel;
     }
     *macs = node_macs(cg, n, n_kept);
 }
@@ -218,106 +233,6 @@ void channel_groups_add_tensor_scores(const ChannelGroups *cg_in, const Value *t
     }
 }
 
-/* ---- slicing ---- */
-
-typedef struct AxisPick {
-    int64_t *idx; /* NULL: the whole axis */
-    int64_t n;
-} AxisPick;
-
-static void select_copy(const Tensor *t, const AxisPick *picks, const size_t *stride, int last, int axis,
-                        const unsigned char *src, unsigned char **dst)
-{
-    if (axis > last) { /* the rest is contiguous */
-        memcpy(*dst, src, stride[last]);
-        *dst += stride[last];
-        return;
-    }
-    int64_t n = picks[axis].idx ? picks[axis].n : t->dims[axis];
-    for (int64_t i = 0; i < n; i++)
-        select_copy(t, picks, stride, last, axis + 1,
-                    src + (size_t)(picks[axis].idx ? picks[axis].idx[i] : i) * stride[axis], dst);
-}
-
-static Tensor *tensor_select(Arena *a, const Tensor *t, const AxisPick *picks)
-{
-    size_t stride[IR_MAX_RANK], s = dtype_size(t->dtype);
-    int64_t dims[IR_MAX_RANK];
-    int last = -1;
-    for (int i = t->rank - 1; i >= 0; i--) {
-        stride[i] = s;
-        s *= (size_t)t->dims[i];
-        dims[i] = picks[i].idx ? picks[i].n : t->dims[i];
-        if (picks[i].idx && last < 0)
-            last = i;
-    }
-    Tensor *out = tensor_new(a, t->dtype, t->rank, dims);
-    unsigned char *dst = out->data;
-    if (out && out->nbytes)
-        select_copy(t, picks, stride, last, 0, t->data, &dst);
-    if (out) {
-        out->name = t->name;
-        out->doc = t->doc;
-    }
-    return out;
-}
-
-/* Kept positions of class c, or NULL (n = size) when all are kept. */
-static int64_t *kept_positions(ChannelGroups *cg, int c, bool *const *keep, int64_t *n, bool *oom)
-{
-    int64_t size = cg->cls[cg_find(cg, c)].size, k = 0;
-    bool *mask = malloc((size_t)size);
-    int64_t *idx = malloc((size_t)size * sizeof *idx);
-    if (!mask || !idx) {
-        *oom = true;
-        free(mask);
-        free(idx);
-        return NULL;
-    }
-    cg_mask(cg, c, keep, mask);
-    for (int64_t i = 0; i < size; i++)
-        if (mask[i])
-            idx[k++] = i;
-    free(mask);
-    *n = k;
-    if (k == size) {
-        free(idx);
-        return NULL;
-    }
-    return idx;
-}
-
-static Status slice_member_tensor(ChannelGroups *cg, Value *v, bool *const *keep, Diag *d)
-{
-    AxisPick picks[IR_MAX_RANK] = {{0}};
-    bool oom = false;
-    for (int i = 0; i < cg->n_members; i++)
-        if (cg->members[i].tensor == v && !picks[cg->members[i].axis].idx)
-            picks[cg->members[i].axis].idx = kept_positions(cg, cg->members[i].cls, keep, &picks[cg->members[i].axis].n, &oom);
-    bool any = false;
-    for (int a = 0; a < IR_MAX_RANK; a++)
-        any = any || picks[a].idx;
-    Tensor *t = any && !oom ? tensor_select(cg->g->arena, v->init, picks) : NULL;
-    for (int a = 0; a < IR_MAX_RANK; a++)
-        free(picks[a].idx);
-    if (oom || (any && !t))
-        return diag_error(d, "out of memory slicing '%s'", v->name);
-    if (t) {
-        v->init = t;
-        v->shape = shape_from_dims(t->rank, t->dims);
-    }
-    return KDC_OK;
-}
-
-/* Each member tensor is sliced once, along all its axes, at its first member. */
-static bool first_member_of(const ChannelGroups *cg, int i)
-{
-    for (int k = 0; k < i; k++)
-        if (cg->members[k].tensor == cg->members[i].tensor)
-            return false;
-    return true;
-}
-
 /* ---- rewrites ---- */
 
 static int64_t rewrite_value(ChannelGroups *cg, const ChRewrite *rw, bool *const *keep, const int64_t *n_kept,
@@ -338,15 +253,6 @@ static int64_t rewrite_value(ChannelGroups *cg, const ChRewrite *rw, bool *const
     return before;
 }
 
-static void append_init(Graph *g, Value *v)
-{
-    Value **inits = arena_alloc(g->arena, (size_t)(g->n_inits + 1) * sizeof *inits);
-    if (g->n_inits)
-        memcpy(inits, g->inits, (size_t)g->n_inits * sizeof *inits);
-    inits[g->n_inits++] = v;
-    g->inits = inits;
-}
-
 /* The node's own copy of its constant input (made once per node and slot). */
 static Tensor *own_constant(Graph *g, Node *n, int slot, Value **made, int *n_made)
 {
@@ -364,7 +270,7 @@ static Tensor *own_constant(Graph *g, Node *n, int slot, Value **made, int *n_ma
     nv->dtype = t->dtype;
     nv->shape = v->shape;
     nv->init = t;
-    append_init(g, nv);
+    cg_append_init(g, nv);
     n->inputs[slot] = nv;
     made[(*n_made)++] = nv;
     return t;
@@ -467,9 +373,8 @@ Status channel_groups_apply(Graph *g, const ChannelGroups *cg_in, int64_t *const
             diag_error(d, "out of memory");
             goto fail;
         }
-    for (int i = 0; i < cg->n_members; i++)
-        if (first_member_of(cg, i) && slice_member_tensor(cg, cg->members[i].tensor, keep, d))
-            goto fail;
+    if (cg_slice_members(cg, keep, d))
+        goto fail;
     if (apply_rewrites(cg, keep, n_kept, d))
         goto fail;
     forget_channel_dims(cg, n_kept);

@@ -7,7 +7,8 @@
  *                           inputs and outputs
  *   channel_groups_layout.c the rules of ops that re-lay axes out (Reshape,
  *                           Concat, Split, Slice, Expand, Resize, Shape)
- *   channel_groups_apply.c  slicing, shape-constant rewrites, cost model
+ *   channel_groups_members.c constants that follow groups: sizes, slicing
+ *   channel_groups_apply.c  shape-constant rewrites, cost model, the apply
  *
  * Every axis that carries channels refers to a class. A class is an atom
  * (units pruned as one group once it is a root), a concatenation of classes
@@ -38,12 +39,16 @@ typedef struct ChClass {
     const Node *origin; /* the node that created the atom, NULL for fixed ones */
 } ChClass;
 
-/* Axis `axis` of constant `tensor` follows class `cls`. */
+/* Axis `axis` of constant `tensor`, as input `slot` of node `reader` reads
+ * it, follows class `cls`. A constant shared by readers that slice it alike
+ * is sliced in place; otherwise each reader gets its own sliced copy (and
+ * readers that do not follow its channels keep the original). */
 typedef struct ChMember {
     Value *tensor;
+    Node *reader;
+    int slot;
     int axis;
     int cls;
-    int readers; /* nodes that registered it: every reader must */
 } ChMember;
 
 typedef enum {
@@ -87,6 +92,7 @@ struct ChannelGroups {
     ChannelGroup *groups;
     int n_groups;
     bool failed; /* out of memory during the analysis */
+    Node *at; /* the node whose rule is running: the reader of new members */
     const char *const *free_outputs; /* graph outputs that may change width */
     int n_free;
 };
@@ -120,6 +126,15 @@ void cg_add_probe(ChannelGroups *cg, const Value *v, int axis, int cls);
 /* Axis classes of a value (NULL: none tracked yet); cg_set_axis allocates. */
 int cg_axis(const ChannelGroups *cg, const Value *v, int axis);
 void cg_set_axis(ChannelGroups *cg, const Value *v, int axis, int cls);
+
+/* channel_groups_members.c */
+/* The class axis `axis` of input `slot` of n follows, CG_NONE when none. */
+int cg_member_class(ChannelGroups *cg, const Node *n, int slot, int axis);
+/* Elements of constant v after the choice (every copy counted). */
+int64_t cg_constant_params(ChannelGroups *cg, const Value *v, const int64_t *n_kept);
+/* Slices every member constant (in place or per reader). */
+Status cg_slice_members(ChannelGroups *cg, bool *const *keep, Diag *d);
+void cg_append_init(Graph *g, Value *v);
 
 /* channel_groups_rules.c: walks the graph and applies every node's rule. */
 void cg_analyse(ChannelGroups *cg);

@@ -14,8 +14,8 @@
  *   everything else freezes the channels it reads (default_rule).
  * Constant operands of followers are members along their full axes. Shape
  * vectors are allowed to read the non-channel dims of a value (the batch).
- * Finally every class reaching a graph output, read by a subgraph, or held
- * by a constant some reader does not follow is frozen.
+ * Finally every class reaching a graph output or read by a subgraph is
+ * frozen. Constants are members per reader (see ChMember).
  */
 #include "passes/channel_groups_impl.h"
 
@@ -541,22 +541,13 @@ static void freeze_boundaries(ChannelGroups *cg)
                 freeze_subgraph_reads(cg, g->nodes[i]->attrs[a].g);
 }
 
-/* A constant sliced for some readers must be followed by all of them. */
-static void freeze_shared_constants(ChannelGroups *cg)
-{
-    for (int i = 0; i < cg->n_members; i++) {
-        ChMember *m = &cg->members[i];
-        if (m->readers < graph_count_uses(cg->g, m->tensor))
-            cg_freeze(cg, m->cls, cg_reason(cg, NULL, "constant '%s' is also read where its channels are not followed",
-                                            m->tensor->name));
-    }
-}
-
 void cg_analyse(ChannelGroups *cg)
 {
     Graph *g = cg->g;
-    for (int i = 0; i < g->n_nodes && !cg->failed; i++)
+    for (int i = 0; i < g->n_nodes && !cg->failed; i++) {
+        cg->at = g->nodes[i];
         node_rule(cg, g->nodes[i]);
+    }
+    cg->at = NULL;
     freeze_boundaries(cg);
-    freeze_shared_constants(cg);
 }
