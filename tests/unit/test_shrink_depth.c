@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/zoo_load.h"
+
 #include "backend/onnx_export.h"
 #include "frontend/onnx_import.h"
 #include "passes/passes.h"
@@ -557,29 +559,6 @@ static void test_report_print(void **state)
 
 /* ---- the exported zoo ---- */
 
-/* The zoo model, normalized as the compiler does before deriving a student:
- * shapes and shape arithmetic folded until nothing changes (each round lets
- * the next layer's reshape targets fold). NULL when the file is absent. */
-static Model *zoo(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof path, "tests/models/zoo/%s.onnx", name);
-    if (access(path, R_OK)) {
-        print_message("[  SKIPPED ] %s is absent (the zoo is regenerated only where torch is installed)\n", path);
-        return NULL;
-    }
-    Model *m = NULL;
-    Diag d = {{0}};
-    if (onnx_import_file(path, &m, &d))
-        fail_msg("%s", d.msg);
-    for (int round = 0, before = -1; round < 16 && before != m->graph->n_nodes; round++) {
-        before = m->graph->n_nodes;
-        if (pass_infer_shapes(m->graph, &d) || pass_fold_constants(m->graph, &d) || pass_eliminate_dead(m->graph, &d) ||
-            pass_infer_shapes(m->graph, &d))
-            fail_msg("%s: %s", path, d.msg);
-    }
-    return m;
-}
 
 /* Writes the student to the temp folder and reads it back. */
 static void export_and_reimport(const Model *m, const char *file)
@@ -604,7 +583,7 @@ static int count_kind(const DepthBlock *b, int n, DepthKind kind, bool removable
 static void test_zoo_resnet50(void **state)
 {
     (void)state;
-    Model *m = zoo("resnet50");
+    Model *m = zoo_load("resnet50");
     if (!m)
         skip();
     int n;
@@ -628,7 +607,7 @@ static void test_zoo_resnet50(void **state)
 static void test_zoo_bert(void **state)
 {
     (void)state;
-    Model *m = zoo("bert");
+    Model *m = zoo_load("bert");
     if (!m)
         skip();
     int n;
@@ -656,7 +635,7 @@ static void test_zoo_bert(void **state)
 static void test_zoo_vit(void **state)
 {
     (void)state;
-    Model *m = zoo("vit");
+    Model *m = zoo_load("vit");
     if (!m)
         skip();
     int n;

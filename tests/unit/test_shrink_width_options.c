@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/zoo_load.h"
+
 #include "frontend/onnx_import.h"
 #include "tests/unit/width_models.h"
 
@@ -403,33 +405,10 @@ static void test_report(void **state)
 
 /* ---- the exported zoo ---- */
 
-/* The zoo model normalized as kdc does before deriving a student (folding
- * until nothing changes lets each layer's reshape targets fold); NULL, with
- * a visible note, when the file is absent. */
-static Model *zoo(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof path, "tests/models/zoo/%s.onnx", name);
-    if (access(path, R_OK)) {
-        print_message("[  SKIPPED ] %s is absent (the zoo is regenerated only where torch is installed)\n", path);
-        return NULL;
-    }
-    Model *m = NULL;
-    Diag d = {{0}};
-    if (onnx_import_file(path, &m, &d))
-        fail_msg("%s", d.msg);
-    for (int round = 0, before = -1; round < 16 && before != m->graph->n_nodes; round++) {
-        before = m->graph->n_nodes;
-        if (pass_infer_shapes(m->graph, &d) || pass_fold_constants(m->graph, &d) || pass_eliminate_dead(m->graph, &d) ||
-            pass_infer_shapes(m->graph, &d))
-            fail_msg("%s: %s", path, d.msg);
-    }
-    return m;
-}
 
 static void check_zoo_half_width(const char *name)
 {
-    Model *m = zoo(name);
+    Model *m = zoo_load(name);
     if (!m)
         skip();
     Graph *g = m->graph;
