@@ -1,5 +1,5 @@
 #!/bin/bash
-# run_all.sh - every benchmark (`make bench`). Long (about 15 minutes); prints
+# run_all.sh - every benchmark (`make bench`). Long (about 25 minutes); prints
 # numbers and ratios against peers measured in the same run, asserts nothing.
 set -eu
 cd "$(dirname "$0")/.."
@@ -9,3 +9,5 @@ echo "== inference against onnxruntime (bench/inference_vs_ort.sh)"
 bench/inference_vs_ort.sh
 echo "== training step against PyTorch (bench/train_vs_torch.sh)"
 bench/train_vs_torch.sh
+echo "== students from teacher slices (each importance) against random initialisation (bench/init_vs_importance.sh)"
+bench/init_vs_importance.sh

@@ -1,8 +1,9 @@
 /* cmd_compress.c - `kdc compress RECIPE [-o OUT]`: the whole pipeline.
  *
  *   recipe -> teacher.onnx -> IR -> normalize passes -> data -> student = shrink(teacher)
- *   (units ranked from the weights, or measured on the first training samples)
- *   -> distill (interpreter) -> student.onnx, and a summary table.
+ *   (units ranked from the weights, or measured on the first training samples; weights
+ *   sliced, or drawn afresh with student.init: random) -> its test accuracy untrained
+ *   ("epoch 0") -> distill (interpreter) -> student.onnx, and a summary table.
  *
  * Also checks what only the teacher can tell about the recipe's student options: that
  * every glob matches a node and every free output exists, naming the recipe line.
@@ -156,6 +157,20 @@ static Status shrink_student(Job *j, Diag *d)
     return cli_shrink_width_measured(g, o, &data, &j->width, d);
 }
 
+/* student.init: random keeps the architecture and forgets the sliced weights: the
+ * baseline that measures what the teacher's weights are worth. Seeded by train.seed so
+ * one seed reproduces the whole run. */
+static Status start_weights(Job *j, Diag *d)
+{
+    if (j->recipe.init != STUDENT_INIT_RANDOM)
+        return KDC_OK;
+    if (pass_reinit_weights(j->student->graph, j->recipe.train.seed, d))
+        return diag_prefix(d, "%s", j->recipe.teacher);
+    fprintf(stderr, "  weights initialised at random (seed %llu), not sliced from the teacher\n",
+            (unsigned long long)j->recipe.train.seed);
+    return KDC_OK;
+}
+
 static Status derive_student(Job *j, Diag *d)
 {
     char plan[256];
@@ -173,7 +188,7 @@ static Status derive_student(Job *j, Diag *d)
     fprintf(stderr, "  width %g: %lld -> %lld parameters, %lld -> %lld MACs per sample\n", j->width.width,
             (long long)j->width.params, (long long)j->width.kept_params, (long long)j->width.macs,
             (long long)j->width.kept_macs);
-    return KDC_OK;
+    return start_weights(j, d);
 }
 
 static Status load_split(Job *j, const DataSplit *split, Dataset *ds, RecipeField inputs_f, RecipeField labels_f,
@@ -244,6 +259,17 @@ static void print_summary(const Job *j)
     printf("\nwrote %s (%.1f s)\n", j->recipe.output, r->seconds);
 }
 
+/* Where training starts from: the derived student's test accuracy before any step. */
+static Status print_untrained_accuracy(Job *j, Diag *d)
+{
+    double accuracy;
+    if (trainer_predict(j->student->graph, &j->test, j->classes, NULL, &accuracy, d))
+        return KDC_ERR;
+    fprintf(stderr, "epoch 0/%d  test acc %.2f%%  (the derived student, before training)\n", j->recipe.train.epochs,
+            100 * accuracy);
+    return KDC_OK;
+}
+
 static Status compress(Job *j, Diag *d)
 {
     Progress prog;
@@ -257,7 +283,7 @@ static Status compress(Job *j, Diag *d)
         return KDC_ERR;
     fprintf(stderr, "data: %lld train, %lld test samples, %lld classes\n", (long long)j->train.n,
             (long long)j->test.n, (long long)j->classes);
-    if (derive_student(j, d))
+    if (derive_student(j, d) || print_untrained_accuracy(j, d))
         return KDC_ERR;
     if (trainer_distill(j->teacher->graph, j->student->graph, &j->train, &j->test, &j->recipe.distill,
                         &j->recipe.train, &hooks, &j->result, d))

@@ -64,4 +64,13 @@ typedef struct ChannelGroups ChannelGroups;
 Status pass_shrink_width_scored(Graph *g, const ChannelGroups *cg, const StudentOptions *o, double *const *scores,
                                 WidthReport *report, Diag *d);
 
+/* Re-initialises the learned tensors of g and its subgraphs as a fresh network starts:
+ * float32 initializers that are weights of Conv/ConvTranspose/Gemm/MatMul get
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default), their biases (and the bias Add
+ * after a MatMul) 0, Batch/Instance/Layer/GroupNormalization scale 1 and bias 0,
+ * BatchNormalization running mean 0 and variance 1; everything else is left alone
+ * (passes/reinit.c lists exactly which inputs). Deterministic for a seed. A weight of
+ * another dtype is an error, and the graph is then unchanged. */
+Status pass_reinit_weights(Graph *g, uint64_t seed, Diag *d);
+
 #endif

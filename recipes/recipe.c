@@ -515,5 +515,8 @@ const char *recipe_describe_student(const Recipe *r, char *buf, size_t n)
         snprintf(buf + used, n - used, ", depth %d blocks", o->depth);
     else if (o->drop_alternate)
         snprintf(buf + used, n - used, ", every other block dropped");
+    used = strlen(buf);
+    if (r->init == STUDENT_INIT_RANDOM)
+        snprintf(buf + used, n - used, ", weights initialised at random");
     return buf;
 }

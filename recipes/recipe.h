@@ -54,6 +54,7 @@ typedef enum RecipeField {
     RECIPE_STUDENT_DEPTH,
     RECIPE_STUDENT_DROP,
     RECIPE_STUDENT_DROP_ALTERNATE,
+    RECIPE_STUDENT_INIT,
     RECIPE_DISTILL,
     RECIPE_DISTILL_TEMPERATURE,
     RECIPE_DISTILL_ALPHA,
@@ -69,6 +70,10 @@ typedef enum RecipeField {
     RECIPE_FIELD_COUNT
 } RecipeField;
 
+/* Where the student's weights start (student.init): sliced from the teacher, or drawn
+ * afresh (passes/reinit.c), the baseline that shows what the teacher's weights are worth. */
+typedef enum { STUDENT_INIT_TEACHER = 0, STUDENT_INIT_RANDOM } StudentInit;
+
 typedef struct Recipe {
     int version;   /* the file's 'kdc:' schema version */
     char *path;    /* the recipe file, as given to recipe_load */
@@ -80,6 +85,7 @@ typedef struct Recipe {
     /* How many of the first training samples the activation and taylor importances are
      * measured on (unused by the other importances). */
     int calibration_samples;
+    StudentInit init;
     DistillOptions distill;
     TrainOptions train;
     char *output; /* resolved path of the student .onnx to write */

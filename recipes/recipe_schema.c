@@ -22,7 +22,7 @@
 
 /* Enum fields are stored through an int pointer. */
 _Static_assert(sizeof(DataFormat) == sizeof(int) && sizeof(TrainSchedule) == sizeof(int) &&
-                   sizeof(ImportanceKind) == sizeof(int),
+                   sizeof(ImportanceKind) == sizeof(int) && sizeof(StudentInit) == sizeof(int),
                "enum size");
 
 /* Enum texts in the order of their C enum values. */
@@ -32,6 +32,8 @@ static const char *const TRAIN_SCHEDULES[] = {"cosine", "constant", NULL};
 _Static_assert(TRAIN_SCHEDULE_COSINE == 0 && TRAIN_SCHEDULE_CONSTANT == 1, "TRAIN_SCHEDULES order");
 static const char *const IMPORTANCES[] = {"l1", "l2", "bn_scale", "activation", "taylor", "random", NULL};
 static const char *const BOOLEANS[] = {"false", "true", NULL};
+static const char *const STUDENT_INITS[] = {"teacher", "random", NULL};
+_Static_assert(STUDENT_INIT_TEACHER == 0 && STUDENT_INIT_RANDOM == 1, "STUDENT_INITS order");
 _Static_assert(IMPORTANCE_L1 == 0 && IMPORTANCE_L2 == 1 && IMPORTANCE_BN_SCALE == 2 && IMPORTANCE_ACTIVATION == 3 &&
                    IMPORTANCE_TAYLOR == 4 && IMPORTANCE_RANDOM == 5,
                "IMPORTANCES order");
@@ -81,7 +83,8 @@ static const SchemaField DATA_V1[] = {
     {0},
 };
 
-/* Width (how many units) and importance (which ones). Depth options are to come here. */
+/* Width (how many units), importance (which ones), depth (which blocks), and where the
+ * weights start. */
 static const SchemaField STUDENT_V1[] = {
     {.name = "width", .kind = FIELD_REAL, .id = RECIPE_STUDENT_WIDTH, .offset = AT(student.width), .def = 0.5,
      .range = RANGE_GT_LE(0, 1), .help = "the fraction of the teacher's channels the student keeps"},
@@ -113,6 +116,8 @@ static const SchemaField STUDENT_V1[] = {
     {.name = "drop_alternate", .kind = FIELD_ENUM, .id = RECIPE_STUDENT_DROP_ALTERNATE,
      .offset = AT(student.drop_alternate), .def = 0, .choices = BOOLEANS,
      .help = "true: drop every other block, as DistilBERT initialises its student"},
+    {.name = "init", .kind = FIELD_ENUM, .id = RECIPE_STUDENT_INIT, .offset = AT(init), .def = STUDENT_INIT_TEACHER,
+     .choices = STUDENT_INITS, .help = "where the student's weights start: teacher (sliced) or random"},
     {0},
 };
 
@@ -210,6 +215,7 @@ static const char *const FIELD_KEYS[] = {
     [RECIPE_STUDENT_DEPTH] = "student.depth",
     [RECIPE_STUDENT_DROP] = "student.drop",
     [RECIPE_STUDENT_DROP_ALTERNATE] = "student.drop_alternate",
+    [RECIPE_STUDENT_INIT] = "student.init",
     [RECIPE_DISTILL] = "distill",
     [RECIPE_DISTILL_TEMPERATURE] = "distill.temperature",
     [RECIPE_DISTILL_ALPHA] = "distill.alpha",

@@ -246,6 +246,7 @@ static void test_defaults(void **state)
     assert_null(o->free_outputs);
     assert_int_equal(o->n_protect + o->n_overrides + o->n_free_outputs, 0);
     assert_int_equal(r.calibration_samples, 256);
+    assert_int_equal(r.init, STUDENT_INIT_TEACHER);
     /* Keys not written in the file have no position. */
     assert_where(&r, RECIPE_TRAIN_EPOCHS, "");
     assert_where(&r, RECIPE_STUDENT, "");
@@ -390,7 +391,7 @@ static void test_unreadable(void **state)
 
 #define STUDENT_KEYS                                                                                                   \
     "width, params, macs, importance, round_to, seed, protect, width_for, free_outputs, calibration_samples, depth, "  \
-    "drop, drop_alternate"
+    "drop, drop_alternate, init"
 #define IMPORTANCES "one of l1, l2, bn_scale, activation, taylor, random"
 #define ALIAS_HINT "; quote globs that start with '*' (YAML reads *name as an alias)"
 
@@ -466,6 +467,10 @@ static const BadCase BAD[] = {
     {BASE "student: {calibration_samples: 8}\n",
      "7:32: 'calibration_samples' is used by depth and by importance activation and taylor only; remove it, or use "
      "one of them"},
+    {BASE "student: {init: zeros}\n", "7:17: 'init' must be one of teacher, random, got 'zeros'"},
+    {BASE "student: {init: Random}\n",
+     "7:17: 'init' must be one of teacher, random, got 'Random' (did you mean 'random'?)"},
+    {BASE "student: {init: }\n", "7:17: 'init' must be one of teacher, random, got nothing"},
     {BASE "student: {params: 0}\n", "7:19: 'params' must be in (0, 1], got 0"},
     {BASE "student: {params: 1.01}\n", "7:19: 'params' must be in (0, 1], got 1.01"},
     {BASE "student: {params: quarter}\n", "7:19: 'params' must be a number, got 'quarter'"},
@@ -701,6 +706,29 @@ static void test_student_flow(void **state)
     recipe_free(&r);
 }
 
+/* student.init: the teacher's sliced weights (the default) or drawn afresh. */
+static void test_student_init(void **state)
+{
+    Fixture *fx = *state;
+    Recipe r;
+    Diag d = {""};
+    char buf[256];
+    if (load_text(fx, BASE "student: {width: 0.5, init: random}\n", &r, &d))
+        fail_msg("%s", d.msg);
+    assert_int_equal(r.init, STUDENT_INIT_RANDOM);
+    assert_where(&r, RECIPE_STUDENT_INIT, ":7:29");
+    assert_string_equal(recipe_field_key(RECIPE_STUDENT_INIT), "student.init");
+    assert_string_equal(recipe_describe_student(&r, buf, sizeof buf),
+                        "width 0.5, importance l1, weights initialised at random");
+    recipe_free(&r);
+    if (load_text(fx, BASE "student:\n  init: teacher\n", &r, &d))
+        fail_msg("%s", d.msg);
+    assert_int_equal(r.init, STUDENT_INIT_TEACHER);
+    assert_where(&r, RECIPE_STUDENT_INIT, ":8:9");
+    assert_string_equal(recipe_describe_student(&r, buf, sizeof buf), "width 0.5, importance l1");
+    recipe_free(&r);
+}
+
 static void test_importance_names(void **state)
 {
     (void)state;
@@ -763,6 +791,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_recipes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_student_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_student_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_student_init, setup, teardown),
         cmocka_unit_test(test_importance_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
