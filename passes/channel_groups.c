@@ -469,7 +469,7 @@ void cg_add_rewrite(ChannelGroups *cg, ChRewrite rw)
 void cg_add_probe(ChannelGroups *cg, const Value *v, int axis, int cls)
 {
     if (grow(cg, (void **)&cg->probes, &cg->cap_probes, cg->n_probes + 1, sizeof *cg->probes))
-        cg->probes[cg->n_probes++] = (ChProbe){v, axis, cls};
+        cg->probes[cg->n_probes++] = (ChProbe){v->producer, v, axis, cls};
 }
 
 int cg_axis(const ChannelGroups *cg, const Value *v, int axis)

@@ -54,9 +54,12 @@ int channel_groups_origins(const ChannelGroups *cg, int i, const Node **nodes, i
  * (|gamma|) count; groups without one get nothing (the caller decides). */
 void channel_groups_score_weights(const ChannelGroups *cg, int p, bool bn_only, double *const *scores);
 /* Values whose activations measure the groups: the outputs of the nodes
- * that create them, with the axis that carries the group. */
+ * that create them (after the BatchNormalization and activation that follow
+ * them, where those are their only readers), with the axis that carries the
+ * group. One per creating node (the layers of the report). */
 int channel_groups_probe_count(const ChannelGroups *cg);
 void channel_groups_probe(const ChannelGroups *cg, int k, const Value **value, int *axis);
+const Node *channel_groups_probe_layer(const ChannelGroups *cg, int k);
 /* Adds per-index scores measured along probe k's axis to the groups'
  * units (normalised by their largest entry). */
 void channel_groups_add_probe_scores(const ChannelGroups *cg, int k, const double *per_index, double *const *scores);

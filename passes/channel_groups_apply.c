@@ -198,6 +198,11 @@ void channel_groups_probe(const ChannelGroups *cg, int k, const Value **value, i
     *axis = cg->probes[k].axis;
 }
 
+const Node *channel_groups_probe_layer(const ChannelGroups *cg, int k)
+{
+    return cg->probes[k].layer;
+}
+
 void channel_groups_add_probe_scores(const ChannelGroups *cg_in, int k, const double *per_index, double *const *scores)
 {
     ChannelGroups *cg = (ChannelGroups *)cg_in;

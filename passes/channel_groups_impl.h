@@ -69,7 +69,8 @@ typedef struct ChRewrite {
 
 /* A value axis whose activations measure a class (outputs of creators). */
 typedef struct ChProbe {
-    const Value *value;
+    const Node *layer;   /* the node that creates the units */
+    const Value *value;  /* where they are measured: its output, or after its BN/activation */
     int axis;
     int cls;
 } ChProbe;

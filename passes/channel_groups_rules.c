@@ -511,6 +511,14 @@ static void node_rule(ChannelGroups *cg, Node *n)
 
 /* ---- what must keep every unit ---- */
 
+static bool value_is_output(const Graph *g, const Value *v)
+{
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == v)
+            return true;
+    return false;
+}
+
 static void freeze_subgraph_reads(ChannelGroups *cg, const Graph *sub)
 {
     for (int i = 0; i < sub->n_nodes; i++) {
@@ -541,6 +549,39 @@ static void freeze_boundaries(ChannelGroups *cg)
                 freeze_subgraph_reads(cg, g->nodes[i]->attrs[a].g);
 }
 
+/* The only node reading v, or NULL. */
+static const Node *sole_reader(const Graph *g, const Value *v)
+{
+    const Node *reader = NULL;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i]->n_inputs; k++)
+            if (g->nodes[i]->inputs[k] == v) {
+                if (reader)
+                    return NULL;
+                reader = g->nodes[i];
+            }
+    return reader;
+}
+
+/* A unit's activation is measured where it is used: after the
+ * BatchNormalization and activation that follow its layer (a conv's raw
+ * output has an arbitrary scale that the normalization removes). */
+static void advance_probes(ChannelGroups *cg)
+{
+    for (int k = 0; k < cg->n_probes; k++) {
+        ChProbe *p = &cg->probes[k];
+        for (const Node *n; (n = sole_reader(cg->g, p->value)) && n->n_outputs > 0 && n->outputs[0];) {
+            bool follows = n->op == OP_BatchNormalization || (is_unary(n->op) && n->op != OP_Softmax &&
+                                                             n->op != OP_LogSoftmax && n->op != OP_Cast);
+            const Value *y = n->outputs[0];
+            if (!follows || n->inputs[0] != p->value || y->shape.rank != p->value->shape.rank ||
+                cg_axis(cg, y, p->axis) != p->cls || value_is_output(cg->g, y))
+                break;
+            p->value = y;
+        }
+    }
+}
+
 void cg_analyse(ChannelGroups *cg)
 {
     Graph *g = cg->g;
@@ -550,4 +591,5 @@ void cg_analyse(ChannelGroups *cg)
     }
     cg->at = NULL;
     freeze_boundaries(cg);
+    advance_probes(cg);
 }

@@ -249,12 +249,10 @@ static Status fill_report(const ChannelGroups *cg, const Graph *g, const Student
     r->layers = arena_alloc(g->arena, (size_t)(n ? n : 1) * sizeof *r->layers);
     r->n_layers = 0;
     for (int k = 0; k < n; k++) {
-        const Value *v;
-        int axis;
-        channel_groups_probe(cg, k, &v, &axis);
-        const Node *node = v->producer;
+        const Node *node = channel_groups_probe_layer(cg, k);
         WidthLayer *l = &r->layers[r->n_layers++];
-        *l = (WidthLayer){.name = node->name && *node->name ? node->name : v->name, .op_type = node->op_type};
+        *l = (WidthLayer){.name = node->name && *node->name ? node->name : node->outputs[0]->name,
+                          .op_type = node->op_type};
         l->hidden = channel_groups_probe_prunable(cg, k, &l->why);
         l->units = channel_groups_probe_units(cg, k, NULL);
         l->kept_units = channel_groups_probe_units(cg, k, n_kept);
