@@ -116,6 +116,38 @@ static inline void pc_expect_build_error(Graph *g, PlanMode mode, const Shape *s
 }
 
 /* The same for the input shapes of batch `batch`. */
+/* Plans from the declared shapes of g's inputs as they are, for graphs that
+ * have no batch dim or take scalars (pc_build's batch shapes refuse those). */
+enum { PC_MAX_DECLARED = 8 };
+
+static inline void pc_declared_shapes(const Graph *g, Shape *shapes)
+{
+    int n = 0;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!g->inputs[i]->init) {
+            assert_true(n < PC_MAX_DECLARED);
+            shapes[n++] = g->inputs[i]->shape;
+        }
+}
+
+static inline Plan *pc_build_declared(Graph *g, uint64_t seed)
+{
+    Shape shapes[PC_MAX_DECLARED];
+    Diag d = {{0}};
+    Plan *p = NULL;
+    pc_declared_shapes(g, shapes);
+    if (plan_build(g, PLAN_INFERENCE, shapes, seed, &p, &d))
+        fail_msg("plan: %s", d.msg);
+    return p;
+}
+
+static inline void pc_expect_declared_build_error(Graph *g, const char *want)
+{
+    Shape shapes[PC_MAX_DECLARED];
+    pc_declared_shapes(g, shapes);
+    pc_expect_build_error(g, PLAN_INFERENCE, shapes, want);
+}
+
 static inline void pc_expect_batch_build_error(Graph *g, PlanMode mode, int64_t batch, const char *want)
 {
     Shape shapes[4];

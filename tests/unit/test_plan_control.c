@@ -48,36 +48,6 @@ static Value *float_init(Graph *g, const char *name, int n, const float *v)
     return gb_init_copy(g, name, DT_FLOAT, 1, (int64_t[]){n}, v);
 }
 
-/* The declared shapes of g's inputs as they are: these graphs have no batch
- * dim and some inputs are scalars, which pc_build's batch shapes refuse. */
-static void declared_shapes(const Graph *g, Shape shapes[4])
-{
-    int n = 0;
-    for (int i = 0; i < g->n_inputs; i++)
-        if (!g->inputs[i]->init) {
-            assert_true(n < 4);
-            shapes[n++] = g->inputs[i]->shape;
-        }
-}
-
-static Plan *build(Graph *g)
-{
-    Shape shapes[4];
-    Diag d = {{0}};
-    Plan *p = NULL;
-    declared_shapes(g, shapes);
-    if (plan_build(g, PLAN_INFERENCE, shapes, 5, &p, &d))
-        fail_msg("plan: %s", d.msg);
-    return p;
-}
-
-static void expect_build_error(Graph *g, const char *msg)
-{
-    Shape shapes[4];
-    declared_shapes(g, shapes);
-    pc_expect_build_error(g, PLAN_INFERENCE, shapes, msg);
-}
-
 static void set_floats(Plan *p, int k, int n, const float *v)
 {
     memcpy(plan_input(p, k), v, (size_t)n * sizeof *v);
@@ -124,7 +94,7 @@ static void test_if_constant_condition(void **state)
     Value *x = gb_input(g, "x", DT_FLOAT, 1, (int64_t[]){3});
     Value *c = bool_init(g, "c", true);
     if_graph(g, c, x, 2);
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 5);
     set_floats(p, 0, 3, (float[]){1, 2, 3});
     pc_forward(p);
     pc_expect_output(p, 0, DT_FLOAT, 1, (int64_t[]){3});
@@ -148,7 +118,7 @@ static void test_if_runtime_condition(void **state)
     Graph *t = body_of(view, "then_branch", "then_view"), *e = body_of(view, "else_branch", "else_view");
     gb_append_output(t, gb_op1(t, "Identity", 13, "same", x));
     gb_append_output(e, gb_op1(e, "Neg", 13, "neg", n->outputs[0]));
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 5);
     set_floats(p, 0, 3, (float[]){1, 2, 3});
     *(uint8_t *)plan_input(p, 1) = 1;
     pc_forward(p);
@@ -195,7 +165,7 @@ static void test_loop_constant_trips(void **state)
     gb_append_output(g, n->outputs[0]);
     gb_append_output(g, n->outputs[1]);
     loop_body(n, x, last);
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 5);
     set_floats(p, 0, 2, (float[]){0.5f, 2});
     pc_forward(p);
     pc_expect_output(p, 1, DT_FLOAT, 2, (int64_t[]){3, 2});
@@ -224,7 +194,7 @@ static void test_loop_runtime_condition(void **state)
     Value *s = gb_input(b, "s_in", DT_FLOAT, 1, (int64_t[]){1});
     gb_append_output(b, gb_op2(b, "Less", 13, "more", i, limit));
     gb_append_output(b, gb_op2(b, "Add", 13, "inc", s, float_init(b, "one", 1, (float[]){1})));
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 5);
     *(int64_t *)plan_input(p, 0) = 4;
     *(uint8_t *)plan_input(p, 1) = 1;
     pc_forward(p);
@@ -270,7 +240,7 @@ static void test_scan_sum(void **state)
         gb_append_output(g, rows->outputs[k]);
         gb_append_output(g, cols->outputs[k]);
     }
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 5);
     set_floats(p, 0, 6, (float[]){1, 2, 3, 4, 5, 6});
     set_floats(p, 1, 6, (float[]){1, 3, 5, 2, 4, 6});
     pc_forward(p);
@@ -299,7 +269,7 @@ static void test_scan_batched(void **state)
     sum_body(n);
     gb_append_output(g, n->outputs[0]);
     gb_append_output(g, n->outputs[1]);
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 5);
     set_floats(p, 0, 12, (float[]){1, 2, 3, 4, 5, 6, 10, 20, 30, 40, 50, 60});
     pc_forward(p);
     expect_floats(p, 0, 4, (float[]){9, 12, 90, 120});
@@ -319,7 +289,7 @@ static void test_errors(void **state)
     Value *x = gb_input(g, "x", DT_FLOAT, 1, (int64_t[]){3});
     Value *c = gb_input(g, "c", DT_BOOL, 1, (int64_t[]){1});
     if_graph(g, c, x, 2);
-    expect_build_error(g, "node 'if' (If): output 0 is float[3] in then_branch but float[2,3] in else_branch; both "
+    pc_expect_declared_build_error(g, "node 'if' (If): output 0 is float[3] in then_branch but float[2,3] in else_branch; both "
                           "branches must give one type and shape");
     model_free(m);
 
@@ -336,7 +306,7 @@ static void test_errors(void **state)
     gb_append_input(b, seq);
     gb_append_output(b, gb_op1(b, "Identity", 13, "cond_pass", cond_in));
     gb_append_output(b, gb_op1(b, "Identity", 13, "y_out", y0));
-    expect_build_error(g, "node 'seq_loop' (Loop): body input 'seq' is a sequence or optional; kdc computes "
+    pc_expect_declared_build_error(g, "node 'seq_loop' (Loop): body input 'seq' is a sequence or optional; kdc computes "
                           "tensors only");
     model_free(m);
 }
@@ -352,7 +322,7 @@ static void test_loop_errors(void **state)
     Node *n = gb_node(g, "Loop", 13, "loop", 3, (Value *[]){trips, NULL, x}, 2);
     gb_append_output(g, n->outputs[0]);
     loop_body(n, x, last);
-    expect_build_error(g, "node 'loop' (Loop): the trip count M is computed at run time, so the size of the scan "
+    pc_expect_declared_build_error(g, "node 'loop' (Loop): the trip count M is computed at run time, so the size of the scan "
                           "outputs is not known when planning");
     model_free(m);
 
@@ -369,7 +339,7 @@ static void test_loop_errors(void **state)
     Node *cat = gb_node(b, "Concat", 13, "twice", 2, (Value *[]){y, y}, 1);
     gb_set_int(cat, "axis", 0);
     gb_append_output(b, cat->outputs[0]);
-    expect_build_error(g, "node 'grow' (Loop): loop-carried value 0 ('twice_out') enters the body as float[1] and "
+    pc_expect_declared_build_error(g, "node 'grow' (Loop): loop-carried value 0 ('twice_out') enters the body as float[1] and "
                           "leaves it as float[2]; Loop before opset 11 keeps loop-carried shapes fixed");
     model_free(m);
 }

@@ -112,34 +112,6 @@ static Value *scalar_input(Graph *g, const char *name, DType dt)
 
 /* ---- plans ---- */
 
-static void declared_shapes(const Graph *g, Shape shapes[4])
-{
-    int n = 0;
-    for (int i = 0; i < g->n_inputs; i++)
-        if (!g->inputs[i]->init) {
-            assert_true(n < 4);
-            shapes[n++] = g->inputs[i]->shape;
-        }
-}
-
-static Plan *build(Graph *g)
-{
-    Shape shapes[4];
-    Diag d = {{0}};
-    Plan *p = NULL;
-    declared_shapes(g, shapes);
-    if (plan_build(g, PLAN_INFERENCE, shapes, 3, &p, &d))
-        fail_msg("plan: %s", d.msg);
-    return p;
-}
-
-static void expect_build_error(Graph *g, const char *msg)
-{
-    Shape shapes[4];
-    declared_shapes(g, shapes);
-    pc_expect_build_error(g, PLAN_INFERENCE, shapes, msg);
-}
-
 static void expect_forward_error(Plan *p, const char *msg)
 {
     Diag d = {{0}};
@@ -186,8 +158,8 @@ static void test_loop11_bound_inputs(void **state)
     Value *trips = scalar_input(g, "trip_count", DT_INT64), *cond = scalar_input(g, "cond", DT_BOOL);
     Value *y = gb_input(g, "y", DT_FLOAT, 1, (int64_t[]){1});
     sum_body(loop_node(g, 11, "loop", trips, cond, 1, &y, 2), 5, true);
-    Shape shapes[4];
-    declared_shapes(g, shapes);
+    Shape shapes[PC_MAX_DECLARED];
+    pc_declared_shapes(g, shapes);
     int64_t m_value = 5;
     uint8_t go = 1;
     float y0 = -2;
@@ -217,7 +189,7 @@ static void run_walked_loop(int64_t trips)
     Graph *g = m->graph;
     Value *y = gb_input(g, "y", DT_FLOAT, 1, (int64_t[]){1});
     sum_body(loop_node(g, 13, "loop", int_scalar(g, "M", trips), NULL, 1, &y, 2), trips > 5 ? (int)trips : 5, true);
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 3);
     for (int run = 0; run < 2; run++) {
         float acc = run ? 10 : -2, rows[32];
         *(float *)plan_input(p, 0) = acc;
@@ -259,7 +231,7 @@ static void test_loop_carried_grows_with_iteration(void **state)
     gb_set_int(cat, "axis", 0);
     gb_append_output(b, cat->outputs[0]);
     gb_append_output(b, gb_op1(b, "ReduceSum", 13, "total", prefix));
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 3);
     for (int run = 0; run < 2; run++) {
         float y0 = run ? -1 : 7;
         *(float *)plan_input(p, 0) = y0;
@@ -294,7 +266,7 @@ static void test_loop_carried_doubles(void **state)
     (void)state;
     Model *m = model_new();
     doubling_loop(m->graph, 13, -1);
-    Plan *p = build(m->graph);
+    Plan *p = pc_build_declared(m->graph, 3);
     pc_forward(p);
     expect_floats(p, 0, 1, (int64_t[]){8}, (float[]){3, 3, 3, 3, 3, 3, 3, 3});
     expect_dynamic(p, LOOP_BIND_COND, 3);
@@ -318,7 +290,7 @@ static void test_loop_rereads_parameters(void **state)
     Value *sum = gb_op2(b, "Add", 13, "y_out", y, slice_at(b, "pick", w, i, int_scalar(b, "one", 1)));
     gb_append_output(b, sum);
     gb_append_output(b, gb_op1(b, "Identity", 13, "row", sum));
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 3);
     pc_forward(p);
     expect_floats(p, 1, 2, (int64_t[]){3, 1}, (float[]){1, 3, 6});
     ((float *)w->init->data)[1] = 20;
@@ -350,7 +322,7 @@ static void test_loop_nested(void **state)
     gb_append_output(ib, gb_op1(ib, "Identity", 13, "ic_out", ic));
     gb_append_output(ib, slice_at(ib, "row", x, j, int_scalar(ib, "width", 1)));
     gb_append_output(ob, gb_op1(ob, "ReduceSum", 13, "total", inner->outputs[0]));
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 3);
     pc_forward(p);
     expect_floats(p, 0, 3, (int64_t[]){3, 1, 1}, (float[]){1, 3, 6});
     expect_dynamic(p, LOOP_BIND_ITER, 3);
@@ -383,7 +355,7 @@ static void test_loop_if_in_body(void **state)
                                floats(t, "ten", 1, (float[]){10})));
     gb_append_output(e, gb_op1(e, "ReduceSum", 13, "sum_e", prefix));
     gb_append_output(b, choose->outputs[0]);
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 3);
     pc_forward(p);
     expect_floats(p, 0, 2, (int64_t[]){3, 1}, (float[]){1, 30, 6});
     expect_dynamic(p, LOOP_BIND_ITER, 3);
@@ -408,7 +380,7 @@ static void test_error_carried_type(void **state)
     Node *cast = gb_node(b, "Cast", 13, "as_int", 1, &y, 1);
     gb_set_int(cast, "to", DT_INT64);
     gb_append_output(b, cast->outputs[0]);
-    expect_build_error(g, "node 'cast_loop' (Loop): loop-carried value 0 ('as_int_out') enters the body as float[1] "
+    pc_expect_declared_build_error(g, "node 'cast_loop' (Loop): loop-carried value 0 ('as_int_out') enters the body as float[1] "
                           "and leaves it as int64[1]; a loop-carried value keeps its type");
     model_free(m);
 }
@@ -425,7 +397,7 @@ static void test_error_scan_shape_changes(void **state)
     gb_append_output(b, gb_op1(b, "Identity", 13, "cond_out", cond));
     Value *count = gb_op2(b, "Add", 13, "count", i, int_scalar(b, "one", 1));
     gb_append_output(b, slice_at(b, "prefix", floats(b, "x", 5, xs), int_scalar(b, "zero", 0), count));
-    expect_build_error(g, "node 'loop' (Loop): scan output 0 ('prefix_out') is float[1] in iteration 0 but float[2] "
+    pc_expect_declared_build_error(g, "node 'loop' (Loop): scan output 0 ('prefix_out') is float[1] in iteration 0 but float[2] "
                           "in iteration 1; a scan output keeps one type and shape in every iteration");
     model_free(m);
 }
@@ -439,7 +411,7 @@ static void test_error_runtime_trip_count(void **state)
     Graph *g = m->graph;
     Value *trips = scalar_input(g, "M", DT_INT64), *y = floats(g, "y0", 1, (float[]){0});
     sum_body(loop_node(g, 13, "loop", trips, NULL, 1, &y, 1), 5, false);
-    expect_build_error(g, "node 'loop' (Loop): the body's shapes depend on values computed at run time and the trip "
+    pc_expect_declared_build_error(g, "node 'loop' (Loop): the body's shapes depend on values computed at run time and the trip "
                           "count is not known when planning, so neither are the loop's output shapes");
     model_free(m);
 }
@@ -461,7 +433,7 @@ static void test_error_condition_stops_early(void **state)
     gb_append_output(b, gb_op2(b, "Less", 13, "small", sum, floats(b, "limit", 1, (float[]){2})));
     gb_append_output(b, sum);
     gb_append_output(b, gb_op1(b, "Identity", 13, "row", sum));
-    Plan *p = build(g);
+    Plan *p = pc_build_declared(g, 3);
     *(uint8_t *)plan_input(p, 0) = 1;
     *(float *)plan_input(p, 1) = -5;
     pc_forward(p);
@@ -478,13 +450,13 @@ static void test_error_carried_grows(void **state)
     (void)state;
     Model *m = model_new();
     doubling_loop(m->graph, 1, -1);
-    expect_build_error(m->graph, "node 'double' (Loop): loop-carried value 0 ('twice_out') enters the body as "
+    pc_expect_declared_build_error(m->graph, "node 'double' (Loop): loop-carried value 0 ('twice_out') enters the body as "
                                  "float[1] and leaves it as float[2]; Loop before opset 11 keeps loop-carried "
                                  "shapes fixed");
     model_free(m);
     m = model_new();
     doubling_loop(m->graph, 13, 1);
-    expect_build_error(m->graph, "node 'double' (Loop), body 'double_body', iteration 1: input 'y_in': shape [2] "
+    pc_expect_declared_build_error(m->graph, "node 'double' (Loop), body 'double_body', iteration 1: input 'y_in': shape [2] "
                                  "does not match the model's declared shape");
     model_free(m);
 }
