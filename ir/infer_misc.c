@@ -8,6 +8,7 @@
  */
 #include "ir/einsum_geom.h"
 #include "ir/infer.h"
+#include "ir/strnorm.h"
 
 #include <string.h>
 
@@ -225,32 +226,11 @@ Status infer_Compress(InferCtx *c, Diag *d)
 
 /* ---- StringNormalizer ---- */
 
-static int ascii_lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-/* Equal text, ASCII letters matched in either case unless case_sensitive
- * (the runtime refuses other letters where case matters). */
-static bool text_equal(Bytes a, Bytes b, bool case_sensitive)
-{
-    if (a.len != b.len)
-        return false;
-    for (size_t i = 0; i < a.len; i++)
-        if (case_sensitive ? a.data[i] != b.data[i] : ascii_lower(a.data[i]) != ascii_lower(b.data[i]))
-            return false;
-    return true;
-}
-
 static int64_t count_kept(const Tensor *x, const Attr *stops, bool case_sensitive)
 {
     int64_t kept = 0, n = tensor_numel(x);
-    for (int64_t i = 0; i < n; i++) {
-        bool stop = false;
-        for (int k = 0; k < stops->n && !stop; k++)
-            stop = text_equal(x->strings[i], stops->strings[k], case_sensitive);
-        kept += !stop;
-    }
+    for (int64_t i = 0; i < n; i++)
+        kept += !strnorm_is_stop_word(stops, x->strings[i], case_sensitive);
     return kept;
 }
 

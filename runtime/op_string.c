@@ -15,6 +15,8 @@
  */
 #include "runtime/rt.h"
 
+#include "ir/strnorm.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,11 +31,6 @@ typedef struct NormState {
     char pool[];
 } NormState;
 
-static int ascii_lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
 static int ascii_upper(int c)
 {
     return c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
@@ -47,22 +44,9 @@ static bool is_ascii(Bytes s)
     return true;
 }
 
-static bool text_equal(Bytes a, Bytes b, bool case_sensitive)
-{
-    if (a.len != b.len)
-        return false;
-    for (size_t i = 0; i < a.len; i++)
-        if (case_sensitive ? a.data[i] != b.data[i] : ascii_lower(a.data[i]) != ascii_lower(b.data[i]))
-            return false;
-    return true;
-}
-
 static bool is_stop_word(const NormState *st, Bytes s)
 {
-    for (int k = 0; st->stops && k < st->stops->n; k++)
-        if (text_equal(s, st->stops->strings[k], st->case_sensitive))
-            return true;
-    return false;
+    return strnorm_is_stop_word(st->stops, s, st->case_sensitive);
 }
 
 /* en_US, C and POSIX change the case of ASCII letters alike; tr_TR does not. */
@@ -144,7 +128,7 @@ static Status measure(const Step *s, const Bytes *x, int64_t *kept, size_t *char
 static size_t copy_text(const NormState *st, Bytes from, char *to)
 {
     for (size_t i = 0; i < from.len; i++)
-        to[i] = (char)(st->change == CASE_LOWER   ? ascii_lower(from.data[i])
+        to[i] = (char)(st->change == CASE_LOWER   ? strnorm_ascii_lower(from.data[i])
                        : st->change == CASE_UPPER ? ascii_upper(from.data[i])
                                                   : from.data[i]);
     return from.len;
