@@ -11,6 +11,12 @@ tally_add() { # passed failed skipped
     echo "$((p + $1)) $((f + $2)) $((s + $3))" > "$KDC_TALLY"
 }
 
+# The real architectures of tests/models/zoo (tests/models/export_zoo.py),
+# which tests/zoo_parity.sh and tests/shrink_zoo.sh run.
+# shellcheck disable=SC2034 # read by the scripts that source this file
+ZOO_MODELS=(resnet18 resnet50 mobilenet_v2 mobilenet_v3_small efficientnet_b0 densenet121
+    shufflenet_v2_x1_0 squeezenet1_1 unet bert vit)
+
 pass() { echo "PASS $1"; tally_add 1 0 0; }
 fail() { echo "FAIL $1${2:+: $2}"; tally_add 0 1 0; }
 skip() { echo "SKIP $1${2:+: $2}"; tally_add 0 0 1; }

@@ -22,8 +22,6 @@ KDC=${KDC:-build/kdc}
 PY=/usr/bin/python3
 ZOO=tests/models/zoo
 OUT=build/shrink_zoo
-MODELS=(resnet18 resnet50 mobilenet_v2 mobilenet_v3_small efficientnet_b0 densenet121
-    shufflenet_v2_x1_0 squeezenet1_1 unet bert vit)
 ROWS=()
 
 row() { ROWS+=("$1|$2|$3|$4"); } # MODEL OPTIONS KEPT STATUS
@@ -89,7 +87,7 @@ print_table() {
 }
 
 mkdir -p "$OUT"
-for m in "${MODELS[@]}"; do
+for m in "${ZOO_MODELS[@]}"; do
     if [ ! -f "$ZOO/$m.onnx" ] || [ ! -f "$ZOO/${m}_b8.npy" ]; then
         skip "shrink $m" "$ZOO/$m.onnx is not there (tests/zoo_parity.sh regenerates it when python3-torch is installed)"
         row "$m" - - SKIP

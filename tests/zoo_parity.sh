@@ -18,8 +18,6 @@ ZOO=tests/models/zoo
 OUT=build/zoo
 RTOL=1e-4
 TIMEOUT=${ZOO_TIMEOUT:-600}
-MODELS=(resnet18 resnet50 mobilenet_v2 mobilenet_v3_small efficientnet_b0 densenet121
-    shufflenet_v2_x1_0 squeezenet1_1 unet bert vit)
 ROWS=()
 
 row() { ROWS+=("$1|$2|$3|$4"); } # MODEL BATCH STATUS DETAIL
@@ -38,7 +36,7 @@ torch_missing() {
 # Export, in one run, every model whose files are missing.
 regenerate_missing() {
     local m missing=()
-    for m in "${MODELS[@]}"; do
+    for m in "${ZOO_MODELS[@]}"; do
         have_files "$m" || missing+=("$m")
     done
     [ ${#missing[@]} -eq 0 ] && return
@@ -98,7 +96,7 @@ print_table() {
 
 mkdir -p "$OUT"
 regenerate_missing
-for m in "${MODELS[@]}"; do
+for m in "${ZOO_MODELS[@]}"; do
     if ! have_files "$m"; then
         why=$(torch_missing)
         if [ -n "$why" ]; then
