@@ -11,24 +11,6 @@
 #include <assert.h>
 #include <stdlib.h>
 
-/* One zeroed array per group; NULL, or a NULL entry, when out of memory. */
-static double **alloc_scores(const ChannelGroups *cg)
-{
-    int n = channel_groups_count(cg);
-    double **s = calloc((size_t)n + 1, sizeof *s);
-    for (int i = 0; s && i < n; i++)
-        if (!(s[i] = calloc((size_t)channel_groups_get(cg, i)->size, sizeof **s)))
-            return s;
-    return s;
-}
-
-static void free_scores(double **s, int n)
-{
-    for (int i = 0; s && i < n; i++)
-        free(s[i]);
-    free(s);
-}
-
 /* Mean |activation| of every probe value along its group axis. */
 static Status activation_scores(Graph *g, const ChannelGroups *cg, const CalibData *data, double **scores, Diag *d)
 {
@@ -70,18 +52,14 @@ Status cli_shrink_width_measured(Graph *g, const StudentOptions *o, const CalibD
     ChannelGroups *cg = NULL;
     if (channel_groups_build_free(g, o->free_outputs, o->n_free_outputs, &cg, d))
         return KDC_ERR;
-    int n = channel_groups_count(cg);
-    double **scores = alloc_scores(cg);
+    double **scores = channel_groups_scores_new(cg);
     Status st = scores ? KDC_OK : diag_error(d, "out of memory");
-    for (int i = 0; i < n && !st; i++)
-        if (!scores[i])
-            st = diag_error(d, "out of memory");
     if (!st)
         st = o->importance == IMPORTANCE_TAYLOR ? taylor_scores(g, cg, data, scores, d)
                                                 : activation_scores(g, cg, data, scores, d);
     if (!st)
         st = pass_shrink_width_scored(g, cg, o, scores, report, d);
-    free_scores(scores, n);
+    channel_groups_scores_free(cg, scores);
     channel_groups_free(cg);
     return st;
 }

@@ -608,3 +608,21 @@ int channel_groups_origins(const ChannelGroups *cg, int i, const Node **nodes, i
             nodes[n++] = cg->cls[c].origin;
     return n;
 }
+
+double **channel_groups_scores_new(const ChannelGroups *cg)
+{
+    double **s = calloc((size_t)cg->n_groups + 1, sizeof *s);
+    for (int i = 0; s && i < cg->n_groups; i++)
+        if (!(s[i] = calloc((size_t)cg->groups[i].size, sizeof **s))) {
+            channel_groups_scores_free(cg, s);
+            return NULL;
+        }
+    return s;
+}
+
+void channel_groups_scores_free(const ChannelGroups *cg, double **scores)
+{
+    for (int i = 0; scores && i < cg->n_groups; i++)
+        free(scores[i]);
+    free(scores);
+}

@@ -47,6 +47,11 @@ const ChannelGroup *channel_groups_get(const ChannelGroups *cg, int i);
 /* Every node that created units of group i (its origin first), for name matching. */
 int channel_groups_origins(const ChannelGroups *cg, int i, const Node **nodes, int max);
 
+/* Zeroed score arrays, scores[i][u] for unit u of group i (NULL when out of
+ * memory), and their release. */
+double **channel_groups_scores_new(const ChannelGroups *cg);
+void channel_groups_scores_free(const ChannelGroups *cg, double **scores);
+
 /* Importance from weights: adds to scores[i][u] (group i, unit u) the
  * norm (p = 1 or 2) of every constant entry that belongs to the unit, each
  * member tensor normalised by its largest unit score so that weights of

@@ -146,25 +146,6 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static void free_scores(double **scores, int n)
-{
-    for (int i = 0; scores && i < n; i++)
-        free(scores[i]);
-    free(scores);
-}
-
-static double **alloc_scores(const ChannelGroups *cg)
-{
-    int n = channel_groups_count(cg);
-    double **s = calloc((size_t)n + 1, sizeof *s);
-    for (int i = 0; s && i < n; i++)
-        if (!(s[i] = calloc((size_t)channel_groups_get(cg, i)->size, sizeof **s))) {
-            free_scores(s, n);
-            return NULL;
-        }
-    return s;
-}
-
 static bool all_zero(const double *s, int64_t n)
 {
     for (int64_t u = 0; u < n; u++)
@@ -176,7 +157,7 @@ static bool all_zero(const double *s, int64_t n)
 /* BatchNormalization |gamma|, and L1 for groups without one. */
 static Status bn_scores(const ChannelGroups *cg, double *const *scores)
 {
-    double **l1 = alloc_scores(cg);
+    double **l1 = channel_groups_scores_new(cg);
     if (!l1)
         return KDC_ERR;
     channel_groups_score_weights(cg, 1, true, scores);
@@ -186,7 +167,7 @@ static Status bn_scores(const ChannelGroups *cg, double *const *scores)
         if (all_zero(scores[i], size))
             memcpy(scores[i], l1[i], (size_t)size * sizeof **l1);
     }
-    free_scores(l1, channel_groups_count(cg));
+    channel_groups_scores_free(cg, l1);
     return KDC_OK;
 }
 
@@ -306,7 +287,7 @@ Status pass_shrink_width_scored(Graph *g, const ChannelGroups *cg, const Student
     int n = channel_groups_count(cg);
     Status st = KDC_ERR;
     double width = o->width;
-    double **own = scores_in ? NULL : alloc_scores(cg);
+    double **own = scores_in ? NULL : channel_groups_scores_new(cg);
     int64_t **kept = calloc((size_t)n + 1, sizeof *kept), *n_kept = calloc((size_t)n + 1, sizeof *n_kept);
     if (check_options(o, d))
         goto fail;
@@ -328,7 +309,7 @@ fail:
         free(kept[i]);
     free(kept);
     free(n_kept);
-    free_scores(own, n);
+    channel_groups_scores_free(cg, own);
     return st;
 }
 
