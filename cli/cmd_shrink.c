@@ -136,9 +136,11 @@ static int parse_option(int argc, char **argv, int *i, ShrinkArgs *a)
             return cli_usage("shrink", "--depth takes a count of blocks to keep, at least 1");
         a->student.depth = (int)n;
     } else if (!strcmp(flag, "--drop")) {
-        for (char *tok = strtok(v, ","); tok; tok = strtok(NULL, ","))
-            if (a->student.n_drop < SHRINK_MAX_LIST)
-                a->drop[a->student.n_drop++] = tok;
+        for (char *tok = strtok(v, ","); tok; tok = strtok(NULL, ",")) {
+            if (a->student.n_drop == SHRINK_MAX_LIST)
+                return cli_usage("shrink", "--drop takes at most %d block names", SHRINK_MAX_LIST);
+            a->drop[a->student.n_drop++] = tok;
+        }
     } else if (!strcmp(flag, "--calib-batch"))
         return parse_count(flag, v, 1 << 16, &a->calib_batch);
     else if (!strcmp(flag, "--round-to")) {
