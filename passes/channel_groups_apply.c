@@ -156,16 +156,17 @@ static bool is_bn_scale(const ChannelGroups *cg, const Value *v)
     return false;
 }
 
-/* Sums f(entry) over every entry of the member's tensor, per index along its axis. */
-static void member_sums(const ChMember *m, int p, double *per_index)
+/* Sums, per index along the member's axis, per_element[e] when given, else the
+ * p-norm contribution (|w| or w^2) of every entry of its tensor. */
+static void member_sums(const ChMember *m, int p, const double *per_element, double *per_index)
 {
     const Tensor *t = m->tensor->init;
     int64_t inner = 1, len = t->dims[m->axis];
     for (int a = m->axis + 1; a < t->rank; a++)
         inner *= t->dims[a];
     for (int64_t e = 0; e < tensor_numel(t); e++) {
-        double w = weight_at(t, e);
-        per_index[(e / inner) % len] += p == 1 ? (w < 0 ? -w : w) : w * w;
+        double w = per_element ? 0 : weight_at(t, e);
+        per_index[(e / inner) % len] += per_element ? per_element[e] : p == 1 ? (w < 0 ? -w : w) : w * w;
     }
 }
 
@@ -181,7 +182,7 @@ void channel_groups_score_weights(const ChannelGroups *cg_in, int p, bool bn_onl
         double *sums = calloc((size_t)len, sizeof *sums);
         if (!sums)
             continue; /* scores are advice: a missing member only weakens them */
-        member_sums(m, bn_only ? 1 : p, sums);
+        member_sums(m, bn_only ? 1 : p, NULL, sums);
         spread_normalised(cg, m->cls, sums, len, scores);
         free(sums);
     }
@@ -224,15 +225,11 @@ void channel_groups_add_tensor_scores(const ChannelGroups *cg_in, const Value *t
         const ChMember *m = &cg->members[i];
         if (m->tensor != tensor)
             continue;
-        const Tensor *t = m->tensor->init;
-        int64_t inner = 1, len = t->dims[m->axis];
-        for (int a = m->axis + 1; a < t->rank; a++)
-            inner *= t->dims[a];
+        int64_t len = m->tensor->init->dims[m->axis];
         double *sums = calloc((size_t)len, sizeof *sums);
         if (!sums)
             continue;
-        for (int64_t e = 0; e < tensor_numel(t); e++)
-            sums[(e / inner) % len] += per_element[e];
+        member_sums(m, 0, per_element, sums);
         spread_normalised(cg, m->cls, sums, len, scores);
         free(sums);
     }
