@@ -67,6 +67,10 @@ typedef struct Shape {
     Dim dims[IR_MAX_RANK];
 } Shape;
 
+/* What a Tensor carries: a tensor, or one of ONNX's container values at a
+ * plan's edges and inside plans (ir/container.h). */
+typedef enum { HOLDS_TENSOR = 0, HOLDS_SEQUENCE, HOLDS_OPTIONAL } Holds;
+
 typedef struct Tensor {
     DType dtype;
     int rank;
@@ -78,6 +82,12 @@ typedef struct Tensor {
     Bytes *strings; /* DT_STRING: numel entries */
     const char *name;
     const char *doc;
+    /* HOLDS_SEQUENCE: n_items tensors (dtype is their element type, also when
+     * there are none); HOLDS_OPTIONAL: n_items 0 (empty) or 1 (a tensor or a
+     * sequence). rank 0 and no data for both. */
+    Holds holds;
+    int n_items;
+    struct Tensor *items;
 } Tensor;
 
 typedef struct Graph Graph;

@@ -1,8 +1,9 @@
 /* infer_shapes.c - the shape inference pass: fills dtype and shape of every
  * node output from the op registry's shape functions, in topological order.
  * Known facts are never lost: where inference cannot tell a dim, a dim
- * declared by the model (value_info, graph outputs) is kept. Opaque nodes and
- * subgraph bodies are left as the model declares them. */
+ * declared by the model (value_info, graph outputs) is kept. Opaque nodes,
+ * nodes reading a declared sequence or optional, and subgraph bodies are
+ * left as the model declares them. */
 #include "passes/passes.h"
 
 #include "ir/ops.h"
@@ -11,6 +12,8 @@
 
 static void merge_shape(Value *v, DType dt, const Shape *s)
 {
+    if (dt == DT_UNDEFINED && s->rank < 0) /* nothing learnt: a sequence or optional keeps its declared type */
+        return;
     if (dt != DT_UNDEFINED)
         v->dtype = dt;
     if (s->rank >= 0 && (v->shape.rank < 0 || v->shape.rank != s->rank || v->kind != TYPE_TENSOR)) {
@@ -54,6 +57,10 @@ Status pass_infer_node(Node *n, Diag *d)
         in_sh[i].rank = -1;
         if (!v)
             continue;
+        if (v->kind == TYPE_OPAQUE) { /* a declared sequence or optional: the IR types tensors only */
+            st = KDC_OK;
+            goto fail;
+        }
         in_dt[i] = v->kind == TYPE_TENSOR ? v->dtype : DT_UNDEFINED;
         if (v->kind == TYPE_TENSOR)
             in_sh[i] = v->shape;

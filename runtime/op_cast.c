@@ -362,6 +362,6 @@ static void cast_backward(Step *s, Plan *p)
         dx[i] += dy[i];
 }
 
-const RtOp rt_op_Cast = {cast_prepare, cast_forward, cast_backward, 0};
+const RtOp rt_op_Cast = {cast_prepare, cast_forward, cast_backward, 0, 0};
 /* CastLike's second input gives only its type. */
-const RtOp rt_op_CastLike = {cast_prepare, cast_forward, cast_backward, 0x2u};
+const RtOp rt_op_CastLike = {cast_prepare, cast_forward, cast_backward, 0x2u, 0};

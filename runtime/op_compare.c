@@ -57,14 +57,14 @@ static Status compare_forward(Step *s, Plan *p, Diag *d)
     return k_typed_binary(st->op, &st->bd, st->t, s->in[0]->data, st->t, s->in[1]->data, KE_BOOL, s->out[0]->data, d);
 }
 
-const RtOp rt_op_Equal = {compare_prepare, compare_forward, NULL, 0x3u};
-const RtOp rt_op_Greater = {compare_prepare, compare_forward, NULL, 0x3u};
-const RtOp rt_op_GreaterOrEqual = {compare_prepare, compare_forward, NULL, 0x3u};
-const RtOp rt_op_Less = {compare_prepare, compare_forward, NULL, 0x3u};
-const RtOp rt_op_LessOrEqual = {compare_prepare, compare_forward, NULL, 0x3u};
-const RtOp rt_op_And = {compare_prepare, compare_forward, NULL, 0x3u};
-const RtOp rt_op_Or = {compare_prepare, compare_forward, NULL, 0x3u};
-const RtOp rt_op_Xor = {compare_prepare, compare_forward, NULL, 0x3u};
+const RtOp rt_op_Equal = {compare_prepare, compare_forward, NULL, 0x3u, 0};
+const RtOp rt_op_Greater = {compare_prepare, compare_forward, NULL, 0x3u, 0};
+const RtOp rt_op_GreaterOrEqual = {compare_prepare, compare_forward, NULL, 0x3u, 0};
+const RtOp rt_op_Less = {compare_prepare, compare_forward, NULL, 0x3u, 0};
+const RtOp rt_op_LessOrEqual = {compare_prepare, compare_forward, NULL, 0x3u, 0};
+const RtOp rt_op_And = {compare_prepare, compare_forward, NULL, 0x3u, 0};
+const RtOp rt_op_Or = {compare_prepare, compare_forward, NULL, 0x3u, 0};
+const RtOp rt_op_Xor = {compare_prepare, compare_forward, NULL, 0x3u, 0};
 
 static Status not_prepare(Step *s, Plan *p, Diag *d)
 {
@@ -82,7 +82,7 @@ static Status not_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Not = {not_prepare, not_forward, NULL, 0x1u};
+const RtOp rt_op_Not = {not_prepare, not_forward, NULL, 0x1u, 0};
 
 /* ------------------------------------------------------------------ Where */
 
@@ -131,4 +131,4 @@ static void where_backward(Step *s, Plan *p)
 }
 
 /* The condition gets no gradient. */
-const RtOp rt_op_Where = {where_prepare, where_forward, where_backward, 0x1u};
+const RtOp rt_op_Where = {where_prepare, where_forward, where_backward, 0x1u, 0};

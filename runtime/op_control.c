@@ -2,7 +2,11 @@
  * else_branch), Loop (trip count M, condition, loop-carried values, scan
  * outputs stacked along a new axis 0) and Scan (opset 9+: scan inputs and
  * outputs along any axis, either direction). Forward only, any fixed-size
- * element type; sequences and optionals are refused. Also the helpers the
+ * element type. If branches and Loop-carried values may be sequences or
+ * optionals: those are computed when the plan is built (op_sequence.c), so
+ * such an If needs its condition and such a Loop all its inputs then, and
+ * the Loop runs on the per-iteration path of op_control_dynamic.c with
+ * every body input bound. Scan takes tensors only. Also the helpers the
  * control-flow files share (op_control.h).
  *
  * Prepare plans each body graph as a child plan of the step's plan (which
@@ -26,6 +30,8 @@
 #include "runtime/op_control.h"
 #include "runtime/op_data.h"
 
+#include "ir/container.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +44,10 @@ size_t ctl_bytes(const RtTensor *t)
 
 void ctl_shape_text(const RtTensor *t, char *buf, size_t n)
 {
+    if (t->holds != HOLDS_TENSOR) {
+        snprintf(buf, n, "%s of %s", holds_name(t->holds), dtype_name(t->dtype));
+        return;
+    }
     size_t k = (size_t)snprintf(buf, n, "%s[", dtype_name(t->dtype));
     for (int i = 0; i < t->shape.rank && k < n; i++)
         k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? "," : "", (long long)t->shape.dims[i].value);
@@ -47,7 +57,7 @@ void ctl_shape_text(const RtTensor *t, char *buf, size_t n)
 
 bool ctl_same_type(const RtTensor *a, const RtTensor *b)
 {
-    if (a->dtype != b->dtype || a->shape.rank != b->shape.rank)
+    if (a->holds != b->holds || a->dtype != b->dtype || a->shape.rank != b->shape.rank)
         return false;
     for (int i = 0; i < a->shape.rank; i++)
         if (a->shape.dims[i].value != b->shape.dims[i].value)
@@ -59,6 +69,7 @@ void ctl_set_output(RtTensor *out, DType dt, const Shape *s)
 {
     if (!out)
         return;
+    out->holds = HOLDS_TENSOR;
     out->dtype = dt;
     out->shape = *s;
     out->numel = shape_numel(s);
@@ -102,7 +113,7 @@ static Status add_implicit_input(Step *s, Plan *p, const Value *v, Diag *d)
 
 /* Appends to the step's inputs every value that g (a body or a graph nested
  * in it) reads from outside `body`. */
-static Status add_outer_values(Step *s, Plan *p, const Graph *g, const Graph *body, Diag *d)
+Status ctl_add_outer_values(Step *s, Plan *p, const Graph *g, const Graph *body, Diag *d)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = g->nodes[i];
@@ -111,10 +122,10 @@ static Status add_outer_values(Step *s, Plan *p, const Graph *g, const Graph *bo
                 return KDC_ERR;
         for (int a = 0; a < n->n_attrs; a++) {
             const Attr *at = &n->attrs[a];
-            if (at->kind == ATTR_GRAPH && at->g && add_outer_values(s, p, at->g, body, d))
+            if (at->kind == ATTR_GRAPH && at->g && ctl_add_outer_values(s, p, at->g, body, d))
                 return KDC_ERR;
             for (int j = 0; at->kind == ATTR_GRAPHS && j < at->n; j++)
-                if (add_outer_values(s, p, at->graphs[j], body, d))
+                if (ctl_add_outer_values(s, p, at->graphs[j], body, d))
                     return KDC_ERR;
         }
     }
@@ -136,11 +147,8 @@ static Status plan_body(Step *s, Plan *p, Graph *g, int n_in, const DType *dts, 
         if (g->inputs[k]->init)
             return rt_op_error(s, d, "body input '%s' has an initializer; the node gives every body input",
                                g->inputs[k]->name);
-        if (g->inputs[k]->kind == TYPE_OPAQUE)
-            return rt_op_error(s, d, "body input '%s' is a sequence or optional; kdc computes tensors only",
-                               g->inputs[k]->name);
     }
-    if (add_outer_values(s, p, g, g, d))
+    if (ctl_add_outer_values(s, p, g, g, d))
         return KDC_ERR;
     if (rt_plan_child(p, g, dts, shapes, out, d))
         return diag_prefix(d, "node '%s' (%s), body '%s'", s->node->name, s->node->op_type, g->name ? g->name : "");
@@ -201,6 +209,21 @@ static Status if_check_branches(const Step *s, const IfState *st, Diag *d)
     return KDC_OK;
 }
 
+/* A branch giving a sequence or optional needs the condition when planning. */
+static Status if_check_containers(const Step *s, Plan *p, const IfState *st, Diag *d)
+{
+    for (int k = 0; k < s->n_out; k++)
+        for (int b = 0; b < 2; b++)
+            if (st->branch[b]->outputs[k]->holds != HOLDS_TENSOR) {
+                p->wanted_values = true;
+                return rt_op_error(s, d,
+                                   "output %d is %s, computed when the plan is built, but the condition is "
+                                   "known only when it runs",
+                                   k, holds_name(st->branch[b]->outputs[k]->holds));
+            }
+    return KDC_OK;
+}
+
 static Status if_prepare(Step *s, Plan *p, Diag *d)
 {
     IfState *st = rt_state_alloc(s, sizeof *st, d);
@@ -213,11 +236,15 @@ static Status if_prepare(Step *s, Plan *p, Diag *d)
     for (int b = 0; b < 2; b++)
         if ((!known || cond == (b == 1)) && plan_body(s, p, g[b], 0, NULL, NULL, s->n_out, &st->branch[b], d))
             return KDC_ERR;
-    if (!known && if_check_branches(s, st, d))
+    if (!known && (if_check_containers(s, p, st, d) || if_check_branches(s, st, d)))
         return KDC_ERR;
     const Plan *shown = st->branch[1] ? st->branch[1] : st->branch[0];
-    for (int k = 0; k < s->n_out; k++)
-        ctl_set_output(s->out[k], shown->outputs[k]->dtype, &shown->outputs[k]->shape);
+    for (int k = 0; k < s->n_out; k++) {
+        const RtTensor *from = shown->outputs[k];
+        ctl_set_output(s->out[k], from->dtype, &from->shape);
+        if (s->out[k] && from->holds != HOLDS_TENSOR)
+            rt_share_container(s->out[k], rt_container(from));
+    }
     return KDC_OK;
 }
 
@@ -234,12 +261,14 @@ static Status if_forward(Step *s, Plan *p, Diag *d)
     if (ctl_run_body(body, d))
         return KDC_ERR;
     for (int k = 0; k < s->n_out; k++)
-        if (s->out[k])
+        if (s->out[k] && s->out[k]->holds != HOLDS_TENSOR)
+            rt_share_container(s->out[k], rt_container(body->outputs[k])); /* the branch lives with the step */
+        else if (s->out[k])
             memcpy(s->out[k]->data, body->outputs[k]->data, ctl_bytes(s->out[k]));
     return KDC_OK;
 }
 
-const RtOp rt_op_If = {if_prepare, if_forward, NULL, ~0u};
+const RtOp rt_op_If = {if_prepare, if_forward, NULL, ~0u, RT_OWN_TYPES};
 
 /* ---- shared by Loop and Scan: carried values and scanned slices ---- */
 
@@ -420,6 +449,24 @@ static Status loop_plan_body(Step *s, Plan *p, LoopState *st, bool *dynamic, Dia
     return KDC_OK;
 }
 
+static bool loop_carries_containers(const Step *s)
+{
+    for (int i = 2; i < s->node->n_inputs; i++)
+        if (s->in[i] && s->in[i]->holds != HOLDS_TENSOR)
+            return true;
+    return false;
+}
+
+/* Sequences and optionals are computed when planning: the whole loop runs
+ * then, each body planned with all its inputs bound (op_control_dynamic.c). */
+static Status loop_prepare_containers(Step *s, Plan *p, LoopState *st, Diag *d)
+{
+    if (ctl_add_outer_values(s, p, st->graph, st->graph, d) || rt_inputs_known(s, p, d))
+        return KDC_ERR;
+    st->level = LOOP_BIND_ALL;
+    return ctl_loop_prepare_dynamic(s, p, st, d);
+}
+
 static Status loop_prepare(Step *s, Plan *p, Diag *d)
 {
     int n_carried = s->node->n_inputs - 2, n_scan = s->n_out - n_carried;
@@ -433,8 +480,11 @@ static Status loop_prepare(Step *s, Plan *p, Diag *d)
     st->n_carried = n_carried;
     st->n_scan = n_scan;
     bool dynamic = false;
-    if ((s->in[1] && ctl_read_flag(s, s->in[1], "the condition", &(bool){false}, d)) || loop_trips(s, p, st, d) ||
-        loop_plan_body(s, p, st, &dynamic, d))
+    if ((s->in[1] && ctl_read_flag(s, s->in[1], "the condition", &(bool){false}, d)) || loop_trips(s, p, st, d))
+        return KDC_ERR;
+    if (loop_carries_containers(s))
+        return loop_prepare_containers(s, p, st, d);
+    if (loop_plan_body(s, p, st, &dynamic, d))
         return KDC_ERR;
     if (dynamic)
         return ctl_loop_prepare_dynamic(s, p, st, d);
@@ -494,7 +544,7 @@ static Status loop_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Loop = {loop_prepare, loop_forward, NULL, ~0u};
+const RtOp rt_op_Loop = {loop_prepare, loop_forward, NULL, ~0u, RT_OWN_TYPES | RT_CONTAINERS};
 
 /* ---- Scan ---- */
 
@@ -697,4 +747,4 @@ static Status scan_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Scan = {scan_prepare, scan_forward, NULL, ~0u};
+const RtOp rt_op_Scan = {scan_prepare, scan_forward, NULL, ~0u, RT_OWN_TYPES};

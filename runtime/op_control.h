@@ -50,6 +50,9 @@ Shape ctl_scalar_like(const Value *declared);
 /* t must be one bool (or uint8); *out its value (false while t has no data). */
 Status ctl_read_flag(const Step *s, const RtTensor *t, const char *what, bool *out, Diag *d);
 Status ctl_run_body(Plan *body, Diag *d);
+/* Appends to the step's inputs every value that g (a body or a graph nested
+ * in it) reads from outside `body`, so the enclosing plan keeps them alive. */
+Status ctl_add_outer_values(Step *s, Plan *p, const Graph *g, const Graph *body, Diag *d);
 /* per_iter's shape with len inserted at axis. */
 Shape ctl_stacked_shape(const RtTensor *per_iter, int axis, int64_t len);
 /* The error for carried value k entering the body as `in` and leaving it as

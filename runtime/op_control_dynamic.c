@@ -31,6 +31,8 @@
  */
 #include "runtime/op_control.h"
 
+#include "ir/container.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +73,7 @@ static void body_inputs(const LoopRun *r, int64_t *iter, uint8_t *yes, DType *dt
         const RtTensor *c = &r->carried[k];
         dts[2 + k] = c->dtype;
         shapes[2 + k] = c->shape;
-        vals[2 + k] = tensor_view(c->dtype, &c->shape, c->data);
+        vals[2 + k] = c->holds != HOLDS_TENSOR ? *rt_container(c) : tensor_view(c->dtype, &c->shape, c->data);
     }
 }
 
@@ -80,6 +82,13 @@ static bool plan_fits(const Plan *b, const Tensor *vals, int n)
 {
     for (int k = 0; k < n; k++) {
         const RtTensor *t = b->inputs[k];
+        if (t->holds != vals[k].holds)
+            return false;
+        if (t->holds != HOLDS_TENSOR) {
+            if (!container_equal(rt_container(t), &vals[k]))
+                return false;
+            continue;
+        }
         if (t->dtype != vals[k].dtype || t->shape.rank != vals[k].rank)
             return false;
         for (int i = 0; i < t->shape.rank; i++)
@@ -181,10 +190,29 @@ static Status next_cond(const LoopRun *r, const Plan *b, bool *cond, Diag *d)
     return KDC_OK;
 }
 
+/* A carried sequence or optional after the body: a copy of its new value
+ * (the body's plan may leave the cache). */
+static Status take_container(LoopRun *r, int k, const RtTensor *out, Diag *d)
+{
+    RtTensor *c = &r->carried[k];
+    if (out->holds == HOLDS_TENSOR || c->holds == HOLDS_TENSOR)
+        return ctl_carried_error(r->s, k, c, out, "a loop-carried value stays a tensor or stays a container", d);
+    Tensor *v = container_copy(rt_container(out));
+    if (!v)
+        return diag_error(d, "out of memory");
+    free(c->data);
+    c->data = v;
+    c->holds = out->holds;
+    c->dtype = out->dtype;
+    return KDC_OK;
+}
+
 /* Carried value k after the body: out's type, a copy of its data. */
 static Status take_carried(LoopRun *r, int k, const RtTensor *out, Diag *d)
 {
     RtTensor *c = &r->carried[k];
+    if (out->holds != HOLDS_TENSOR || c->holds != HOLDS_TENSOR)
+        return take_container(r, k, out, d);
     if (out->dtype != c->dtype)
         return ctl_carried_error(r->s, k, c, out, "a loop-carried value keeps its type", d);
     if (!ctl_same_type(c, out) && r->s->node->opset < 11)
@@ -323,6 +351,8 @@ static Status set_outputs(LoopRun *r, Diag *d)
     size_t at = 0;
     for (int k = 0; k < nc; k++) {
         ctl_set_output(s->out[k], r->carried[k].dtype, &r->carried[k].shape);
+        if (s->out[k])
+            s->out[k]->holds = r->carried[k].holds; /* forward gives the value */
         st->items[k].slot = at;
         at += (st->items[k].cap + 63) & ~(size_t)63;
     }
@@ -337,12 +367,26 @@ static Status set_outputs(LoopRun *r, Diag *d)
     return KDC_OK;
 }
 
+/* Carried value k starts as a copy of the container `in` holds. */
+static Status start_container(RtTensor *c, const RtTensor *in, Diag *d)
+{
+    *c = (RtTensor){.value = in->value, .holds = in->holds, .dtype = in->dtype, .shape = in->shape};
+    if (!(c->data = container_copy(rt_container(in))))
+        return diag_error(d, "out of memory");
+    return KDC_OK;
+}
+
 /* The carried values' first types and, when known, a copy of their data. */
 static Status measure_start(LoopRun *r, Diag *d)
 {
     for (int k = 0; k < r->st->n_carried; k++) {
         const RtTensor *in = r->s->in[2 + k];
         RtTensor *c = &r->carried[k];
+        if (in->holds != HOLDS_TENSOR) {
+            if (start_container(c, in, d))
+                return KDC_ERR;
+            continue;
+        }
         *c = (RtTensor){.value = in->value, .dtype = in->dtype, .shape = in->shape, .numel = in->numel};
         c->bytes = ctl_bytes(in);
         r->st->items[k].cap = c->bytes;
@@ -383,31 +427,29 @@ fail:
 
 /* ---- forward ---- */
 
-Status ctl_loop_forward_dynamic(Step *s, Plan *p, Diag *d)
+/* The carried values of a run: tensors in their scratch slots, containers copied. */
+static Status forward_start(const Step *s, Plan *p, RtTensor *carried, Diag *d)
 {
-    LoopState *st = s->state;
-    int nc = st->n_carried;
-    RtTensor carried[nc + 1], scans[st->n_scan + 1];
-    LoopRun r = {.s = s, .p = p, .st = st, .carried = carried, .scans = scans, .known = true};
-    int64_t trips;
-    bool cond;
-    if (ctl_loop_start(s, &trips, &cond, d))
-        return KDC_ERR;
-    for (int k = 0; k < nc; k++) {
+    const LoopState *st = s->state;
+    for (int k = 0; k < st->n_carried; k++) {
         const RtTensor *in = s->in[2 + k];
+        if (in->holds != HOLDS_TENSOR) {
+            if (start_container(&carried[k], in, d))
+                return KDC_ERR;
+            continue;
+        }
         carried[k] = (RtTensor){.value = in->value, .dtype = in->dtype, .shape = in->shape, .numel = in->numel};
         carried[k].data = (char *)p->ws + st->items[k].slot;
         carried[k].bytes = st->items[k].cap;
         memcpy(carried[k].data, in->data, ctl_bytes(in));
     }
-    if (iterate(&r, trips, cond, d))
-        return KDC_ERR;
-    if (st->n_scan && r.done != st->trips)
-        return rt_op_error(s, d,
-                           "the condition stopped the loop after %lld of %lld iterations; the scan outputs "
-                           "were planned for all of them",
-                           (long long)r.done, (long long)st->trips);
-    for (int k = 0; k < nc; k++) {
+    return KDC_OK;
+}
+
+/* The loop's outputs from the final carried values. */
+static Status forward_finish(Step *s, Plan *p, const RtTensor *carried, Diag *d)
+{
+    for (int k = 0; k < ((const LoopState *)s->state)->n_carried; k++) {
         RtTensor *out = s->out[k];
         if (!out)
             continue;
@@ -417,7 +459,37 @@ Status ctl_loop_forward_dynamic(Step *s, Plan *p, Diag *d)
             ctl_shape_text(out, b, sizeof b);
             return rt_op_error(s, d, "loop-carried value %d ends as %s but the plan was built for %s", k, a, b);
         }
-        memcpy(out->data, carried[k].data, ctl_bytes(out));
+        if (out->holds == HOLDS_TENSOR)
+            memcpy(out->data, carried[k].data, ctl_bytes(out));
+        else if (!out->data && rt_set_container(p, out, rt_container(&carried[k]), d)) /* known when planning: once */
+            return KDC_ERR;
     }
     return KDC_OK;
+}
+
+Status ctl_loop_forward_dynamic(Step *s, Plan *p, Diag *d)
+{
+    LoopState *st = s->state;
+    int nc = st->n_carried;
+    RtTensor carried[nc + 1], scans[st->n_scan + 1];
+    memset(carried, 0, sizeof carried);
+    LoopRun r = {.s = s, .p = p, .st = st, .carried = carried, .scans = scans, .known = true};
+    int64_t trips;
+    bool cond;
+    Status rc = KDC_ERR;
+    if (ctl_loop_start(s, &trips, &cond, d) || forward_start(s, p, carried, d) || iterate(&r, trips, cond, d))
+        goto fail;
+    if (st->n_scan && r.done != st->trips) {
+        rt_op_error(s, d,
+                    "the condition stopped the loop after %lld of %lld iterations; the scan outputs "
+                    "were planned for all of them",
+                    (long long)r.done, (long long)st->trips);
+        goto fail;
+    }
+    rc = forward_finish(s, p, carried, d);
+fail:
+    for (int k = 0; k < nc; k++)
+        if (carried[k].holds != HOLDS_TENSOR)
+            free(carried[k].data);
+    return rc;
 }

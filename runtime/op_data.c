@@ -116,7 +116,7 @@ static Status transpose_prepare(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Transpose = {transpose_prepare, move_forward, move_backward, 0};
+const RtOp rt_op_Transpose = {transpose_prepare, move_forward, move_backward, 0, 0};
 
 static Status slice_prepare(Step *s, Plan *p, Diag *d)
 {
@@ -141,7 +141,7 @@ static Status slice_prepare(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Slice = {slice_prepare, move_forward, move_backward, 0x1Eu};
+const RtOp rt_op_Slice = {slice_prepare, move_forward, move_backward, 0x1Eu, 0};
 
 static Status split_prepare(Step *s, Plan *p, Diag *d)
 {
@@ -173,7 +173,7 @@ static Status split_prepare(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Split = {split_prepare, move_forward, move_backward, 0x2u};
+const RtOp rt_op_Split = {split_prepare, move_forward, move_backward, 0x2u, 0};
 
 /* Expand: broadcast input 0 to output 0 (stride 0 along stretched axes). */
 static Status expand_prepare(Step *s, Plan *p, Diag *d)
@@ -193,7 +193,7 @@ static Status expand_prepare(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Expand = {expand_prepare, move_forward, move_backward, 0x2u};
+const RtOp rt_op_Expand = {expand_prepare, move_forward, move_backward, 0x2u, 0};
 
 /* Tile: output axis i of size reps*dim is walked as [reps, dim] with the
  * repeat axis reading stride 0. */
@@ -216,7 +216,7 @@ static Status tile_prepare(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Tile = {tile_prepare, move_forward, move_backward, 0x2u};
+const RtOp rt_op_Tile = {tile_prepare, move_forward, move_backward, 0x2u, 0};
 
 /* DepthToSpace and SpaceToDepth as 6-D transposes: `view` splits the input
  * (NCHW) into six axes, `perm` orders them as the output reads them. */
@@ -254,8 +254,8 @@ static Status space_to_depth_prepare(Step *s, Plan *p, Diag *d)
     return block_prepare(s, (int64_t[]){x[0], x[1], x[2] / b, b, x[3] / b, b}, (int[]){0, 3, 5, 1, 2, 4}, d);
 }
 
-const RtOp rt_op_DepthToSpace = {depth_to_space_prepare, move_forward, move_backward, 0};
-const RtOp rt_op_SpaceToDepth = {space_to_depth_prepare, move_forward, move_backward, 0};
+const RtOp rt_op_DepthToSpace = {depth_to_space_prepare, move_forward, move_backward, 0, 0};
+const RtOp rt_op_SpaceToDepth = {space_to_depth_prepare, move_forward, move_backward, 0, 0};
 
 /* ---- Pad ---- */
 
@@ -326,4 +326,4 @@ static void pad_backward(Step *s, Plan *p)
         k_pad_backward(&st->pd, s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_Pad = {pad_prepare, pad_forward, pad_backward, 0xEu};
+const RtOp rt_op_Pad = {pad_prepare, pad_forward, pad_backward, 0xEu, 0};

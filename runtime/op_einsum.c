@@ -99,4 +99,4 @@ static void einsum_backward(Step *s, Plan *p)
     k_einsum_backward(&st->ke, x, s->out[0]->grad, dx, p->ws);
 }
 
-const RtOp rt_op_Einsum = {einsum_prepare, einsum_forward, einsum_backward, 0};
+const RtOp rt_op_Einsum = {einsum_prepare, einsum_forward, einsum_backward, 0, 0};

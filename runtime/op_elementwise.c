@@ -56,10 +56,10 @@ static void binary_backward(Step *s, Plan *p)
                           s->in[0]->grad, s->in[1]->grad);
 }
 
-const RtOp rt_op_Add = {binary_prepare, binary_forward, binary_backward, 0};
-const RtOp rt_op_Sub = {binary_prepare, binary_forward, binary_backward, 0};
-const RtOp rt_op_Mul = {binary_prepare, binary_forward, binary_backward, 0};
-const RtOp rt_op_Div = {binary_prepare, binary_forward, binary_backward, 0};
+const RtOp rt_op_Add = {binary_prepare, binary_forward, binary_backward, 0, 0};
+const RtOp rt_op_Sub = {binary_prepare, binary_forward, binary_backward, 0, 0};
+const RtOp rt_op_Mul = {binary_prepare, binary_forward, binary_backward, 0, 0};
+const RtOp rt_op_Div = {binary_prepare, binary_forward, binary_backward, 0, 0};
 
 /* ---- activations ---- */
 
@@ -77,7 +77,7 @@ const RtOp rt_op_Div = {binary_prepare, binary_forward, binary_backward, 0};
         if (s->in[0]->grad)                                                                      \
             bwd(rt_f(s->out[0]), s->out[0]->grad, s->in[0]->grad, s->out[0]->numel);             \
     }                                                                                            \
-    const RtOp rt_op_##Id = {rt_float_prepare, Id##_forward, Id##_backward, 0};
+    const RtOp rt_op_##Id = {rt_float_prepare, Id##_forward, Id##_backward, 0, 0};
 
 UNARY_ENTRY(Relu, k_relu_forward, k_relu_backward)
 UNARY_ENTRY(Sigmoid, k_sigmoid_forward, k_sigmoid_backward)
@@ -85,7 +85,17 @@ UNARY_ENTRY(Tanh, k_tanh_forward, k_tanh_backward)
 
 /* ---- Identity and Dropout ---- */
 
-const RtOp rt_op_Identity = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0};
+/* Identity of a sequence or optional hands the same value on. */
+static Status identity_prepare(Step *s, Plan *p, Diag *d)
+{
+    const Tensor *v = rt_container(s->in[0]);
+    if (!v)
+        return rt_view_prepare(s, p, d);
+    rt_share_container(s->out[0], v);
+    return KDC_OK;
+}
+
+const RtOp rt_op_Identity = {identity_prepare, rt_nothing_forward, rt_view_backward, 0, RT_CONTAINERS};
 
 /* Dropout. kdc's rule for its masks (the spec leaves the generator open):
  *  - an inference plan computes masks only when training_mode is true (a
@@ -289,4 +299,4 @@ static void dropout_backward(Step *s, Plan *p)
         k_dropout_backward(s->save, s->out[0]->grad, s->in[0]->grad, s->in[0]->numel, st->ratio);
 }
 
-const RtOp rt_op_Dropout = {dropout_prepare, dropout_forward, dropout_backward, 0x6u};
+const RtOp rt_op_Dropout = {dropout_prepare, dropout_forward, dropout_backward, 0x6u, 0};

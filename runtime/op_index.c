@@ -68,7 +68,7 @@ static void gather_elements_backward(Step *s, Plan *p)
                                    s->in[0]->grad);
 }
 
-const RtOp rt_op_GatherElements = {gather_elements_prepare, gather_elements_forward, gather_elements_backward, 0x2u};
+const RtOp rt_op_GatherElements = {gather_elements_prepare, gather_elements_forward, gather_elements_backward, 0x2u, 0};
 
 /* The reduction attribute of ScatterElements/ScatterND (opset 16: add, mul;
  * 18: max, min). */
@@ -120,8 +120,8 @@ static Status scatter_elements_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_ScatterElements = {scatter_elements_prepare, scatter_elements_forward, NULL, 0x2u};
-const RtOp rt_op_Scatter = {scatter_elements_prepare, scatter_elements_forward, NULL, 0x2u};
+const RtOp rt_op_ScatterElements = {scatter_elements_prepare, scatter_elements_forward, NULL, 0x2u, 0};
+const RtOp rt_op_Scatter = {scatter_elements_prepare, scatter_elements_forward, NULL, 0x2u, 0};
 
 /* ---- ScatterND ---- */
 
@@ -168,7 +168,7 @@ static Status scatter_nd_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_ScatterND = {scatter_nd_prepare, scatter_nd_forward, NULL, 0x2u};
+const RtOp rt_op_ScatterND = {scatter_nd_prepare, scatter_nd_forward, NULL, 0x2u, 0};
 
 /* ---- OneHot: indices of any numeric type, converted to int64 in scratch ---- */
 
@@ -210,7 +210,7 @@ static Status onehot_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_OneHot = {onehot_prepare, onehot_forward, NULL, 0x7u};
+const RtOp rt_op_OneHot = {onehot_prepare, onehot_forward, NULL, 0x7u, 0};
 
 /* ---- Trilu: k is read when the step runs (it may be a graph input) ---- */
 
@@ -258,7 +258,7 @@ static void trilu_backward(Step *s, Plan *p)
         k_trilu_backward(st->batch, st->rows, st->cols, trilu_k(s), upper, s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_Trilu = {trilu_prepare, trilu_forward, trilu_backward, 0x2u};
+const RtOp rt_op_Trilu = {trilu_prepare, trilu_forward, trilu_backward, 0x2u, 0};
 
 /* ---- CumSum: the axis is an input, read when the step runs ---- */
 
@@ -310,7 +310,7 @@ static void cumsum_backward(Step *s, Plan *p)
                       node_attr_int(s->node, "reverse", 0) != 0, s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_CumSum = {cumsum_prepare, cumsum_forward, cumsum_backward, 0x2u};
+const RtOp rt_op_CumSum = {cumsum_prepare, cumsum_forward, cumsum_backward, 0x2u, 0};
 
 /* ---- Range, ConstantOfShape, Size ---- */
 
@@ -341,7 +341,7 @@ static Status range_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Range = {range_prepare, range_forward, NULL, 0x7u};
+const RtOp rt_op_Range = {range_prepare, range_forward, NULL, 0x7u, 0};
 
 static Status constant_of_shape_prepare(Step *s, Plan *p, Diag *d)
 {
@@ -367,7 +367,7 @@ static Status constant_of_shape_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_ConstantOfShape = {constant_of_shape_prepare, constant_of_shape_forward, NULL, 0x1u};
+const RtOp rt_op_ConstantOfShape = {constant_of_shape_prepare, constant_of_shape_forward, NULL, 0x1u, 0};
 
 static Status size_forward(Step *s, Plan *p, Diag *d)
 {
@@ -377,4 +377,4 @@ static Status size_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Size = {rt_no_prepare, size_forward, NULL, 0x1u};
+const RtOp rt_op_Size = {rt_no_prepare, size_forward, NULL, 0x1u, 0};

@@ -50,7 +50,7 @@ static void gemm_backward(Step *s, Plan *p)
                     c ? c->grad : NULL);
 }
 
-const RtOp rt_op_Gemm = {gemm_prepare, gemm_forward, gemm_backward, 0};
+const RtOp rt_op_Gemm = {gemm_prepare, gemm_forward, gemm_backward, 0, 0};
 
 /* ---- MatMul ---- */
 
@@ -92,7 +92,7 @@ static void matmul_backward(Step *s, Plan *p)
     k_matmul_backward(s->state, rt_f(s->in[0]), rt_f(s->in[1]), s->out[0]->grad, s->in[0]->grad, s->in[1]->grad);
 }
 
-const RtOp rt_op_MatMul = {matmul_prepare, matmul_forward, matmul_backward, 0};
+const RtOp rt_op_MatMul = {matmul_prepare, matmul_forward, matmul_backward, 0, 0};
 
 /* ---- Conv: 2-D on k_conv2d, 1-D as 2-D with H = 1, 3-D on k_conv3d ---- */
 
@@ -195,4 +195,4 @@ static void conv_backward(Step *s, Plan *p)
         k_conv2d_backward(&st->cd, x, w, dy, s->in[0]->grad, s->in[1]->grad, db, p->ws, s->ws_floats);
 }
 
-const RtOp rt_op_Conv = {conv_prepare, conv_forward, conv_backward, 0};
+const RtOp rt_op_Conv = {conv_prepare, conv_forward, conv_backward, 0, 0};

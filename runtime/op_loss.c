@@ -207,5 +207,5 @@ static void loss_backward(Step *s, Plan *p)
 }
 
 /* The targets and the weights get no gradient. */
-const RtOp rt_op_NegativeLogLikelihoodLoss = {nll_prepare, loss_forward, loss_backward, 0x6u};
-const RtOp rt_op_SoftmaxCrossEntropyLoss = {sce_prepare, loss_forward, loss_backward, 0x6u};
+const RtOp rt_op_NegativeLogLikelihoodLoss = {nll_prepare, loss_forward, loss_backward, 0x6u, 0};
+const RtOp rt_op_SoftmaxCrossEntropyLoss = {sce_prepare, loss_forward, loss_backward, 0x6u, 0};

@@ -176,7 +176,7 @@ static void unary_backward(Step *s, Plan *p)
         k_unary_backward(st->op, &st->pr, rt_f(x), rt_f(y), y->grad, x->grad, y->numel);
 }
 
-#define UNARY_OP(Id) const RtOp rt_op_##Id = {unary_prepare, unary_forward, unary_backward, 0};
+#define UNARY_OP(Id) const RtOp rt_op_##Id = {unary_prepare, unary_forward, unary_backward, 0, 0};
 
 UNARY_OP(Abs)
 UNARY_OP(Acos)
@@ -313,4 +313,4 @@ static void clip_backward(Step *s, Plan *p)
 }
 
 /* The bounds get no gradient. */
-const RtOp rt_op_Clip = {clip_prepare, clip_forward, clip_backward, 0x6u};
+const RtOp rt_op_Clip = {clip_prepare, clip_forward, clip_backward, 0x6u, 0};

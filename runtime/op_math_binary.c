@@ -77,7 +77,7 @@ static void pow_backward(Step *s, Plan *p)
                            s->in[0]->grad, s->in[1]->grad);
 }
 
-const RtOp rt_op_Pow = {pow_prepare, pow_forward, pow_backward, 0};
+const RtOp rt_op_Pow = {pow_prepare, pow_forward, pow_backward, 0, 0};
 
 /* ------------------------------------------------------------------- Mod */
 
@@ -111,7 +111,7 @@ static Status mod_forward(Step *s, Plan *p, Diag *d)
 }
 
 /* No gradient: a Mod between parameters and the loss is reported at build. */
-const RtOp rt_op_Mod = {mod_prepare, mod_forward, NULL, 0};
+const RtOp rt_op_Mod = {mod_prepare, mod_forward, NULL, 0, 0};
 
 /* ----------------------------------------------------------------- PRelu */
 
@@ -162,7 +162,7 @@ static void prelu_backward(Step *s, Plan *p)
                                s->in[0]->grad, s->in[1]->grad);
 }
 
-const RtOp rt_op_PRelu = {prelu_prepare, prelu_forward, prelu_backward, 0};
+const RtOp rt_op_PRelu = {prelu_prepare, prelu_forward, prelu_backward, 0, 0};
 
 /* ------------------------------------------------------- Max Min Mean Sum */
 
@@ -253,7 +253,7 @@ static void variadic_backward(Step *s, Plan *p)
         k_select_backward(&st->bd[k], rt_f(s->in[k]), y, dy, claimed, s->in[k]->grad);
 }
 
-const RtOp rt_op_Max = {variadic_prepare, variadic_forward, variadic_backward, 0};
-const RtOp rt_op_Min = {variadic_prepare, variadic_forward, variadic_backward, 0};
-const RtOp rt_op_Mean = {variadic_prepare, variadic_forward, variadic_backward, 0};
-const RtOp rt_op_Sum = {variadic_prepare, variadic_forward, variadic_backward, 0};
+const RtOp rt_op_Max = {variadic_prepare, variadic_forward, variadic_backward, 0, 0};
+const RtOp rt_op_Min = {variadic_prepare, variadic_forward, variadic_backward, 0, 0};
+const RtOp rt_op_Mean = {variadic_prepare, variadic_forward, variadic_backward, 0, 0};
+const RtOp rt_op_Sum = {variadic_prepare, variadic_forward, variadic_backward, 0, 0};

@@ -74,7 +74,7 @@ static void gather_nd_backward(Step *s, Plan *p)
         k_gather_nd_backward(s->state, s->in[1]->data, s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_GatherND = {gather_nd_prepare, gather_nd_forward, gather_nd_backward, 0x2u};
+const RtOp rt_op_GatherND = {gather_nd_prepare, gather_nd_forward, gather_nd_backward, 0x2u, 0};
 
 /* ---- Hardmax ---- */
 
@@ -133,7 +133,7 @@ static Status hardmax_forward(Step *s, Plan *p, Diag *d)
 }
 
 /* Piecewise constant: no gradient. */
-const RtOp rt_op_Hardmax = {hardmax_prepare, hardmax_forward, NULL, 0};
+const RtOp rt_op_Hardmax = {hardmax_prepare, hardmax_forward, NULL, 0, 0};
 
 /* ---- EyeLike ---- */
 
@@ -170,7 +170,7 @@ static Status eyelike_forward(Step *s, Plan *p, Diag *d)
 }
 
 /* The output does not depend on the input's values. */
-const RtOp rt_op_EyeLike = {eyelike_prepare, eyelike_forward, NULL, 0x1u};
+const RtOp rt_op_EyeLike = {eyelike_prepare, eyelike_forward, NULL, 0x1u, 0};
 
 /* ---- Shrink ---- */
 
@@ -212,7 +212,7 @@ static void shrink_backward(Step *s, Plan *p)
         k_shrink_backward(st->lambd, rt_f(s->in[0]), s->out[0]->grad, s->in[0]->grad, s->out[0]->numel);
 }
 
-const RtOp rt_op_Shrink = {shrink_prepare, shrink_forward, shrink_backward, 0};
+const RtOp rt_op_Shrink = {shrink_prepare, shrink_forward, shrink_backward, 0, 0};
 
 /* ---- IsInf, IsNaN ---- */
 
@@ -250,8 +250,8 @@ static Status isnan_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_IsInf = {classify_prepare, isinf_forward, NULL, 0x1u};
-const RtOp rt_op_IsNaN = {classify_prepare, isnan_forward, NULL, 0x1u};
+const RtOp rt_op_IsInf = {classify_prepare, isinf_forward, NULL, 0x1u, 0};
+const RtOp rt_op_IsNaN = {classify_prepare, isnan_forward, NULL, 0x1u, 0};
 
 /* ---- BitShift ---- */
 
@@ -286,7 +286,7 @@ static Status bitshift_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_BitShift = {bitshift_prepare, bitshift_forward, NULL, 0x3u};
+const RtOp rt_op_BitShift = {bitshift_prepare, bitshift_forward, NULL, 0x3u, 0};
 
 /* ---- NonZero ---- */
 
@@ -311,7 +311,7 @@ static Status nonzero_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_NonZero = {nonzero_prepare, nonzero_forward, NULL, 0x1u};
+const RtOp rt_op_NonZero = {nonzero_prepare, nonzero_forward, NULL, 0x1u, 0};
 
 /* ---- Compress ---- */
 
@@ -361,4 +361,4 @@ static void compress_backward(Step *s, Plan *p)
                             s->in[0]->grad);
 }
 
-const RtOp rt_op_Compress = {compress_prepare, compress_forward, compress_backward, 0x2u};
+const RtOp rt_op_Compress = {compress_prepare, compress_forward, compress_backward, 0x2u, 0};

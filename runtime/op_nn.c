@@ -77,7 +77,7 @@ static void convt_backward(Step *s, Plan *p)
                              b ? b->grad : NULL, p->ws, s->ws_floats);
 }
 
-const RtOp rt_op_ConvTranspose = {convt_prepare, convt_forward, convt_backward, 0};
+const RtOp rt_op_ConvTranspose = {convt_prepare, convt_forward, convt_backward, 0, 0};
 
 /* ---- Instance and GroupNormalization: save holds mean and invstd per (n, group) ---- */
 
@@ -158,8 +158,8 @@ static void groupnorm_backward(Step *s, Plan *p)
                          s->out[0]->grad, s->in[0]->grad, s->in[1]->grad, s->in[2]->grad);
 }
 
-const RtOp rt_op_InstanceNormalization = {groupnorm_prepare, groupnorm_forward, groupnorm_backward, 0};
-const RtOp rt_op_GroupNormalization = {groupnorm_prepare, groupnorm_forward, groupnorm_backward, 0};
+const RtOp rt_op_InstanceNormalization = {groupnorm_prepare, groupnorm_forward, groupnorm_backward, 0, 0};
+const RtOp rt_op_GroupNormalization = {groupnorm_prepare, groupnorm_forward, groupnorm_backward, 0, 0};
 
 /* ---- LayerNormalization: save holds mean and invstd per row ---- */
 
@@ -262,7 +262,7 @@ static void layernorm_backward(Step *s, Plan *p)
                          s->in[0]->grad, s->in[1]->grad, b ? b->grad : NULL);
 }
 
-const RtOp rt_op_LayerNormalization = {layernorm_prepare, layernorm_forward, layernorm_backward, 0};
+const RtOp rt_op_LayerNormalization = {layernorm_prepare, layernorm_forward, layernorm_backward, 0, 0};
 
 /* ---- LpNormalization: state {outer, n, inner, p} ---- */
 
@@ -304,7 +304,7 @@ static void lpnorm_backward(Step *s, Plan *p)
     k_lpnorm_backward(st[0], st[1], st[2], (int)st[3], rt_f(s->in[0]), s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_LpNormalization = {lpnorm_prepare, lpnorm_forward, lpnorm_backward, 0};
+const RtOp rt_op_LpNormalization = {lpnorm_prepare, lpnorm_forward, lpnorm_backward, 0, 0};
 
 /* ---- LRN ---- */
 
@@ -349,4 +349,4 @@ static void lrn_backward(Step *s, Plan *p)
     k_lrn_backward(st->N, st->C, st->S, &st->lp, rt_f(s->in[0]), s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_LRN = {lrn_prepare, lrn_forward, lrn_backward, 0};
+const RtOp rt_op_LRN = {lrn_prepare, lrn_forward, lrn_backward, 0, 0};

@@ -102,7 +102,7 @@ static void bn_backward(Step *s, Plan *p)
     }
 }
 
-const RtOp rt_op_BatchNormalization = {bn_prepare, bn_forward, bn_backward, 0x18u};
+const RtOp rt_op_BatchNormalization = {bn_prepare, bn_forward, bn_backward, 0x18u, 0};
 
 /* ---- MaxPool / AveragePool / LpPool ---- */
 
@@ -287,7 +287,7 @@ static void maxpool_backward(Step *s, Plan *p)
         k_maxpool2d_backward(&st->pd, s->save, s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_MaxPool = {pool_prepare, maxpool_forward, maxpool_backward, 0};
+const RtOp rt_op_MaxPool = {pool_prepare, maxpool_forward, maxpool_backward, 0, 0};
 
 static Status avgpool_forward(Step *s, Plan *p, Diag *d)
 {
@@ -313,7 +313,7 @@ static void avgpool_backward(Step *s, Plan *p)
         k_avgpool2d_backward(&st->pd, s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_AveragePool = {pool_prepare, avgpool_forward, avgpool_backward, 0};
+const RtOp rt_op_AveragePool = {pool_prepare, avgpool_forward, avgpool_backward, 0, 0};
 
 static Status lppool_forward(Step *s, Plan *p, Diag *d)
 {
@@ -331,7 +331,7 @@ static void lppool_backward(Step *s, Plan *p)
     k_lppool3d_backward(&st->nd, rt_f(s->in[0]), rt_f(s->out[0]), s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_LpPool = {pool_prepare, lppool_forward, lppool_backward, 0};
+const RtOp rt_op_LpPool = {pool_prepare, lppool_forward, lppool_backward, 0, 0};
 
 /* ---- global pools: state holds {NC, S} (and p for GlobalLpPool) ---- */
 
@@ -374,7 +374,7 @@ static void gap_backward(Step *s, Plan *p)
         k_global_avgpool_backward(st->NC, st->S, s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_GlobalAveragePool = {global_pool_prepare, gap_forward, gap_backward, 0};
+const RtOp rt_op_GlobalAveragePool = {global_pool_prepare, gap_forward, gap_backward, 0, 0};
 
 static Status gmp_forward(Step *s, Plan *p, Diag *d)
 {
@@ -392,7 +392,7 @@ static void gmp_backward(Step *s, Plan *p)
     k_global_maxpool_backward(st->NC, st->S, s->save, s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_GlobalMaxPool = {global_pool_prepare, gmp_forward, gmp_backward, 0};
+const RtOp rt_op_GlobalMaxPool = {global_pool_prepare, gmp_forward, gmp_backward, 0, 0};
 
 static Status glp_forward(Step *s, Plan *p, Diag *d)
 {
@@ -411,7 +411,7 @@ static void glp_backward(Step *s, Plan *p)
                              s->in[0]->grad);
 }
 
-const RtOp rt_op_GlobalLpPool = {global_pool_prepare, glp_forward, glp_backward, 0};
+const RtOp rt_op_GlobalLpPool = {global_pool_prepare, glp_forward, glp_backward, 0, 0};
 
 /* ---- Softmax / LogSoftmax ---- */
 
@@ -463,5 +463,5 @@ static void softmax_backward(Step *s, Plan *p)
         k_logsoftmax_backward(s->state, rt_f(s->out[0]), s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_Softmax = {softmax_prepare, softmax_forward, softmax_backward, 0};
-const RtOp rt_op_LogSoftmax = {softmax_prepare, softmax_forward, softmax_backward, 0};
+const RtOp rt_op_Softmax = {softmax_prepare, softmax_forward, softmax_backward, 0, 0};
+const RtOp rt_op_LogSoftmax = {softmax_prepare, softmax_forward, softmax_backward, 0, 0};

@@ -73,9 +73,9 @@ static Status window_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_HannWindow = {hann_prepare, window_forward, NULL, 0x1u};
-const RtOp rt_op_HammingWindow = {hamming_prepare, window_forward, NULL, 0x1u};
-const RtOp rt_op_BlackmanWindow = {blackman_prepare, window_forward, NULL, 0x1u};
+const RtOp rt_op_HannWindow = {hann_prepare, window_forward, NULL, 0x1u, 0};
+const RtOp rt_op_HammingWindow = {hamming_prepare, window_forward, NULL, 0x1u, 0};
+const RtOp rt_op_BlackmanWindow = {blackman_prepare, window_forward, NULL, 0x1u, 0};
 
 /* ---- ReverseSequence ---- */
 
@@ -128,7 +128,7 @@ static void reverse_sequence_backward(Step *s, Plan *p)
 }
 
 const RtOp rt_op_ReverseSequence = {reverse_sequence_prepare, reverse_sequence_forward, reverse_sequence_backward,
-                                    0x2u};
+                                    0x2u, 0};
 
 /* ---- MeanVarianceNormalization ---- */
 
@@ -191,7 +191,7 @@ static void mvn_backward(Step *s, Plan *p)
                        s->in[0]->grad, (double *)p->ws);
 }
 
-const RtOp rt_op_MeanVarianceNormalization = {mvn_prepare, mvn_forward, mvn_backward, 0};
+const RtOp rt_op_MeanVarianceNormalization = {mvn_prepare, mvn_forward, mvn_backward, 0, 0};
 
 /* ---- QuantizeLinear, DequantizeLinear ---- */
 
@@ -280,8 +280,8 @@ static Status dequantize_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_QuantizeLinear = {quantize_prepare, quantize_forward, NULL, 0x7u};
-const RtOp rt_op_DequantizeLinear = {dequantize_prepare, dequantize_forward, NULL, 0x7u};
+const RtOp rt_op_QuantizeLinear = {quantize_prepare, quantize_forward, NULL, 0x7u, 0};
+const RtOp rt_op_DequantizeLinear = {dequantize_prepare, dequantize_forward, NULL, 0x7u, 0};
 
 /* ---- DynamicQuantizeLinear ---- */
 
@@ -299,7 +299,7 @@ static Status dynamic_quantize_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_DynamicQuantizeLinear = {rt_float_prepare, dynamic_quantize_forward, NULL, 0x1u};
+const RtOp rt_op_DynamicQuantizeLinear = {rt_float_prepare, dynamic_quantize_forward, NULL, 0x1u, 0};
 
 /* ---- Det ---- */
 
@@ -332,7 +332,7 @@ static Status det_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Det = {det_prepare, det_forward, NULL, 0};
+const RtOp rt_op_Det = {det_prepare, det_forward, NULL, 0, 0};
 
 /* ---- MaxUnpool ---- */
 
@@ -395,4 +395,4 @@ static void max_unpool_backward(Step *s, Plan *p)
         k_max_unpool_backward(s->state, s->in[0]->numel, s->in[1]->data, s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_MaxUnpool = {max_unpool_prepare, max_unpool_forward, max_unpool_backward, 0x6u};
+const RtOp rt_op_MaxUnpool = {max_unpool_prepare, max_unpool_forward, max_unpool_backward, 0x6u, 0};

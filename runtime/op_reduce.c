@@ -81,16 +81,16 @@ static void reduce_backward(Step *s, Plan *p)
     k_reduce_backward(st->op, &st->rd, s->in[0]->data, s->out[0]->data, dy, dx, p->ws);
 }
 
-const RtOp rt_op_ReduceSum = {reduce_prepare, reduce_forward, reduce_backward, 0x2u};
-const RtOp rt_op_ReduceMean = {reduce_prepare, reduce_forward, reduce_backward, 0x2u};
-const RtOp rt_op_ReduceMax = {reduce_prepare, reduce_forward, reduce_backward, 0x2u};
-const RtOp rt_op_ReduceMin = {reduce_prepare, reduce_forward, reduce_backward, 0x2u};
-const RtOp rt_op_ReduceProd = {reduce_prepare, reduce_forward, reduce_backward, 0x2u};
-const RtOp rt_op_ReduceL1 = {reduce_prepare, reduce_forward, reduce_backward, 0x2u};
-const RtOp rt_op_ReduceL2 = {reduce_prepare, reduce_forward, reduce_backward, 0x2u};
-const RtOp rt_op_ReduceLogSum = {reduce_prepare, reduce_forward, reduce_backward, 0x2u};
-const RtOp rt_op_ReduceLogSumExp = {reduce_prepare, reduce_forward, reduce_backward, 0x2u};
-const RtOp rt_op_ReduceSumSquare = {reduce_prepare, reduce_forward, reduce_backward, 0x2u};
+const RtOp rt_op_ReduceSum = {reduce_prepare, reduce_forward, reduce_backward, 0x2u, 0};
+const RtOp rt_op_ReduceMean = {reduce_prepare, reduce_forward, reduce_backward, 0x2u, 0};
+const RtOp rt_op_ReduceMax = {reduce_prepare, reduce_forward, reduce_backward, 0x2u, 0};
+const RtOp rt_op_ReduceMin = {reduce_prepare, reduce_forward, reduce_backward, 0x2u, 0};
+const RtOp rt_op_ReduceProd = {reduce_prepare, reduce_forward, reduce_backward, 0x2u, 0};
+const RtOp rt_op_ReduceL1 = {reduce_prepare, reduce_forward, reduce_backward, 0x2u, 0};
+const RtOp rt_op_ReduceL2 = {reduce_prepare, reduce_forward, reduce_backward, 0x2u, 0};
+const RtOp rt_op_ReduceLogSum = {reduce_prepare, reduce_forward, reduce_backward, 0x2u, 0};
+const RtOp rt_op_ReduceLogSumExp = {reduce_prepare, reduce_forward, reduce_backward, 0x2u, 0};
+const RtOp rt_op_ReduceSumSquare = {reduce_prepare, reduce_forward, reduce_backward, 0x2u, 0};
 
 /* ---- ArgMax, ArgMin, TopK: the input viewed as [outer, n, inner] ---- */
 
@@ -134,8 +134,8 @@ static Status arg_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_ArgMax = {arg_prepare, arg_forward, NULL, 0x1u};
-const RtOp rt_op_ArgMin = {arg_prepare, arg_forward, NULL, 0x1u};
+const RtOp rt_op_ArgMax = {arg_prepare, arg_forward, NULL, 0x1u, 0};
+const RtOp rt_op_ArgMin = {arg_prepare, arg_forward, NULL, 0x1u, 0};
 
 /* Indices go to output 1, or to the step's saved state when that output is
  * left out (training still needs them). */
@@ -178,4 +178,4 @@ static void topk_backward(Step *s, Plan *p)
         k_topk_backward(st->outer, st->n, st->inner, st->k, topk_indices(s), s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_TopK = {topk_prepare, topk_forward, topk_backward, 0x2u};
+const RtOp rt_op_TopK = {topk_prepare, topk_forward, topk_backward, 0x2u, 0};

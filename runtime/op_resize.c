@@ -190,5 +190,5 @@ static void resize_backward(Step *s, Plan *p)
 }
 
 /* roi, scales and sizes never receive a gradient */
-const RtOp rt_op_Resize = {resize_prepare, resize_forward, resize_backward, 0xEu};
-const RtOp rt_op_Upsample = {resize_prepare, resize_forward, resize_backward, 0xEu};
+const RtOp rt_op_Resize = {resize_prepare, resize_forward, resize_backward, 0xEu, 0};
+const RtOp rt_op_Upsample = {resize_prepare, resize_forward, resize_backward, 0xEu, 0};

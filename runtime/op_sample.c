@@ -82,7 +82,7 @@ static void gridsample_backward(Step *s, Plan *p)
                               s->in[1]->grad);
 }
 
-const RtOp rt_op_GridSample = {gridsample_prepare, gridsample_forward, gridsample_backward, 0};
+const RtOp rt_op_GridSample = {gridsample_prepare, gridsample_forward, gridsample_backward, 0, 0};
 
 /* ---- Unique ---- */
 
@@ -144,4 +144,4 @@ static Status unique_forward(Step *s, Plan *p, Diag *d)
 }
 
 /* Piecewise constant and integer outputs: no gradient. */
-const RtOp rt_op_Unique = {unique_prepare, unique_forward, NULL, 0x1u};
+const RtOp rt_op_Unique = {unique_prepare, unique_forward, NULL, 0x1u, 0};

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const RtOp rt_op_Flatten = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0};
-const RtOp rt_op_Reshape = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0x2u};
-const RtOp rt_op_Squeeze = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0x2u};
-const RtOp rt_op_Unsqueeze = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0x2u};
+const RtOp rt_op_Flatten = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0, 0};
+const RtOp rt_op_Reshape = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0x2u, 0};
+const RtOp rt_op_Squeeze = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0x2u, 0};
+const RtOp rt_op_Unsqueeze = {rt_view_prepare, rt_nothing_forward, rt_view_backward, 0x2u, 0};
 
 /* ---- Constant ---- */
 
@@ -35,7 +35,7 @@ static Status constant_forward(Step *s, Plan *p, Diag *d)
     }
 }
 
-const RtOp rt_op_Constant = {rt_no_prepare, constant_forward, NULL, 0};
+const RtOp rt_op_Constant = {rt_no_prepare, constant_forward, NULL, 0, 0};
 
 /* ---- Shape ---- */
 
@@ -53,7 +53,7 @@ static Status shape_forward(Step *s, Plan *p, Diag *d)
     return KDC_OK;
 }
 
-const RtOp rt_op_Shape = {rt_no_prepare, shape_forward, NULL, 0x1u};
+const RtOp rt_op_Shape = {rt_no_prepare, shape_forward, NULL, 0x1u, 0};
 
 /* ---- Gather: data viewed as [outer, axis_len, inner] ---- */
 
@@ -118,7 +118,7 @@ static void gather_backward(Step *s, Plan *p)
                           s->out[0]->grad, s->in[0]->grad);
 }
 
-const RtOp rt_op_Gather = {gather_prepare, gather_forward, gather_backward, 0x2u};
+const RtOp rt_op_Gather = {gather_prepare, gather_forward, gather_backward, 0x2u, 0};
 
 /* ---- Concat: each input viewed as [outer, len_i * inner] ---- */
 
@@ -188,4 +188,4 @@ static void concat_backward(Step *s, Plan *p)
     }
 }
 
-const RtOp rt_op_Concat = {concat_prepare, concat_forward, concat_backward, 0};
+const RtOp rt_op_Concat = {concat_prepare, concat_forward, concat_backward, 0, 0};

@@ -160,4 +160,4 @@ static Status norm_forward(Step *s, Plan *p, Diag *d)
 }
 
 /* Text has no gradient. */
-const RtOp rt_op_StringNormalizer = {norm_prepare, norm_forward, NULL, 0x1u};
+const RtOp rt_op_StringNormalizer = {norm_prepare, norm_forward, NULL, 0x1u, 0};

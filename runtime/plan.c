@@ -7,6 +7,8 @@
  */
 #include "runtime/rt.h"
 
+#include "ir/container.h"
+
 #include "runtime/blas.h"
 #include "runtime/clock.h"
 
@@ -31,7 +33,6 @@ void rt_dims(const RtTensor *t, int64_t *dims)
 }
 
 Status plan_build_layout(Plan *p, Diag *d); /* plan_layout.c */
-size_t plan_elem_bytes(DType t);             /* plan_layout.c */
 
 /* ---- inputs and initializers ---- */
 
@@ -105,6 +106,20 @@ static Status bind_input_value(Plan *p, RtTensor *t, const Tensor *value, Diag *
     return KDC_OK;
 }
 
+/* A sequence or optional input: planned from its value, so it must be bound. */
+static Status bind_container_input(Plan *p, RtTensor *t, const Tensor *value, Diag *d)
+{
+    t->is_input = true;
+    if (value && value->holds != HOLDS_TENSOR)
+        return rt_set_container(p, t, value, d);
+    p->wanted_values = true;
+    if (value)
+        return diag_error(d, "input '%s' is declared a sequence or optional but the value given is a tensor",
+                          t->value->name);
+    return diag_error(d, "input '%s' is not a tensor (a sequence, optional or map): kdc plans such inputs from "
+                         "their values, which must be given when the plan is built", t->value->name);
+}
+
 static Status bind_inputs(Plan *p, const Shape *shapes, Diag *d)
 {
     Graph *g = p->graph;
@@ -117,6 +132,13 @@ static Status bind_inputs(Plan *p, const Shape *shapes, Diag *d)
             continue;
         RtTensor *t = &p->tensors[v->id];
         const Shape *s = &shapes[p->n_inputs];
+        const Tensor *bound = p->bind_values ? p->bind_values[p->n_inputs] : NULL;
+        if ((bound && bound->holds != HOLDS_TENSOR) || v->kind == TYPE_OPAQUE) {
+            if (bind_container_input(p, t, bound, d))
+                return KDC_ERR;
+            p->inputs[p->n_inputs++] = t;
+            continue;
+        }
         if (!shape_known(s) || !shape_matches_declared(v, s)) {
             char got[128];
             format_shape(s, got, sizeof got);
@@ -183,10 +205,7 @@ static Status step_infer(Plan *p, Step *s, Diag *d)
         in_sh[i] = t ? t->shape : (Shape){.rank = -1};
         in_val[i] = NULL;
         if (t && (t->is_const || t->value->init) && t->data) { /* initializers have data from the start */
-            bool text = t->dtype == DT_STRING;
-            views[i] = (Tensor){.dtype = t->dtype, .rank = t->shape.rank, .data = text ? NULL : t->data,
-                                .nbytes = (size_t)t->numel * dtype_size(t->dtype), .strings = text ? t->data : NULL};
-            rt_dims(t, views[i].dims);
+            views[i] = rt_tensor_view(t);
             in_val[i] = &views[i];
         }
     }
@@ -211,10 +230,26 @@ static Status step_infer(Plan *p, Step *s, Diag *d)
     return KDC_OK;
 }
 
-/* Control-flow ops plan their bodies in prepare, which gives their output shapes. */
-static bool op_plans_bodies(int op)
+static int container_input(const Step *s)
 {
-    return op == OP_If || op == OP_Loop || op == OP_Scan;
+    for (int i = 0; i < s->n_in; i++)
+        if (s->in[i] && s->in[i]->holds != HOLDS_TENSOR)
+            return i;
+    return -1;
+}
+
+/* Output types from the shape functions, or from prepare: control-flow ops
+ * plan their bodies there, container ops compute their values there. */
+static Status step_types(Plan *p, Step *s, Diag *d)
+{
+    unsigned flags = rt_ops[s->node->op]->flags;
+    int c = container_input(s);
+    if (c >= 0 && !(flags & RT_CONTAINERS))
+        return rt_op_error(s, d, "input %d ('%s') is %s; this op takes tensors", c, s->in[c]->value->name,
+                           holds_name(s->in[c]->holds));
+    if ((flags & RT_OWN_TYPES) || c >= 0)
+        return KDC_OK;
+    return step_infer(p, s, d) || rt_dtype_adapt(p, s, d) ? KDC_ERR : KDC_OK;
 }
 
 static bool step_is_const(const Step *s, const Plan *p)
@@ -238,7 +273,7 @@ static Status step_eval_const(Step *s, Plan *p, Diag *d)
         if (!t)
             continue;
         t->is_const = true;
-        if (t->alias_of)
+        if (t->alias_of || t->holds != HOLDS_TENSOR) /* containers: the forward sets them */
             continue;
         if (!(t->data = rt_const_block(p, ((size_t)t->numel + 1) * (plan_elem_bytes(t->dtype) + 1))))
             return diag_error(d, "out of memory");
@@ -283,8 +318,7 @@ static Status step_build(Plan *p, Step *s, const Node *n, Diag *d)
     }
     for (int k = 0; k < s->n_out; k++)
         s->out[k] = n->outputs[k] ? &p->tensors[n->outputs[k]->id] : NULL;
-    if ((!op_plans_bodies(n->op) && (step_infer(p, s, d) || rt_dtype_adapt(p, s, d))) ||
-        rt_ops[n->op]->prepare(s, p, d))
+    if (step_types(p, s, d) || rt_ops[n->op]->prepare(s, p, d))
         return KDC_ERR;
     for (int k = 0; k < s->n_out; k++)
         if (s->out[k] && s->out[k]->alias_of)
@@ -526,6 +560,9 @@ void plan_output_info(const Plan *p, int k, DType *dtype, Shape *shape)
     *dtype = p->outputs[k]->dtype;
     *shape = p->outputs[k]->shape;
 }
+
+Holds plan_input_holds(const Plan *p, int k) { return p->inputs[k]->holds; }
+Holds plan_output_holds(const Plan *p, int k) { return p->outputs[k]->holds; }
 
 int plan_params(Plan *p, PlanParam **params)
 {

@@ -56,6 +56,12 @@ void *plan_input(Plan *p, int k);
 const void *plan_output(const Plan *p, int k);
 void plan_input_info(const Plan *p, int k, DType *dtype, Shape *shape);
 void plan_output_info(const Plan *p, int k, DType *dtype, Shape *shape);
+/* What input / output k carries. Sequences and optionals (ir/container.h)
+ * are computed when the plan is built: such an input is bound by
+ * plan_build_with_values (plan_build fails asking for its value), and for
+ * them plan_input / plan_output return the value's const Tensor *. */
+Holds plan_input_holds(const Plan *p, int k);
+Holds plan_output_holds(const Plan *p, int k);
 
 Status plan_forward(Plan *p, Diag *d);
 

@@ -10,6 +10,10 @@
 
 typedef struct RtTensor {
     const Value *value;
+    /* HOLDS_SEQUENCE / HOLDS_OPTIONAL: a value known when the plan is built,
+     * data its const Tensor * (ir/container.h, immutable, owned by a plan),
+     * dtype the element type, rank 0, numel 0 (rt_container) */
+    Holds holds;
     DType dtype;
     Shape shape;    /* concrete */
     int64_t numel;
@@ -83,7 +87,13 @@ typedef struct RtOp {
     /* NULL when the op has no gradient. Accumulates into in[i]->grad where set. */
     void (*backward)(Step *s, Plan *p);
     unsigned nondiff_inputs; /* bit i: input i never receives a gradient (inputs 32+ of variadic ops always may) */
+    unsigned flags;          /* RT_* below */
 } RtOp;
+
+enum {
+    RT_OWN_TYPES = 1u,  /* prepare sets the output types itself (no shape function, no dtype adapter) */
+    RT_CONTAINERS = 2u, /* takes sequences and optionals as inputs */
+};
 
 /* One entry per OpId, defined in the op-family files (rt_op_<Id>). */
 #define OP(id, name, min_in, max_in, min_out, max_out) extern const RtOp rt_op_##id;
@@ -106,6 +116,9 @@ Status rt_plan_child_bound(Plan *parent, Graph *g, const DType *input_dtypes, co
 /* Frees a child plan of parent before parent itself goes. */
 void rt_plan_child_free(Plan *parent, Plan *child);
 
+/* Bytes of one element in a plan buffer: strings hold a Bytes entry (plan_layout.c). */
+size_t plan_elem_bytes(DType t);
+
 /* Build-time constant storage owned by the plan (zeroed, one spare byte). */
 void *rt_const_block(Plan *p, size_t bytes);
 
@@ -122,6 +135,23 @@ Status rt_dtype_const_outputs(Plan *p, Step *s, Diag *d);
 /* Runs a step's forward, converting at its edges when it is adapted. */
 Status rt_step_forward(Step *s, Plan *p, Diag *d);
 void rt_dtype_free(Step *s);
+
+/* ---- sequences and optionals (runtime/op_sequence.c) ---- */
+/* The value a container tensor holds, NULL for a plain tensor. */
+static inline const Tensor *rt_container(const RtTensor *t)
+{
+    return t && t->holds != HOLDS_TENSOR ? (const Tensor *)t->data : NULL;
+}
+/* Makes out hold a packed copy of v (a container), owned by p. */
+Status rt_set_container(Plan *p, RtTensor *out, const Tensor *v, Diag *d);
+/* Makes out hold v itself: v must live as long as p (p's blocks, or a plan p owns). */
+void rt_share_container(RtTensor *out, const Tensor *v);
+/* Containers are computed when the plan is built: every present input of
+ * the step must be known then. Otherwise fails asking the enclosing build
+ * to bind input values (Plan.wanted_values). */
+Status rt_inputs_known(const Step *s, Plan *p, Diag *d);
+/* An IR view of t's data: its container value, or a tensor over t->data. */
+Tensor rt_tensor_view(const RtTensor *t);
 
 /* Helpers for the op files. */
 static inline float *rt_f(const RtTensor *t) { return (float *)t->data; }

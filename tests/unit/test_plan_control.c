@@ -11,7 +11,7 @@
  * ended by a run-time condition without a trip count; Scan summing rows
  * along axis 0, along axis 1 in reverse, and in opset 8's batched form.
  * Errors, with their exact messages: branches of different shapes, a
- * sequence-typed body input, a run-time trip count with scan outputs, a
+ * sequence-typed body input given a tensor, a run-time trip count with scan outputs, a
  * loop-carried value whose shape changes in opset 1 (from opset 11 it may:
  * test_plan_loop_dynamic.c).
  */
@@ -306,8 +306,8 @@ static void test_errors(void **state)
     gb_append_input(b, seq);
     gb_append_output(b, gb_op1(b, "Identity", 13, "cond_pass", cond_in));
     gb_append_output(b, gb_op1(b, "Identity", 13, "y_out", y0));
-    pc_expect_declared_build_error(g, "node 'seq_loop' (Loop): body input 'seq' is a sequence or optional; kdc computes "
-                          "tensors only");
+    pc_expect_declared_build_error(g, "node 'seq_loop' (Loop), body 'seq_body', iteration 0: input 'seq' is declared a "
+                                      "sequence or optional but the value given is a tensor");
     model_free(m);
 }
 
