@@ -5,7 +5,9 @@
 #include "cli/cli.h"
 
 #include "backend/tensor_file.h"
+#include "frontend/container_file.h"
 #include "frontend/tensor_file.h"
+#include "ir/container.h"
 #include "runtime/clock.h"
 #include "runtime/plan.h"
 
@@ -29,8 +31,10 @@ static const char run_help[] =
     "usage: kdc run MODEL -i FILE... -o DIR [--npy] [--profile] [--repeat N]\n"
     "\n"
     "Runs MODEL on the given inputs, bound in graph-input order; each FILE is an ONNX\n"
-    "TensorProto (.pb) or a NumPy array (.npy). Writes DIR/output_K.pb for each graph\n"
-    "output K (and DIR/output_K.npy with --npy). --profile prints time per op type.\n"
+    "TensorProto (.pb) or a NumPy array (.npy), or for an input the model declares a\n"
+    "sequence or optional, a SequenceProto / OptionalProto (.pb). Writes DIR/output_K.pb\n"
+    "for each graph output K (and DIR/output_K.npy with --npy); outputs must be tensors.\n"
+    "--profile prints time per op type.\n"
     "--repeat N runs the forward pass N more times and prints the mean and best time\n"
     "per run on stderr (the plan is built once, as in a server).\n";
 
@@ -80,6 +84,13 @@ static Status bind_inputs(Model *m, const RunArgs *a, Tensor **tensors, Shape *s
         if (k >= a->n_inputs)
             return diag_error(d, "%s: the model has more inputs than the %d given; next is '%s'", a->model,
                               a->n_inputs, v->name);
+        Holds holds;
+        if (container_declared_holds(v, &holds)) { /* a SequenceProto / OptionalProto file */
+            if (container_file_read(a->inputs[k], m, holds, &tensors[k], d))
+                return KDC_ERR;
+            shapes[k++] = (Shape){.rank = 0};
+            continue;
+        }
         if (tensor_file_read(a->inputs[k], m, &tensors[k], d))
             return KDC_ERR;
         if (tensors[k]->dtype == DT_STRING)
@@ -102,6 +113,9 @@ static Status check_outputs_numeric(const Plan *p, const Model *m, const RunArgs
         Shape s;
         DType dt;
         plan_output_info(p, k, &dt, &s);
+        if (plan_output_holds(p, k) != HOLDS_TENSOR)
+            return diag_error(d, "%s: output '%s' is %s; kdc run writes tensors only", a->model,
+                              m->graph->outputs[k]->name, holds_name(plan_output_holds(p, k)));
         if (dt == DT_STRING)
             return diag_error(d, "%s: output '%s' is a string tensor; kdc run writes numeric tensors only", a->model,
                               m->graph->outputs[k]->name);
@@ -185,7 +199,8 @@ static Status run(const RunArgs *a, Diag *d)
     if (check_outputs_numeric(p, m, a, d))
         goto fail;
     for (int k = 0; k < plan_n_inputs(p); k++)
-        memcpy(plan_input(p, k), tensors[k]->data, tensors[k]->nbytes);
+        if (plan_input_holds(p, k) == HOLDS_TENSOR) /* sequences and optionals are bound when planning */
+            memcpy(plan_input(p, k), tensors[k]->data, tensors[k]->nbytes);
     if (plan_inputs_bound(p) && (a->profile || a->repeat))
         fprintf(stderr, "note: shapes in %s depend on input values; the plan was specialized to these inputs, "
                         "so most work ran while building it and times below understate a real run\n", a->model);

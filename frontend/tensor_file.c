@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static Status read_all(const char *path, uint8_t **buf, size_t *len, Diag *d)
+Status file_read_all(const char *path, uint8_t **buf, size_t *len, Diag *d)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -29,7 +29,7 @@ static Status read_all(const char *path, uint8_t **buf, size_t *len, Diag *d)
     if (fread(*buf, 1, (size_t)size, f) != (size_t)size) {
         free(*buf);
         *buf = NULL;
-        diag_error(d, "%s: cannot read: %s", path, strerror(errno));
+        diag_error(d, "%s: cannot read: %s", path, ferror(f) ? strerror(errno) : "the file shrank");
         goto fail;
     }
     *len = (size_t)size;
@@ -143,7 +143,7 @@ Status tensor_file_read(const char *path, Model *m, Tensor **out, Diag *d)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (read_all(path, &buf, &len, d))
+    if (file_read_all(path, &buf, &len, d))
         return KDC_ERR;
     size_t n = strlen(path);
     bool npy = n >= 4 && !strcmp(path + n - 4, ".npy");

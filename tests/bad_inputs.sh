@@ -45,6 +45,16 @@ expect_error "kdc run with an input of the wrong shape" 1 "input 'input': shape 
     "$KDC" run tests/models/cnn_teacher.onnx -i "$E2E/big_input.npy" -o "$OUT/run2"
 expect_error "kdc run with an input of the wrong type" 1 "big_x.npy: holds uint8 but input 'input' takes float" \
     "$KDC" run tests/models/cnn_teacher.onnx -i "$E2E/big_x.npy" -o "$OUT/run3"
+# sequences and optionals (ONNX test data: a dependency, installed by make deps)
+ND=/usr/share/libonnx-testdata/data/node
+expect_error "kdc run with a TensorProto for an optional input" 1 \
+    "input_1.pb: not a valid OptionalProto" \
+    "$KDC" run "$ND/test_optional_get_element/model.onnx" -i "$ND/test_sequence_insert_at_back/test_data_set_0/input_1.pb" -o "$OUT/run_opt"
+check "kdc run wrote no output for a wrong optional input" test ! -e "$OUT/run_opt/output_0.pb"
+expect_error "kdc run on a model with a sequence output" 1 "output 'output_sequence' is a sequence; kdc run writes tensors only" \
+    "$KDC" run "$ND/test_sequence_insert_at_back/model.onnx" -i "$ND/test_sequence_insert_at_back/test_data_set_0/input_0.pb" \
+    "$ND/test_sequence_insert_at_back/test_data_set_0/input_1.pb" -o "$OUT/run_seq"
+check "kdc run wrote no output for a sequence output" test ! -e "$OUT/run_seq/output_0.pb"
 expect_error "missing recipe" 1 "^kdc: error: $OUT/none.yaml: cannot read" "$KDC" check "$OUT/none.yaml"
 expect_error "recipe with a misspelt key" 1 "^kdc: error: tests/bad/typo_key.yaml:8:3: unknown key 'widht'" \
     "$KDC" check tests/bad/typo_key.yaml

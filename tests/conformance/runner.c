@@ -13,7 +13,11 @@
  * bools and strings exact. (The ONNX 1.12 data stores bfloat16 tensors as
  * uint16: they are taken as the same bits.) A string input is bound as Bytes
  * entries pointing at the tensor read from input_K.pb, which lives in the
- * model's arena until the test is over.
+ * model's arena until the test is over. Inputs and outputs declared
+ * sequences or optionals are read from SequenceProto / OptionalProto files;
+ * such inputs are bound when the plan is built, and such outputs must match
+ * in kind, length and presence, each element tensor compared as above
+ * ("output 0 'seq' element 2: ..."). Maps and sparse tensors are refused.
  *
  * Prints one line per test folder and a closing "N passed, N failed, N skipped":
  *   PASS  suite/test
@@ -42,8 +46,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "frontend/container_file.h"
 #include "frontend/onnx_import.h"
 #include "frontend/tensor_file.h"
+#include "ir/container.h"
 #include "passes/passes.h"
 #include "runtime/plan.h"
 #include "runtime/threads.h"
@@ -235,8 +241,7 @@ static void format_dims(int rank, const int64_t *dims, char *buf, size_t n)
 
 /* ---- comparing one output ---- */
 
-static Status compare_floats(int k, const char *name, DType t, const void *got, const void *want, int64_t n,
-                             Diag *d)
+static Status compare_floats(const char *label, DType t, const void *got, const void *want, int64_t n, Diag *d)
 {
     int64_t bad = 0, worst = -1;
     double worst_diff = -1;
@@ -252,13 +257,12 @@ static Status compare_floats(int k, const char *name, DType t, const void *got, 
     }
     if (!bad)
         return KDC_OK;
-    return diag_error(d, "output %d '%s': %lld of %lld values differ, max abs diff %.6g at index %lld (got %.9g, want %.9g)",
-                      k, name, (long long)bad, (long long)n, worst_diff, (long long)worst,
+    return diag_error(d, "%s: %lld of %lld values differ, max abs diff %.6g at index %lld (got %.9g, want %.9g)",
+                      label, (long long)bad, (long long)n, worst_diff, (long long)worst,
                       scalar_at(t, got, worst), scalar_at(t, want, worst));
 }
 
-static Status compare_exact(int k, const char *name, DType t, const uint8_t *got, const uint8_t *want, int64_t n,
-                            Diag *d)
+static Status compare_exact(const char *label, DType t, const uint8_t *got, const uint8_t *want, int64_t n, Diag *d)
 {
     size_t es = dtype_size(t);
     int64_t bad = 0, first = -1;
@@ -272,7 +276,7 @@ static Status compare_exact(int k, const char *name, DType t, const uint8_t *got
     char g[32], w[32];
     format_int_at(t, got, first, g, sizeof g);
     format_int_at(t, want, first, w, sizeof w);
-    return diag_error(d, "output %d '%s': %lld of %lld values differ, first at index %lld (got %s, want %s)", k, name,
+    return diag_error(d, "%s: %lld of %lld values differ, first at index %lld (got %s, want %s)", label,
                       (long long)bad, (long long)n, (long long)first, g, w);
 }
 
@@ -291,7 +295,7 @@ static bool same_text(Bytes a, Bytes b)
     return a.len == b.len && (!a.len || !memcmp(a.data, b.data, a.len));
 }
 
-static Status compare_strings(int k, const char *name, const Bytes *got, const Bytes *want, int64_t n, Diag *d)
+static Status compare_strings(const char *label, const Bytes *got, const Bytes *want, int64_t n, Diag *d)
 {
     int64_t bad = 0, first = -1;
     for (int64_t i = 0; i < n; i++)
@@ -302,49 +306,99 @@ static Status compare_strings(int k, const char *name, const Bytes *got, const B
     char g[64], w[64];
     format_text(got[first], g, sizeof g);
     format_text(want[first], w, sizeof w);
-    return diag_error(d, "output %d '%s': %lld of %lld strings differ, first at index %lld (got \"%s\", want \"%s\")",
-                      k, name, (long long)bad, (long long)n, (long long)first, g, w);
+    return diag_error(d, "%s: %lld of %lld strings differ, first at index %lld (got \"%s\", want \"%s\")", label,
+                      (long long)bad, (long long)n, (long long)first, g, w);
+}
+
+/* Compares got (the data, or Bytes entries for strings) of a dtype dt, dims
+ * tensor with want; label names it in messages: "output 0 'y'",
+ * "output 0 'seq' element 2". */
+static Status compare_tensor(const char *label, DType dt, int rank, const int64_t *dims, const void *got,
+                             const Tensor *want, Diag *d)
+{
+    if (!same_bits(want->dtype, dt))
+        return diag_error(d, "%s: got dtype %s, want %s", label, dtype_name(dt), dtype_name(want->dtype));
+    bool same_shape = rank == want->rank;
+    for (int i = 0; i < rank && i < IR_MAX_RANK; i++)
+        same_shape = same_shape && dims[i] == want->dims[i];
+    if (!same_shape) {
+        char g[160], w[160];
+        format_dims(rank, dims, g, sizeof g);
+        format_dims(want->rank, want->dims, w, sizeof w);
+        return diag_error(d, "%s: got shape %s, want %s", label, g, w);
+    }
+    int64_t n = tensor_numel(want);
+    if (dt == DT_STRING)
+        return n && !got ? diag_error(d, "%s: no data to compare", label)
+                         : compare_strings(label, got, want->strings, n, d);
+    if (!dtype_size(dt))
+        return diag_error(d, "%s: %s tensors are not compared (kdc computes numbers)", label, dtype_name(dt));
+    if (n == 0)
+        return KDC_OK;
+    if (!got || want->nbytes != (size_t)n * dtype_size(dt))
+        return diag_error(d, "%s: no data to compare", label);
+    if (dtype_is_floating(dt))
+        return compare_floats(label, dt, got, want->data, dt == DT_COMPLEX64 || dt == DT_COMPLEX128 ? 2 * n : n, d);
+    return compare_exact(label, dt, got, want->data, n, d);
+}
+
+static Status compare_value(const char *label, const Tensor *got, const Tensor *want, Diag *d);
+
+static Status compare_sequence(const char *label, const Tensor *got, const Tensor *want, Diag *d)
+{
+    if (got->n_items != want->n_items)
+        return diag_error(d, "%s: got a sequence of %d tensors, want %d", label, got->n_items, want->n_items);
+    for (int i = 0; i < got->n_items; i++) {
+        char element[600];
+        snprintf(element, sizeof element, "%s element %d", label, i);
+        if (compare_value(element, &got->items[i], &want->items[i], d))
+            return KDC_ERR;
+    }
+    return KDC_OK;
+}
+
+/* A value computed as a sequence, optional or sequence element against the
+ * one read from the data set. */
+static Status compare_value(const char *label, const Tensor *got, const Tensor *want, Diag *d)
+{
+    if (!got)
+        return diag_error(d, "%s: no value to compare", label);
+    if (got->holds != want->holds)
+        return diag_error(d, "%s: got %s, want %s", label, holds_name(got->holds), holds_name(want->holds));
+    if (got->holds == HOLDS_SEQUENCE)
+        return compare_sequence(label, got, want, d);
+    if (got->holds == HOLDS_TENSOR)
+        return compare_tensor(label, got->dtype, got->rank, got->dims,
+                              got->dtype == DT_STRING ? (const void *)got->strings : got->data, want, d);
+    if (got->n_items != want->n_items) {
+        char what[128];
+        container_describe(got->n_items ? &got->items[0] : &want->items[0], what, sizeof what);
+        return diag_error(d, got->n_items ? "%s: got an optional holding %s, want an empty one"
+                                          : "%s: got an empty optional, want one holding %s",
+                          label, what);
+    }
+    return got->n_items ? compare_value(label, &got->items[0], &want->items[0], d) : KDC_OK;
 }
 
 static Status compare_output(const Plan *p, int k, const Value *gv, const Tensor *want, Diag *d)
 {
-    DType dt;
-    Shape s;
-    plan_output_info(p, k, &dt, &s);
+    char label[512];
+    snprintf(label, sizeof label, "output %d '%s'", k, gv->name);
     if (want->name && *want->name && strcmp(want->name, gv->name))
         return diag_error(d, "output %d: output_%d.pb is named '%s' but the graph's output %d is '%s'", k, k,
                           want->name, k, gv->name);
-    if (!same_bits(want->dtype, dt))
-        return diag_error(d, "output %d '%s': got dtype %s, want %s", k, gv->name, dtype_name(dt),
-                          dtype_name(want->dtype));
+    Holds holds = plan_output_holds(p, k);
+    if (holds != want->holds)
+        return diag_error(d, "%s: got %s, want %s", label, holds_name(holds), holds_name(want->holds));
+    if (holds != HOLDS_TENSOR)
+        return compare_value(label, plan_output(p, k), want, d);
+    DType dt;
+    Shape s;
+    plan_output_info(p, k, &dt, &s);
     int64_t dims[IR_MAX_RANK] = {0};
-    bool same_shape = s.rank == want->rank;
-    for (int i = 0; i < s.rank && i < IR_MAX_RANK; i++) {
+    for (int i = 0; i < s.rank && i < IR_MAX_RANK; i++)
         dims[i] = s.dims[i].value;
-        same_shape = same_shape && dims[i] == want->dims[i];
-    }
-    if (!same_shape) {
-        char g[160], w[160];
-        format_dims(s.rank, dims, g, sizeof g);
-        format_dims(want->rank, want->dims, w, sizeof w);
-        return diag_error(d, "output %d '%s': got shape %s, want %s", k, gv->name, g, w);
-    }
-    int64_t n = tensor_numel(want);
-    const void *got = plan_output(p, k);
-    if (dt == DT_STRING)
-        return n && !got ? diag_error(d, "output %d '%s': no data to compare", k, gv->name)
-                         : compare_strings(k, gv->name, got, want->strings, n, d);
-    if (!dtype_size(dt))
-        return diag_error(d, "output %d '%s': %s tensors are not compared (kdc computes numbers)", k, gv->name,
-                          dtype_name(dt));
-    if (n == 0)
-        return KDC_OK;
-    if (!got || want->nbytes != (size_t)n * dtype_size(dt))
-        return diag_error(d, "output %d '%s': no data to compare", k, gv->name);
-    if (dtype_is_floating(dt))
-        return compare_floats(k, gv->name, dt, got, want->data, dt == DT_COMPLEX64 || dt == DT_COMPLEX128 ? 2 * n : n,
-                              d);
-    return compare_exact(k, gv->name, dt, got, want->data, n, d);
+    return compare_tensor(label, dt, s.rank, dims, plan_output(p, k), want, d);
 }
 
 /* ---- one data set ---- */
@@ -369,6 +423,37 @@ static const char *opaque_kind(const Value *v)
     }
 }
 
+/* What a graph input or output carries, as declared; false for what kdc
+ * does not compute (maps, sparse tensors, values without a type). */
+static bool declared_holds(const Value *v, Holds *out)
+{
+    *out = HOLDS_TENSOR;
+    return v->kind == TYPE_TENSOR || container_declared_holds(v, out);
+}
+
+/* Reads input_K.pb for graph input v: a tensor, or a sequence or optional
+ * as v is declared (bound at build time, so its shape entry is rank 0). */
+static Status read_input(Model *m, const Value *v, int k, const char *path, Tensor **value, Shape *shape, Diag *d)
+{
+    Holds holds;
+    if (!declared_holds(v, &holds))
+        return diag_error(d, "input %d '%s' is %s: kdc computes tensors, sequences and optionals only", k, v->name,
+                          opaque_kind(v));
+    if (!is_file(path))
+        return diag_error(d, "input %d '%s': the data set has no input_%d.pb", k, v->name, k);
+    if (holds != HOLDS_TENSOR) {
+        *shape = (Shape){.rank = 0};
+        return container_file_read(path, m, holds, value, d);
+    }
+    if (tensor_file_read(path, m, value, d))
+        return KDC_ERR;
+    if (!same_bits((*value)->dtype, v->dtype))
+        return diag_error(d, "input %d '%s': input_%d.pb holds %s but the input takes %s", k, v->name, k,
+                          dtype_name((*value)->dtype), dtype_name(v->dtype));
+    *shape = shape_from_dims((*value)->rank, (*value)->dims);
+    return KDC_OK;
+}
+
 static Status read_inputs(Model *m, const char *set_dir, Tensor **tensors, Shape *shapes, int *n, Diag *d)
 {
     const Graph *g = m->graph;
@@ -381,16 +466,8 @@ static Status read_inputs(Model *m, const char *set_dir, Tensor **tensors, Shape
         path_fmt(path, "%s/input_%d.pb", set_dir, *n);
         if (*n == MAX_IO)
             return diag_error(d, "the model has more than %d inputs", MAX_IO);
-        if (v->kind != TYPE_TENSOR)
-            return diag_error(d, "input %d '%s' is %s: kdc computes tensors only", *n, v->name, opaque_kind(v));
-        if (!is_file(path))
-            return diag_error(d, "input %d '%s': the data set has no input_%d.pb", *n, v->name, *n);
-        if (tensor_file_read(path, m, &tensors[*n], d))
+        if (read_input(m, v, *n, path, &tensors[*n], &shapes[*n], d))
             return KDC_ERR;
-        if (!same_bits(tensors[*n]->dtype, v->dtype))
-            return diag_error(d, "input %d '%s': input_%d.pb holds %s but the input takes %s", *n, v->name, *n,
-                              dtype_name(tensors[*n]->dtype), dtype_name(v->dtype));
-        shapes[*n] = shape_from_dims(tensors[*n]->rank, tensors[*n]->dims);
         (*n)++;
     }
     char extra[PATH_LEN];
@@ -418,6 +495,8 @@ static Status copy_inputs(Plan *p, Tensor **tensors, int n, Diag *d)
     for (int k = 0; k < n; k++) {
         DType dt;
         Shape s;
+        if (plan_input_holds(p, k) != HOLDS_TENSOR)
+            continue; /* sequences and optionals are bound when the plan is built */
         plan_input_info(p, k, &dt, &s);
         if (dt == DT_STRING) {
             if (copy_strings(p, k, tensors[k], shape_numel(&s), d))
@@ -440,13 +519,16 @@ static Status check_outputs(const Plan *p, Model *m, const char *set_dir, Diag *
     for (int k = 0; k < g->n_outputs; k++) {
         char path[PATH_LEN];
         Tensor *want = NULL;
+        Holds holds;
         path_fmt(path, "%s/output_%d.pb", set_dir, k);
-        if (g->outputs[k]->kind != TYPE_TENSOR)
-            return diag_error(d, "output %d '%s' is %s: kdc computes tensors only", k, g->outputs[k]->name,
-                              opaque_kind(g->outputs[k]));
+        if (!declared_holds(g->outputs[k], &holds))
+            return diag_error(d, "output %d '%s' is %s: kdc computes tensors, sequences and optionals only", k,
+                              g->outputs[k]->name, opaque_kind(g->outputs[k]));
         if (!is_file(path))
             return diag_error(d, "output %d '%s': the data set has no output_%d.pb", k, g->outputs[k]->name, k);
-        if (tensor_file_read(path, m, &want, d) || compare_output(p, k, g->outputs[k], want, d))
+        if ((holds == HOLDS_TENSOR ? tensor_file_read(path, m, &want, d)
+                                   : container_file_read(path, m, holds, &want, d)) ||
+            compare_output(p, k, g->outputs[k], want, d))
             return KDC_ERR;
     }
     char extra[PATH_LEN];
