@@ -144,12 +144,8 @@ Status seq_forward(Step *s, Plan *p, Diag *d)
     const Tensor *out = s->state;
     for (int k = 0; k < s->n_out; k++) {
         RtTensor *t = s->out[k];
-        if (!t)
+        if (!t || out[k].holds != HOLDS_TENSOR) /* containers were handed on by prepare */
             continue;
-        if (out[k].holds != HOLDS_TENSOR) {
-            rt_share_container(t, &out[k]);
-            continue;
-        }
         size_t bytes = (size_t)t->numel * plan_elem_bytes(t->dtype);
         if (bytes)
             memcpy(t->data, elements(&out[k]), bytes);

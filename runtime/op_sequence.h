@@ -14,7 +14,8 @@ typedef Status (*SeqEval)(const Step *s, Plan *p, const Tensor *const *in, Tenso
 /* Prepare: every input must be known (rt_inputs_known); runs eval, keeps the
  * outputs in the step's state and types the output tensors. */
 Status seq_prepare(Step *s, Plan *p, SeqEval eval, Diag *d);
-/* Forward: the kept outputs into the output tensors. */
+/* Forward: the kept tensor outputs into the output buffers (prepare
+ * already handed the containers on). */
 Status seq_forward(Step *s, Plan *p, Diag *d);
 
 /* A tensor of the given type whose data (or string entries) lives in p, zeroed. */
