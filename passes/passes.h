@@ -72,5 +72,8 @@ Status pass_shrink_width_scored(Graph *g, const ChannelGroups *cg, const Student
  * (passes/reinit.c lists exactly which inputs). Deterministic for a seed. A weight of
  * another dtype is an error, and the graph is then unchanged. */
 Status pass_reinit_weights(Graph *g, uint64_t seed, Diag *d);
+/* Fills float tensor t with U(-bound, bound) from the stream of (seed, name),
+ * the numbers pass_reinit_weights draws for a tensor of that name. */
+void pass_fill_uniform(Tensor *t, const char *name, double bound, uint64_t seed);
 
 #endif

@@ -250,6 +250,18 @@ static uint64_t name_hash(const char *s)
     return h;
 }
 
+void pass_fill_uniform(Tensor *t, const char *name, double bound, uint64_t seed)
+{
+    float *x = t->data;
+    int64_t n = tensor_numel(t);
+    uint64_t state = seed ^ name_hash(name);
+    splitmix64(&state); /* one step first, so neighbouring seeds do not share a prefix */
+    for (int64_t i = 0; i < n; i++) {
+        double u = (double)(splitmix64(&state) >> 11) * 0x1.0p-53; /* [0, 1) */
+        x[i] = (float)(bound * (2 * u - 1));
+    }
+}
+
 static void fill_target(const Target *t, uint64_t seed)
 {
     float *x = t->value->init->data;
@@ -259,12 +271,7 @@ static void fill_target(const Target *t, uint64_t seed)
             x[i] = t->fill == FILL_ONE ? 1.0f : 0.0f;
         return;
     }
-    uint64_t state = seed ^ name_hash(t->value->name);
-    splitmix64(&state); /* one step first, so neighbouring seeds do not share a prefix */
-    for (int64_t i = 0; i < n; i++) {
-        double u = (double)(splitmix64(&state) >> 11) * 0x1.0p-53; /* [0, 1) */
-        x[i] = (float)(t->bound * (2 * u - 1));
-    }
+    pass_fill_uniform(t->value->init, t->value->name, t->bound, seed);
 }
 
 Status pass_reinit_weights(Graph *g, uint64_t seed, Diag *d)
