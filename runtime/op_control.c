@@ -242,7 +242,7 @@ static Status if_prepare(Step *s, Plan *p, Diag *d)
     for (int k = 0; k < s->n_out; k++) {
         const RtTensor *from = shown->outputs[k];
         ctl_set_output(s->out[k], from->dtype, &from->shape);
-        if (s->out[k] && from->holds != HOLDS_TENSOR)
+        if (s->out[k] && from->holds != HOLDS_TENSOR) /* the branch plan lives with the step */
             rt_share_container(s->out[k], rt_container(from));
     }
     return KDC_OK;
@@ -261,9 +261,7 @@ static Status if_forward(Step *s, Plan *p, Diag *d)
     if (ctl_run_body(body, d))
         return KDC_ERR;
     for (int k = 0; k < s->n_out; k++)
-        if (s->out[k] && s->out[k]->holds != HOLDS_TENSOR)
-            rt_share_container(s->out[k], rt_container(body->outputs[k])); /* the branch lives with the step */
-        else if (s->out[k])
+        if (s->out[k] && s->out[k]->holds == HOLDS_TENSOR) /* prepare handed containers on */
             memcpy(s->out[k]->data, body->outputs[k]->data, ctl_bytes(s->out[k]));
     return KDC_OK;
 }

@@ -351,8 +351,10 @@ static Status set_outputs(LoopRun *r, Diag *d)
     size_t at = 0;
     for (int k = 0; k < nc; k++) {
         ctl_set_output(s->out[k], r->carried[k].dtype, &r->carried[k].shape);
-        if (s->out[k])
-            s->out[k]->holds = r->carried[k].holds; /* forward gives the value */
+        /* a container is known when planning: the measured value is the output */
+        if (s->out[k] && r->carried[k].holds != HOLDS_TENSOR &&
+            rt_set_container(r->p, s->out[k], rt_container(&r->carried[k]), d))
+            return KDC_ERR;
         st->items[k].slot = at;
         at += (st->items[k].cap + 63) & ~(size_t)63;
     }
@@ -447,7 +449,7 @@ static Status forward_start(const Step *s, Plan *p, RtTensor *carried, Diag *d)
 }
 
 /* The loop's outputs from the final carried values. */
-static Status forward_finish(Step *s, Plan *p, const RtTensor *carried, Diag *d)
+static Status forward_finish(Step *s, const RtTensor *carried, Diag *d)
 {
     for (int k = 0; k < ((const LoopState *)s->state)->n_carried; k++) {
         RtTensor *out = s->out[k];
@@ -459,10 +461,8 @@ static Status forward_finish(Step *s, Plan *p, const RtTensor *carried, Diag *d)
             ctl_shape_text(out, b, sizeof b);
             return rt_op_error(s, d, "loop-carried value %d ends as %s but the plan was built for %s", k, a, b);
         }
-        if (out->holds == HOLDS_TENSOR)
+        if (out->holds == HOLDS_TENSOR) /* prepare gave containers their values */
             memcpy(out->data, carried[k].data, ctl_bytes(out));
-        else if (!out->data && rt_set_container(p, out, rt_container(&carried[k]), d)) /* known when planning: once */
-            return KDC_ERR;
     }
     return KDC_OK;
 }
@@ -486,7 +486,7 @@ Status ctl_loop_forward_dynamic(Step *s, Plan *p, Diag *d)
                     (long long)r.done, (long long)st->trips);
         goto fail;
     }
-    rc = forward_finish(s, p, carried, d);
+    rc = forward_finish(s, carried, d);
 fail:
     for (int k = 0; k < nc; k++)
         if (carried[k].holds != HOLDS_TENSOR)

@@ -13,8 +13,9 @@
  * is fixed like its shapes. Each op is an `eval` from input values to
  * output values; prepare runs it and keeps the outputs in the step's state
  * (element data in the plan's blocks, shared between values: they never
- * change), forward hands them to the output tensors. Tensors taken out of a
- * sequence are copied into the plan's buffers like any output.
+ * change) and hands the containers to the output tensors; forward copies
+ * the tensor outputs (a tensor taken out of a sequence) into the plan's
+ * buffers like any output.
  */
 #include "runtime/op_sequence.h"
 
@@ -102,6 +103,16 @@ Status seq_new_tensor(Plan *p, DType dt, int rank, const int64_t *dims, Tensor *
 static const uint8_t *elements(const Tensor *t)
 {
     return t->dtype == DT_STRING ? (const uint8_t *)t->strings : (const uint8_t *)t->data;
+}
+
+Status seq_copy_tensor(Plan *p, const Tensor *src, Tensor *out, Diag *d)
+{
+    if (seq_new_tensor(p, src->dtype, src->rank, src->dims, out, d))
+        return KDC_ERR;
+    size_t bytes = (size_t)tensor_numel(src) * plan_elem_bytes(src->dtype);
+    if (bytes)
+        memcpy((uint8_t *)elements(out), elements(src), bytes);
+    return KDC_OK;
 }
 
 /* ---- the eval / prepare / forward frame ---- */

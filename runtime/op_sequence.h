@@ -20,6 +20,8 @@ Status seq_forward(Step *s, Plan *p, Diag *d);
 
 /* A tensor of the given type whose data (or string entries) lives in p, zeroed. */
 Status seq_new_tensor(Plan *p, DType dt, int rank, const int64_t *dims, Tensor *out, Diag *d);
+/* A copy of tensor src (not a container) in p's blocks. */
+Status seq_copy_tensor(Plan *p, const Tensor *src, Tensor *out, Diag *d);
 /* A sequence of n elements of dtype dt (elements to be filled in). */
 Status seq_new_sequence(Plan *p, DType dt, int n, Tensor *out, Diag *d);
 

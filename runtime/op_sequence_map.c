@@ -11,7 +11,6 @@
 
 #include "ir/container.h"
 
-#include <string.h>
 
 static Status map_check_inputs(const Step *s, const Graph *g, const Tensor *const *in, Diag *d)
 {
@@ -40,14 +39,9 @@ static Status map_take(const Step *s, Plan *p, int j, const RtTensor *v, Tensor 
     if (at > 0 && v->dtype != out->dtype)
         return rt_op_error(s, d, "body output %d is %s in run %d but %s before", j, dtype_name(v->dtype), at,
                            dtype_name(out->dtype));
-    Tensor *e = &out->items[at];
-    int64_t dims[IR_MAX_RANK];
-    rt_dims(v, dims);
-    if (seq_new_tensor(p, v->dtype, v->shape.rank, dims, e, d))
+    Tensor value = rt_tensor_view(v);
+    if (seq_copy_tensor(p, &value, &out->items[at], d))
         return KDC_ERR;
-    size_t bytes = (size_t)v->numel * plan_elem_bytes(v->dtype);
-    if (bytes)
-        memcpy(v->dtype == DT_STRING ? (void *)e->strings : e->data, v->data, bytes);
     out->dtype = v->dtype;
     return KDC_OK;
 }

@@ -273,7 +273,7 @@ static Status step_eval_const(Step *s, Plan *p, Diag *d)
         if (!t)
             continue;
         t->is_const = true;
-        if (t->alias_of || t->holds != HOLDS_TENSOR) /* containers: the forward sets them */
+        if (t->alias_of || t->holds != HOLDS_TENSOR) /* containers: prepare gave them their values */
             continue;
         if (!(t->data = rt_const_block(p, ((size_t)t->numel + 1) * (plan_elem_bytes(t->dtype) + 1))))
             return diag_error(d, "out of memory");
