@@ -7,7 +7,7 @@
 #   tests/conformance.sh --update [DATA_DIR]
 #                                          rewrite the list from the current results
 #
-# tests/conformance/runner.c is built here into $BUILD/tools/conformance from
+# tests/conformance/runner.c (with compare.c) is built here into $BUILD/tools/conformance from
 # $BUILD/libkdc.a (run `make` first; BUILD=build/asan SANFLAGS="-fsanitize=address,undefined"
 # for the sanitizer variant, CONFORMANCE=path to use an already built binary).
 # The runner checks every data set and every output (rtol 1e-3, atol 1e-5,
@@ -27,7 +27,7 @@ BUILD=${BUILD:-build}
 CC=${CC:-cc}
 LIST=tests/conformance/expected_failures.txt
 BIN=${CONFORMANCE:-$BUILD/tools/conformance}
-SRC=tests/conformance/runner.c
+SRCS="tests/conformance/runner.c tests/conformance/compare.c"
 update=0 verbose=0 data=/usr/share/libonnx-testdata/data
 for arg in "$@"; do
     case "$arg" in
@@ -42,14 +42,18 @@ start=$(date +%s.%N)
 
 build_runner() {
     [ -n "${CONFORMANCE:-}" ] && return 0
-    [ -x "$BIN" ] && [ ! "$SRC" -nt "$BIN" ] && [ ! "$BUILD/libkdc.a" -nt "$BIN" ] && return 0
+    local f stale=0
+    for f in $SRCS tests/conformance/compare.h "$BUILD/libkdc.a"; do
+        [ "$f" -nt "$BIN" ] && stale=1
+    done
+    [ -x "$BIN" ] && [ "$stale" = 0 ] && return 0
     if [ ! -f "$BUILD/libkdc.a" ]; then
         echo "conformance: $BUILD/libkdc.a is missing (run make first)" >&2
         return 1
     fi
     mkdir -p "$(dirname "$BIN")"
     # shellcheck disable=SC2046,SC2086 # pkg-config and SANFLAGS hold several words on purpose
-    $CC -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g ${SANFLAGS:-} -I. -I"$BUILD/gen" "$SRC" \
+    $CC -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g ${SANFLAGS:-} -I. -I"$BUILD/gen" $SRCS \
         "$BUILD/libkdc.a" $(pkg-config --libs libprotobuf-c yaml-0.1 openblas) -lpthread -lm ${SANFLAGS:-} -o "$BIN"
 }
 
