@@ -31,6 +31,16 @@ static Status check_finite(const char *loss, const char *who, const float *x, in
 }
 
 /* The checks every loss shares: a finite scale and finite inputs. */
+/* n doubles of scratch for `loss`, or NULL with the error set. */
+static double *scratch_doubles(const char *loss, size_t n, Diag *d)
+{
+    size_t bytes = n * sizeof(double);
+    double *scratch = malloc(bytes);
+    if (!scratch)
+        diag_error(d, "%s loss: out of memory for %zu bytes of scratch", loss, bytes);
+    return scratch;
+}
+
 static Status check_inputs(const char *loss, const float *s, int64_t s_count, const float *t,
                            int64_t t_count, double scale, Diag *d)
 {
@@ -190,12 +200,9 @@ Status loss_attention(const float *s, const float *t, int64_t batch, int64_t s_c
     Status status = KDC_ERR;
     PowerRule rule = {p, p == floor(p)};
     size_t maps = (size_t)(batch * spatial);
-    size_t bytes = (2 * maps + 2 * (size_t)batch + (size_t)spatial) * sizeof(double);
-    double *scratch = malloc(bytes);
-    if (!scratch) {
-        diag_error(d, "attention loss: out of memory for %zu bytes of scratch", bytes);
+    double *scratch = scratch_doubles("attention", 2 * maps + 2 * (size_t)batch + (size_t)spatial, d);
+    if (!scratch)
         goto fail;
-    }
     double *at_s = scratch, *at_t = at_s + maps, *norm_s = at_t + maps, *norm_t = norm_s + batch;
     double *ga = norm_t + batch;
     if (attention_maps(s, batch, s_channels, spatial, rule, "student", at_s, norm_s, d) ||
@@ -264,12 +271,9 @@ Status loss_similarity(const float *s, const float *t, int64_t batch, int64_t s_
         return KDC_ERR;
     Status status = KDC_ERR;
     size_t cells = (size_t)(batch * batch);
-    size_t bytes = (2 * cells + 2 * (size_t)batch + (size_t)s_dim) * sizeof(double);
-    double *scratch = malloc(bytes);
-    if (!scratch) {
-        diag_error(d, "similarity loss: out of memory for %zu bytes of scratch", bytes);
+    double *scratch = scratch_doubles("similarity", 2 * cells + 2 * (size_t)batch + (size_t)s_dim, d);
+    if (!scratch)
         goto fail;
-    }
     double *n_s = scratch, *n_t = n_s + cells, *norm_s = n_t + cells, *norm_t = norm_s + batch;
     double *row = norm_t + batch;
     similarity_rows(s, batch, s_dim, n_s, norm_s);
