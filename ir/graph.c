@@ -164,6 +164,43 @@ Node *graph_add_node(Graph *g, const char *op_type, const char *domain, int n_in
     return n;
 }
 
+/* list with v appended, in the arena (NULL when out of memory) */
+static Value **appended(Arena *a, Value **list, int n, Value *v)
+{
+    Value **grown = arena_alloc(a, (size_t)(n + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    if (n)
+        memcpy(grown, list, (size_t)n * sizeof *grown);
+    grown[n] = v;
+    return grown;
+}
+
+bool graph_set_init(Graph *g, Value *v, Tensor *t)
+{
+    Value **inits = appended(g->arena, g->inits, g->n_inits, v);
+    if (!inits)
+        return false;
+    t->name = v->name;
+    v->init = t;
+    v->kind = TYPE_TENSOR;
+    v->dtype = t->dtype;
+    v->shape = shape_from_dims(t->rank, t->dims);
+    g->inits = inits;
+    g->n_inits++;
+    return true;
+}
+
+bool graph_append_output(Graph *g, Value *v)
+{
+    Value **outs = appended(g->arena, g->outputs, g->n_outputs, v);
+    if (!outs)
+        return false;
+    g->outputs = outs;
+    g->n_outputs++;
+    return true;
+}
+
 void node_set_output(Node *n, int k, Value *v)
 {
     n->outputs[k] = v;

@@ -238,6 +238,11 @@ Value *graph_find_value(const Graph *g, const char *name);
 Node *graph_add_node(Graph *g, const char *op_type, const char *domain, int n_inputs, int n_outputs);
 /* Sets node output k to v and records v's producer. */
 void node_set_output(Node *n, int k, Value *v);
+/* Makes v an initializer holding t (t takes v's name; v's type from t) and
+ * appends it to g's initializer list; false when out of memory. */
+bool graph_set_init(Graph *g, Value *v, Tensor *t);
+/* Appends v to g's outputs; false when out of memory. */
+bool graph_append_output(Graph *g, Value *v);
 Tensor *tensor_new(Arena *a, DType dtype, int rank, const int64_t *dims);
 Attr *node_add_attr(Node *n, const char *name, AttrKind kind);
 /* Removes nodes for which drop[node index] is true (values they define stay

@@ -267,12 +267,8 @@ static Tensor *own_constant(Graph *g, Node *n, int slot, Value **made, int *n_ma
     if (!nv || !t)
         return NULL;
     memcpy(t->data, v->init->data, v->init->nbytes);
-    t->name = nv->name;
-    nv->kind = TYPE_TENSOR;
-    nv->dtype = t->dtype;
-    nv->shape = v->shape;
-    nv->init = t;
-    cg_append_init(g, nv);
+    if (!graph_set_init(g, nv, t))
+        return NULL;
     n->inputs[slot] = nv;
     made[(*n_made)++] = nv;
     return t;

@@ -135,7 +135,6 @@ int cg_member_class(ChannelGroups *cg, const Node *n, int slot, int axis);
 int64_t cg_constant_params(ChannelGroups *cg, const Value *v, const int64_t *n_kept);
 /* Slices every member constant (in place or per reader). */
 Status cg_slice_members(ChannelGroups *cg, bool *const *keep, Diag *d);
-void cg_append_init(Graph *g, Value *v);
 
 /* channel_groups_rules.c: walks the graph and applies every node's rule. */
 void cg_analyse(ChannelGroups *cg);

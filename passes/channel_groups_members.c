@@ -83,15 +83,6 @@ int64_t cg_constant_params(ChannelGroups *cg, const Value *v, const int64_t *n_k
     return total;
 }
 
-void cg_append_init(Graph *g, Value *v)
-{
-    Value **inits = arena_alloc(g->arena, (size_t)(g->n_inits + 1) * sizeof *inits);
-    if (g->n_inits)
-        memcpy(inits, g->inits, (size_t)g->n_inits * sizeof *inits);
-    inits[g->n_inits++] = v;
-    g->inits = inits;
-}
-
 /* ---- slicing ---- */
 
 typedef struct AxisPick {
@@ -185,14 +176,8 @@ static Status sliced_for(ChannelGroups *cg, const Value *v, const ChMember *r, b
 static Status give_copy(ChannelGroups *cg, Node *n, int slot, Tensor *t, Diag *d)
 {
     Value *old = n->inputs[slot], *nv = graph_new_value(cg->g, old->name);
-    if (!nv)
+    if (!nv || !graph_set_init(cg->g, nv, t))
         return diag_error(d, "out of memory copying '%s'", old->name);
-    t->name = nv->name;
-    nv->kind = TYPE_TENSOR;
-    nv->dtype = t->dtype;
-    nv->shape = shape_from_dims(t->rank, t->dims);
-    nv->init = t;
-    cg_append_init(cg->g, nv);
     n->inputs[slot] = nv;
     return KDC_OK;
 }

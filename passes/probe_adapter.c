@@ -34,21 +34,11 @@ static Status add_init(Adapter *a, const char *part, DType dt, int rank, const i
 {
     Graph *g = a->g;
     Value *v = graph_add_value(g, adapter_name(a, part), d);
-    Tensor *t = v ? tensor_new(g->arena, dt, rank, dims) : NULL;
-    Value **inits = v ? arena_alloc(g->arena, (size_t)(g->n_inits + 1) * sizeof *inits) : NULL;
-    if (!v || !t || !inits)
-        return v ? diag_error(d, "out of memory") : KDC_ERR;
-    memset(t->data, 0, t->nbytes);
-    t->name = v->name;
-    v->init = t;
-    v->kind = TYPE_TENSOR;
-    v->dtype = dt;
-    v->shape = shape_from_dims(rank, dims);
-    if (g->n_inits)
-        memcpy(inits, g->inits, (size_t)g->n_inits * sizeof *inits);
-    inits[g->n_inits] = v;
-    g->inits = inits;
-    g->n_inits++;
+    if (!v)
+        return KDC_ERR;
+    Tensor *t = tensor_new(g->arena, dt, rank, dims); /* zeroed */
+    if (!t || !graph_set_init(g, v, t))
+        return diag_error(d, "out of memory");
     *out = v;
     return KDC_OK;
 }

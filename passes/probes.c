@@ -60,14 +60,9 @@ Status pass_probe_tap(Graph *g, ProbeSet *ps, Value *v, int *index, Diag *d)
             *index = k;
             return KDC_OK;
         }
-    Value **outs = arena_alloc(g->arena, (size_t)(g->n_outputs + 1) * sizeof *outs);
-    if (!outs)
+    if (!graph_append_output(g, v))
         return diag_error(d, "out of memory");
-    if (g->n_outputs)
-        memcpy(outs, g->outputs, (size_t)g->n_outputs * sizeof *outs);
-    outs[g->n_outputs] = v;
-    g->outputs = outs;
-    *index = g->n_outputs++;
+    *index = g->n_outputs - 1;
     ps->n_taps++;
     return KDC_OK;
 }
