@@ -1,10 +1,10 @@
 /* recipes/recipe.c - loads a recipe file: YAML text -> checked Recipe.
  *
  * Owns the public recipe API: reading the file, turning libyaml's errors into one-line
- * diagnostics, picking the schema of the file's 'kdc:' version, and walking the YAML
- * mappings against the schema tables of recipe_schema.c (unknown, duplicate and missing
- * keys). The leaf values are checked and stored by recipe_values.c. Only recipes/
- * includes yaml.h.
+ * diagnostics, picking the schema of the file's 'kdc:' version, and the order of the
+ * steps: defaults, the walk of the YAML tree against the schema tables (recipe_walk.c,
+ * leaves stored by recipe_values.c), inherited defaults, then the rules across keys
+ * (recipe_rules.c). Only recipes/ includes yaml.h.
  */
 #include "recipes/recipe.h"
 
@@ -22,8 +22,6 @@
 
 /* A recipe is a page of text; a bigger file is surely the wrong file. */
 enum { RECIPE_MAX_BYTES = 1 << 20 };
-/* Rows per schema table, for the per-mapping "seen" bookkeeping. */
-enum { MAX_TABLE_ROWS = 32 };
 
 /* ---- reading the file and the YAML document ---- */
 
@@ -140,21 +138,11 @@ done:
 
 /* ---- schema version ---- */
 
-static const yaml_node_t *find_value(const RecipeLoader *L, const yaml_node_t *map, const char *key)
-{
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        const yaml_node_t *k = recipe_node(L, p->key);
-        if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
-            return recipe_node(L, p->value);
-    }
-    return NULL;
-}
-
 /* The 'kdc:' key picks the schema every other key is read with, so it is read first. */
 static Status read_version(const RecipeLoader *L, const yaml_node_t *root, int *version, const SchemaField **top)
 {
     int oldest = recipe_schema_oldest(), newest = recipe_schema_newest();
-    const yaml_node_t *n = find_value(L, root, "kdc");
+    const yaml_node_t *n = recipe_find_value(L, root, "kdc");
     char got[QUOTE_MAX + 8], reads[64];
     long long v = 0;
     if (!n)
@@ -177,224 +165,7 @@ static Status read_version(const RecipeLoader *L, const yaml_node_t *root, int *
     return KDC_OK;
 }
 
-/* ---- walking mappings against schema tables ---- */
-
-static Status walk_mapping(const RecipeLoader *L, const yaml_node_t *map, const SchemaField *table, const char *ctx);
-
-/* " in 'data.train'", or "" at the top level. */
-static const char *in_context(const char *ctx, char *buf, size_t size)
-{
-    if (*ctx)
-        snprintf(buf, size, " in '%s'", ctx);
-    else
-        buf[0] = '\0';
-    return buf;
-}
-
-static int table_names(const SchemaField *table, const char **names)
-{
-    int n = 0;
-    for (; table[n].name; n++) {
-        assert(n < MAX_TABLE_ROWS);
-        names[n] = table[n].name;
-    }
-    return n;
-}
-
-/* The table row of key, or -1 after reporting an unknown key. */
-static int find_row(const RecipeLoader *L, const yaml_node_t *key, const SchemaField *table, const char *ctx)
-{
-    const char *names[MAX_TABLE_ROWS];
-    char got[QUOTE_MAX + 8], where[96], known[512] = "";
-    int n = table_names(table, names);
-    if (key->type != YAML_SCALAR_NODE) {
-        recipe_fail(L, key, "keys must be names, got %s", recipe_describe(key, got, sizeof got));
-        return -1;
-    }
-    const char *word = (const char *)key->data.scalar.value;
-    for (int i = 0; i < n; i++)
-        if (!strcmp(word, names[i]))
-            return i;
-    const char *near = recipe_closest(word, names, n);
-    in_context(ctx, where, sizeof where);
-    if (near) {
-        recipe_fail(L, key, "unknown key %s%s (did you mean '%s'?)", recipe_describe(key, got, sizeof got), where,
-                    near);
-    } else {
-        recipe_join_names(known, sizeof known, names, n);
-        recipe_fail(L, key, "unknown key %s%s (known keys: %s)", recipe_describe(key, got, sizeof got), where, known);
-    }
-    return -1;
-}
-
-static Status store_map(const RecipeLoader *L, const SchemaField *f, const yaml_node_t *n, const char *ctx)
-{
-    const char *names[MAX_TABLE_ROWS];
-    char got[QUOTE_MAX + 8], keys[256] = "", sub[96];
-    if (n->type != YAML_MAPPING_NODE) {
-        recipe_join_names(keys, sizeof keys, names, table_names(f->children, names));
-        return recipe_fail(L, n, "'%s' must be a mapping with keys %s, got %s", f->name, keys,
-                           recipe_describe(n, got, sizeof got));
-    }
-    snprintf(sub, sizeof sub, "%s%s%s", ctx, *ctx ? "." : "", f->name);
-    return walk_mapping(L, n, f->children, sub);
-}
-
-static Status store_value(const RecipeLoader *L, const SchemaField *f, const yaml_node_t *n, const char *ctx)
-{
-    char label[64];
-    L->r->pos[f->id] = recipe_pos(n);
-    if (f->kind == FIELD_MAP)
-        return store_map(L, f, n, ctx);
-    snprintf(label, sizeof label, "'%s'", f->name);
-    return recipe_store_leaf(L, f, label, n);
-}
-
-static Status walk_mapping(const RecipeLoader *L, const yaml_node_t *map, const SchemaField *table, const char *ctx)
-{
-    const yaml_node_t *seen[MAX_TABLE_ROWS] = {0};
-    char where[96];
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        const yaml_node_t *key = recipe_node(L, p->key);
-        int row = find_row(L, key, table, ctx);
-        if (row < 0)
-            return KDC_ERR;
-        if (seen[row]) {
-            SrcPos first = recipe_pos(seen[row]);
-            return recipe_fail(L, key, "duplicate key '%s'%s (first given at %d:%d)", table[row].name,
-                               in_context(ctx, where, sizeof where), first.line, first.col);
-        }
-        seen[row] = key;
-        if (store_value(L, &table[row], recipe_node(L, p->value), ctx))
-            return KDC_ERR;
-    }
-    for (int i = 0; table[i].name; i++)
-        if (table[i].required && !seen[i])
-            return recipe_fail(L, map, "missing required key '%s'%s (%s)", table[i].name,
-                               in_context(ctx, where, sizeof where), table[i].help);
-    return KDC_OK;
-}
-
-/* ---- defaults, cross-key checks, ownership ---- */
-
-static void apply_defaults(Recipe *r, const SchemaField *table)
-{
-    for (const SchemaField *f = table; f->name; f++) {
-        void *p = (char *)r + f->offset;
-        switch (f->kind) {
-        case FIELD_MAP:
-            apply_defaults(r, f->children);
-            break;
-        case FIELD_INT:
-        case FIELD_ENUM:
-            *(int *)p = (int)f->def;
-            break;
-        case FIELD_U64:
-            *(uint64_t *)p = (uint64_t)f->def;
-            break;
-        case FIELD_REAL:
-            *(double *)p = f->def;
-            break;
-        case FIELD_REAL_LIST:
-            ((double *)p)[0] = f->def;
-            *(int *)((char *)r + f->count_offset) = 1;
-            break;
-        case FIELD_NAMES:
-        case FIELD_GLOB_WIDTHS:
-        case FIELD_FILE_IN:
-        case FIELD_FILE_OUT:
-            break; /* none: NULL, as recipe_load left them */
-        }
-    }
-}
-
-/* A per-channel mean and std must agree on the channel count. */
-static Status check_normalize(const RecipeLoader *L)
-{
-    const DataNormalize *nz = &L->r->data.normalize;
-    if (nz->n_mean > 1 && nz->n_std > 1 && nz->n_mean != nz->n_std)
-        return recipe_fail_pos(L, L->r->pos[RECIPE_DATA_NORMALIZE_STD],
-                               "'std' has %d entries but 'mean' has %d; give one per channel, or one for all",
-                               nz->n_std, nz->n_mean);
-    return KDC_OK;
-}
-
-/* The one block a FIELD_NAMES or FIELD_GLOB_WIDTHS value was copied into. */
-/* The key's own name: "params" for student.params. */
-static const char *leaf_key(RecipeField f)
-{
-    const char *key = recipe_field_key(f), *dot = strrchr(key, '.');
-    return dot ? dot + 1 : key;
-}
-
-static bool written(const RecipeLoader *L, RecipeField f) { return L->r->pos[f].line > 0; }
-
-/* Two keys that may not be given together: the message points at the later one and
- * names where the earlier one is. */
-static Status check_exclusive(const RecipeLoader *L, RecipeField a, RecipeField b, const char *why)
-{
-    if (!written(L, a) || !written(L, b))
-        return KDC_OK;
-    SrcPos pa = L->r->pos[a], pb = L->r->pos[b];
-    bool a_later = pa.line > pb.line || (pa.line == pb.line && pa.col > pb.col);
-    RecipeField later = a_later ? a : b, earlier = a_later ? b : a;
-    SrcPos first = L->r->pos[earlier];
-    return recipe_fail_pos(L, L->r->pos[later], "'%s' and '%s' (%d:%d) %s", leaf_key(later), leaf_key(earlier),
-                           first.line, first.col, why);
-}
-
-/* A budget replaces the width (it is searched); calibration runs only to measure. */
-static Status check_student(const RecipeLoader *L)
-{
-    const StudentOptions *o = &L->r->student;
-    if (check_exclusive(L, RECIPE_STUDENT_PARAMS, RECIPE_STUDENT_MACS, "are both budgets; give one of them") ||
-        check_exclusive(L, RECIPE_STUDENT_WIDTH, RECIPE_STUDENT_PARAMS,
-                        "both size the student; give a width or a budget, not both") ||
-        check_exclusive(L, RECIPE_STUDENT_WIDTH, RECIPE_STUDENT_MACS,
-                        "both size the student; give a width or a budget, not both"))
-        return KDC_ERR;
-    if (check_exclusive(L, RECIPE_STUDENT_DEPTH, RECIPE_STUDENT_DROP, "both choose blocks; give one of them") ||
-        check_exclusive(L, RECIPE_STUDENT_DEPTH, RECIPE_STUDENT_DROP_ALTERNATE,
-                        "both choose blocks; give one of them") ||
-        check_exclusive(L, RECIPE_STUDENT_DROP, RECIPE_STUDENT_DROP_ALTERNATE, "both choose blocks; give one of them"))
-        return KDC_ERR;
-    bool measured = o->importance == IMPORTANCE_ACTIVATION || o->importance == IMPORTANCE_TAYLOR;
-    if (written(L, RECIPE_STUDENT_CALIBRATION_SAMPLES) && !measured && !o->depth)
-        return recipe_fail_pos(L, L->r->pos[RECIPE_STUDENT_CALIBRATION_SAMPLES],
-                               "'calibration_samples' is used by depth and by importance activation and taylor "
-                               "only; remove it, or use one of them");
-    return KDC_OK;
-}
-
-static void free_block(Recipe *r, const SchemaField *f)
-{
-    void *at = (char *)r + f->offset;
-    if (f->kind == FIELD_NAMES) {
-        const char *const **names = at;
-        free((void *)*names);
-        *names = NULL;
-    } else {
-        const WidthOverride **widths = at;
-        free((void *)*widths);
-        *widths = NULL;
-    }
-    *(int *)((char *)r + f->count_offset) = 0;
-}
-
-static void free_owned(Recipe *r, const SchemaField *table)
-{
-    for (const SchemaField *f = table; f->name; f++) {
-        if (f->kind == FIELD_MAP)
-            free_owned(r, f->children);
-        if (f->kind == FIELD_NAMES || f->kind == FIELD_GLOB_WIDTHS)
-            free_block(r, f);
-        if (f->kind != FIELD_FILE_IN && f->kind != FIELD_FILE_OUT)
-            continue;
-        char **p = (char **)((char *)r + f->offset);
-        free(*p);
-        *p = NULL;
-    }
-}
+/* ---- ownership ---- */
 
 void recipe_free(Recipe *r)
 {
@@ -403,7 +174,7 @@ void recipe_free(Recipe *r)
     /* Every version's table: a block freed once is NULL the next time it is seen. */
     for (int v = recipe_schema_oldest(); v <= recipe_schema_newest(); v++)
         if (recipe_schema_top(v))
-            free_owned(r, recipe_schema_top(v));
+            recipe_free_owned(r, recipe_schema_top(v));
     free(r->path);
     memset(r, 0, sizeof *r);
 }
@@ -438,8 +209,11 @@ Status recipe_load(const char *path, Recipe *out, Diag *d)
         diag_error(d, "%s: out of memory while reading the recipe", path);
         goto done;
     }
-    apply_defaults(out, top);
-    if (walk_mapping(&L, root, top, "") || check_normalize(&L) || check_student(&L))
+    recipe_apply_defaults(out, top);
+    if (recipe_walk(&L, root, top))
+        goto done;
+    recipe_apply_inherited(out, out, top);
+    if (recipe_check_rules(&L))
         goto done;
     out->version = version;
     st = KDC_OK;

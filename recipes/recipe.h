@@ -23,10 +23,15 @@ typedef struct SrcPos {
     int col;
 } SrcPos;
 
-/* Every key of the recipe, for recipe_where(). */
+/* Every key of the recipe, for recipe_where(). A key inside the entries of a list (e.g.
+ * RECIPE_DISTILL_LOSSES_KIND, distill.losses[].kind) is where it is first written; the
+ * entries themselves carry their own line and column. */
 typedef enum RecipeField {
     RECIPE_VERSION, /* kdc */
     RECIPE_TEACHER,
+    RECIPE_TEACHERS,
+    RECIPE_TEACHERS_MODEL,
+    RECIPE_TEACHERS_WEIGHT,
     RECIPE_DATA,
     RECIPE_DATA_TRAIN,
     RECIPE_DATA_TRAIN_FORMAT,
@@ -40,6 +45,10 @@ typedef enum RecipeField {
     RECIPE_DATA_NORMALIZE_SCALE,
     RECIPE_DATA_NORMALIZE_MEAN,
     RECIPE_DATA_NORMALIZE_STD,
+    RECIPE_DATA_AUGMENT,
+    RECIPE_DATA_AUGMENT_CROP_PADDING,
+    RECIPE_DATA_AUGMENT_FLIP,
+    RECIPE_DATA_AUGMENT_MIXUP,
     RECIPE_STUDENT,
     RECIPE_STUDENT_WIDTH,
     RECIPE_STUDENT_PARAMS,
@@ -58,6 +67,32 @@ typedef enum RecipeField {
     RECIPE_DISTILL,
     RECIPE_DISTILL_TEMPERATURE,
     RECIPE_DISTILL_ALPHA,
+    RECIPE_DISTILL_LOSSES,
+    RECIPE_DISTILL_LOSSES_KIND,
+    RECIPE_DISTILL_LOSSES_WEIGHT,
+    RECIPE_DISTILL_LOSSES_TEACHER,
+    RECIPE_DISTILL_LOSSES_TEMPERATURE,
+    RECIPE_DISTILL_LOSSES_SMOOTHING,
+    RECIPE_DISTILL_LOSSES_PAIRS,
+    RECIPE_DISTILL_LOSSES_PAIRS_TEACHER,
+    RECIPE_DISTILL_LOSSES_PAIRS_STUDENT,
+    RECIPE_DISTILL_LOSSES_P,
+    RECIPE_DISTILL_LOSSES_DISTANCE_WEIGHT,
+    RECIPE_DISTILL_LOSSES_ANGLE_WEIGHT,
+    RECIPE_DISTILL_LOSSES_FEAT_DIM,
+    RECIPE_DISTILL_LOSSES_NEGATIVES,
+    RECIPE_DISTILL_LOSSES_NCE_TEMPERATURE,
+    RECIPE_DISTILL_LOSSES_MOMENTUM,
+    RECIPE_DISTILL_TEACHER_MIX,
+    RECIPE_DISTILL_STAGES,
+    RECIPE_DISTILL_STAGES_STAGE,
+    RECIPE_DISTILL_STAGES_EPOCHS,
+    RECIPE_DISTILL_CACHE_TEACHER,
+    RECIPE_DISTILL_ONLINE,
+    RECIPE_DISTILL_ONLINE_LR,
+    RECIPE_DISTILL_ONLINE_MOMENTUM,
+    RECIPE_DISTILL_ONLINE_WEIGHT_DECAY,
+    RECIPE_DISTILL_ONLINE_OUTPUT,
     RECIPE_TRAIN,
     RECIPE_TRAIN_EPOCHS,
     RECIPE_TRAIN_BATCH_SIZE,
@@ -74,10 +109,22 @@ typedef enum RecipeField {
  * afresh (passes/reinit.c), the baseline that shows what the teacher's weights are worth. */
 typedef enum { STUDENT_INIT_TEACHER = 0, STUDENT_INIT_RANDOM } StudentInit;
 
+/* One teacher: its resolved .onnx path and its weight among the teachers (> 0). */
+typedef struct TeacherSpec {
+    char *model;
+    double weight;
+    SrcPos pos; /* of the entry (the 'teacher' value for the single form) */
+} TeacherSpec;
+
 typedef struct Recipe {
-    int version;   /* the file's 'kdc:' schema version */
-    char *path;    /* the recipe file, as given to recipe_load */
-    char *teacher; /* resolved path of the teacher .onnx */
+    int version; /* the file's 'kdc:' schema version */
+    char *path;  /* the recipe file, as given to recipe_load */
+    /* 'teacher: PATH' or 'teachers: [{model, weight}, ...]': always 1..DISTILL_MAX_TEACHERS
+     * entries (the single form gives one of weight 1). The student is derived from the
+     * first. teacher is teachers[0].model (the same string, owned by teachers[0]). */
+    char *teacher;
+    int n_teachers;
+    TeacherSpec teachers[DISTILL_MAX_TEACHERS];
     DataOptions data;
     /* Its protect, overrides and free_outputs arrays (and their strings) belong to the
      * Recipe. */
@@ -86,6 +133,8 @@ typedef struct Recipe {
      * measured on (unused by the other importances). */
     int calibration_samples;
     StudentInit init;
+    /* Its feature-pair names and online.output belong to the Recipe. Entries past
+     * n_losses, n_pairs and n_stages hold defaults. */
     DistillOptions distill;
     TrainOptions train;
     char *output; /* resolved path of the student .onnx to write */
@@ -111,6 +160,9 @@ const char *recipe_where(const Recipe *r, RecipeField f, char *buf, size_t n);
 
 /* The field's dotted key, e.g. "data.train.inputs". */
 const char *recipe_field_key(RecipeField f);
+
+/* The recipe's word for a loss kind, e.g. "attention"; "?" for none. */
+const char *recipe_loss_kind_name(LossKind k);
 
 /* The recipe's word for an importance kind, e.g. "bn_scale". */
 const char *recipe_importance_name(ImportanceKind k);

@@ -1,7 +1,9 @@
-/* recipes/recipe_loader.h - what recipe.c and recipe_values.c share (internal to recipes/).
+/* recipes/recipe_loader.h - what recipe.c, recipe_values.c and recipe_rules.c share
+ * (internal to recipes/).
  *
  * The RecipeLoader is the state of one recipe_load() call. The helpers format messages that
- * start with "PATH:LINE:COL: " and store the leaf values of schema rows.
+ * start with "PATH:LINE:COL: " and store the leaf values of schema rows; the rules check
+ * what no single row can.
  */
 #ifndef KDC_RECIPE_LOADER_H
 #define KDC_RECIPE_LOADER_H
@@ -44,9 +46,34 @@ typedef enum { NUM_OK, NUM_BAD, NUM_HUGE } NumParse;
 /* A YAML decimal integer: optional sign, then digits only. */
 NumParse recipe_parse_integer(const char *s, long long *v);
 
-/* Checks and stores the value n of a leaf row (any kind but FIELD_MAP); label is the
- * key in quotes, for messages. */
-Status recipe_store_leaf(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n);
+/* The value of key in the mapping map, or NULL. */
+const yaml_node_t *recipe_find_value(const RecipeLoader *L, const yaml_node_t *map, const char *key);
+
+/* recipe_walk.c: walks the root mapping against the top-level table, storing every value
+ * in L->r. */
+Status recipe_walk(const RecipeLoader *L, const yaml_node_t *root, const SchemaField *top);
+/* Writes the defaults of table's rows into base (the struct the table describes), every
+ * entry of every list included. Inherited defaults are left NaN for: */
+void recipe_apply_defaults(void *base, const SchemaField *table);
+/* Replaces those still NaN after the walk with the value of the key they inherit from. */
+void recipe_apply_inherited(Recipe *r, void *base, const SchemaField *table);
+/* Frees what table's rows own in base and sets those pointers to NULL. */
+void recipe_free_owned(void *base, const SchemaField *table);
+
+/* Checks and stores the value n of a leaf row (not a mapping or list) at f->offset in
+ * base (the struct the row's table describes); label is the key in quotes, for messages. */
+Status recipe_store_leaf(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                         const yaml_node_t *n);
+
+/* Where the value of key f (e.g. RECIPE_DISTILL_LOSSES_TEACHER) is written in entry
+ * `entry` (0-based) of the list on its path; {0, 0} when it is not written. For rules
+ * that point at one entry's key. */
+SrcPos recipe_value_pos(const RecipeLoader *L, RecipeField f, int entry);
+
+/* The checks that involve more than one key (recipe_rules.c), run once the whole file
+ * is read and defaults are applied; they also gather the single 'teacher' form into
+ * Recipe.teachers. */
+Status recipe_check_rules(const RecipeLoader *L);
 
 /* The folder of path: "" when it has none, "/" for the root. NULL when out of memory. */
 char *recipe_path_dir(const char *path);

@@ -1,8 +1,9 @@
-/* recipes/recipe_values.c - the leaves of a recipe: numbers, lists, choices and paths.
+/* recipes/recipe_values.c - the leaves of a recipe: numbers, lists, choices, names, paths.
  *
  * Owns turning one YAML scalar (or list of scalars, or mapping of globs to numbers) into
  * the typed value a schema row asks for, checking its range, and storing it at the row's
- * offset in the Recipe (lists of names in one malloc'ed block each); also
+ * offset in the struct it describes (the Recipe, or one entry of a list; a name in its own
+ * malloc'ed string, lists of names in one malloc'ed block each); also
  * resolving paths against the recipe's folder and checking them on disk, and the
  * message helpers ("got 'five'", "did you mean") the whole loader shares.
  */
@@ -190,7 +191,7 @@ static const char *range_text(const FieldRange *rg, char *buf, size_t size)
 
 /* ---- storing values (label is "'epochs'" or "'std' entries", for messages) ---- */
 
-static void *slot(const RecipeLoader *L, size_t offset) { return (char *)L->r + offset; }
+static void *slot(void *base, size_t offset) { return (char *)base + offset; }
 
 /* The scalar's text, or NULL after reporting that the value is not `what`. */
 static const char *expect_scalar(const RecipeLoader *L, const char *label, const char *what, const yaml_node_t *n)
@@ -218,16 +219,18 @@ static Status read_real(const RecipeLoader *L, const SchemaField *f, const char 
     return KDC_OK;
 }
 
-static Status store_real(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+static Status store_real(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                         const yaml_node_t *n)
 {
-    return read_real(L, f, label, n, slot(L, f->offset));
+    return read_real(L, f, label, n, slot(base, f->offset));
 }
 
 /* A number (one entry for every channel) or a list of 1..max_items numbers. */
-static Status store_real_list(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+static Status store_real_list(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                              const yaml_node_t *n)
 {
-    double *vals = slot(L, f->offset);
-    int *count = slot(L, f->count_offset);
+    double *vals = slot(base, f->offset);
+    int *count = slot(base, f->count_offset);
     if (n->type != YAML_SEQUENCE_NODE) {
         char what[64];
         snprintf(what, sizeof what, "a number or a list of 1 to %d numbers", f->max_items);
@@ -248,7 +251,8 @@ static Status store_real_list(const RecipeLoader *L, const SchemaField *f, const
     return KDC_OK;
 }
 
-static Status store_int(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+static Status store_int(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                        const yaml_node_t *n)
 {
     char got[QUOTE_MAX + 8], rg[64];
     const char *s = expect_scalar(L, label, "an integer", n);
@@ -265,11 +269,12 @@ static Status store_int(const RecipeLoader *L, const SchemaField *f, const char 
         return recipe_fail(L, n, "%s must be at most %d, got %s", label, INT_MAX, s);
     if (v < INT_MIN)
         return recipe_fail(L, n, "%s must be at least %d, got %s", label, INT_MIN, s);
-    *(int *)slot(L, f->offset) = (int)v;
+    *(int *)slot(base, f->offset) = (int)v;
     return KDC_OK;
 }
 
-static Status store_u64(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+static Status store_u64(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                        const yaml_node_t *n)
 {
     char got[QUOTE_MAX + 8];
     const char *s = expect_scalar(L, label, "a non-negative integer", n);
@@ -283,29 +288,51 @@ static Status store_u64(const RecipeLoader *L, const SchemaField *f, const char 
     unsigned long long v = strtoull(digits, NULL, 10);
     if (errno == ERANGE || v > UINT64_MAX)
         return recipe_fail(L, n, "%s must be at most %llu, got %s", label, (unsigned long long)UINT64_MAX, s);
-    *(uint64_t *)slot(L, f->offset) = (uint64_t)v;
+    *(uint64_t *)slot(base, f->offset) = (uint64_t)v;
     return KDC_OK;
 }
 
-static Status store_enum(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+/* The index of the word n among choices (NULL-terminated), or -1 after reporting that it is
+ * none of them. */
+static int read_choice(const RecipeLoader *L, const char *const *choices, const char *label, const yaml_node_t *n)
 {
     int n_choices = 0;
-    while (f->choices[n_choices])
+    while (choices[n_choices])
         n_choices++;
     char what[128] = "one of ", got[QUOTE_MAX + 8], hint[64] = "";
-    recipe_join_names(what, sizeof what, f->choices, n_choices);
+    recipe_join_names(what, sizeof what, choices, n_choices);
     const char *s = expect_scalar(L, label, what, n);
     if (!s)
-        return KDC_ERR;
+        return -1;
     for (int i = 0; i < n_choices; i++)
-        if (!strcmp(s, f->choices[i])) {
-            *(int *)slot(L, f->offset) = i;
-            return KDC_OK;
-        }
-    const char *near = recipe_closest(s, f->choices, n_choices);
+        if (!strcmp(s, choices[i]))
+            return i;
+    const char *near = recipe_closest(s, choices, n_choices);
     if (near)
         snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
-    return recipe_fail(L, n, "%s must be %s, got %s%s", label, what, recipe_describe(n, got, sizeof got), hint);
+    recipe_fail(L, n, "%s must be %s, got %s%s", label, what, recipe_describe(n, got, sizeof got), hint);
+    return -1;
+}
+
+static Status store_enum(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                         const yaml_node_t *n)
+{
+    int i = read_choice(L, f->choices, label, n);
+    if (i < 0)
+        return KDC_ERR;
+    *(int *)slot(base, f->offset) = f->choice_values ? f->choice_values[i] : i;
+    return KDC_OK;
+}
+
+static Status store_bool(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                         const yaml_node_t *n)
+{
+    static const char *const BOOLEANS[] = {"false", "true", NULL};
+    int i = read_choice(L, BOOLEANS, label, n);
+    if (i < 0)
+        return KDC_ERR;
+    *(bool *)slot(base, f->offset) = i == 1;
+    return KDC_OK;
 }
 
 /* ---- names: globs and output names ---- */
@@ -332,8 +359,23 @@ static const char *name_text(const RecipeLoader *L, const char *label, const yam
     return s;
 }
 
+/* One name, copied. */
+static Status store_name(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                         const yaml_node_t *n)
+{
+    const char *s = name_text(L, label, n);
+    if (!s)
+        return KDC_ERR;
+    char *copy = strdup(s);
+    if (!copy)
+        return recipe_fail(L, n, "out of memory");
+    *(char **)slot(base, f->offset) = copy;
+    return KDC_OK;
+}
+
 /* A name or a list of names, copied into one block: the pointers, then the texts. */
-static Status store_names(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+static Status store_names(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                          const yaml_node_t *n)
 {
     bool list = n->type == YAML_SEQUENCE_NODE;
     if (!list && !expect_scalar(L, label, "a name or a list of names", n))
@@ -359,8 +401,8 @@ static Status store_names(const RecipeLoader *L, const SchemaField *f, const cha
         names[i] = memcpy(text, scalar_text(e), e->data.scalar.length + 1);
         text += e->data.scalar.length + 1;
     }
-    *(const char *const **)slot(L, f->offset) = (const char *const *)names;
-    *(int *)slot(L, f->count_offset) = count;
+    *(const char *const **)slot(base, f->offset) = (const char *const *)names;
+    *(int *)slot(base, f->count_offset) = count;
     return KDC_OK;
 }
 
@@ -400,7 +442,8 @@ static Status read_glob_width(const RecipeLoader *L, const SchemaField *f, const
 
 /* A mapping of node-name glob -> width, in the file's order (the first match wins), copied
  * into one block: the WidthOverride array, then the globs. */
-static Status store_glob_widths(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+static Status store_glob_widths(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                                const yaml_node_t *n)
 {
     char got[QUOTE_MAX + 8];
     if (n->type != YAML_MAPPING_NODE)
@@ -424,8 +467,8 @@ static Status store_glob_widths(const RecipeLoader *L, const SchemaField *f, con
             goto fail;
         text += strlen(text) + 1;
     }
-    *(const WidthOverride **)slot(L, f->offset) = widths;
-    *(int *)slot(L, f->count_offset) = count;
+    *(const WidthOverride **)slot(base, f->offset) = widths;
+    *(int *)slot(base, f->count_offset) = count;
     return KDC_OK;
 fail:
     free(widths);
@@ -494,7 +537,8 @@ static const char *input_problem(const char *path)
     return NULL;
 }
 
-static Status store_path(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+static Status store_path(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                         const yaml_node_t *n)
 {
     const char *s = expect_scalar(L, label, "a file path", n);
     if (!s)
@@ -514,31 +558,39 @@ static Status store_path(const RecipeLoader *L, const SchemaField *f, const char
         free(path);
         return KDC_ERR;
     }
-    *(char **)slot(L, f->offset) = path;
+    *(char **)slot(base, f->offset) = path;
     return KDC_OK;
 }
 
-Status recipe_store_leaf(const RecipeLoader *L, const SchemaField *f, const char *label, const yaml_node_t *n)
+Status recipe_store_leaf(const RecipeLoader *L, const SchemaField *f, void *base, const char *label,
+                         const yaml_node_t *n)
 {
     switch (f->kind) {
     case FIELD_INT:
-        return store_int(L, f, label, n);
+        return store_int(L, f, base, label, n);
     case FIELD_U64:
-        return store_u64(L, f, label, n);
+        return store_u64(L, f, base, label, n);
     case FIELD_REAL:
-        return store_real(L, f, label, n);
+        return store_real(L, f, base, label, n);
     case FIELD_REAL_LIST:
-        return store_real_list(L, f, label, n);
+        return store_real_list(L, f, base, label, n);
     case FIELD_ENUM:
-        return store_enum(L, f, label, n);
+        return store_enum(L, f, base, label, n);
+    case FIELD_BOOL:
+        return store_bool(L, f, base, label, n);
+    case FIELD_NAME:
+        return store_name(L, f, base, label, n);
     case FIELD_NAMES:
-        return store_names(L, f, label, n);
+        return store_names(L, f, base, label, n);
     case FIELD_GLOB_WIDTHS:
-        return store_glob_widths(L, f, label, n);
+        return store_glob_widths(L, f, base, label, n);
     case FIELD_FILE_IN:
     case FIELD_FILE_OUT:
-        return store_path(L, f, label, n);
+        return store_path(L, f, base, label, n);
     case FIELD_MAP:
+    case FIELD_MAP_ENABLE:
+    case FIELD_LIST:
+    case FIELD_AUTO_LIST:
         break;
     }
     assert(!"recipe_store_leaf: not a leaf kind");

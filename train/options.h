@@ -7,6 +7,7 @@
 #ifndef KDC_TRAIN_OPTIONS_H
 #define KDC_TRAIN_OPTIONS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Most channels a per-channel normalize list may name. */
@@ -34,17 +35,118 @@ typedef struct DataNormalize {
     double std[DATA_MAX_CHANNELS];
 } DataNormalize;
 
+/* Random changes to each training batch, drawn from train.seed, applied once to the batch
+ * that the student and every teacher then see (so they see the same images). Test data is
+ * never augmented. */
+typedef struct AugmentOptions {
+    int crop_padding; /* > 0: pad H and W by this many zeros each side, crop back at random */
+    bool flip;        /* mirror each image left-right with probability 1/2 */
+    double mixup;     /* > 0: mix each batch with a permutation of itself, weight ~ Beta(a, a) */
+} AugmentOptions;
+
 typedef struct DataOptions {
     DataSplit train;
     DataSplit test;
     DataNormalize normalize; /* the same for both splits */
+    AugmentOptions augment;  /* all zero: none */
 } DataOptions;
 
-/* loss = alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T))
- *      + (1 - alpha) * cross_entropy(student, labels),  T = temperature > 0, alpha in [0, 1]. */
+/* The terms of the training loss (distill.losses), each with its weight. */
+typedef enum {
+    LOSS_KD,          /* T^2 * KL(softmax(teacher / T) || softmax(student / T)), logits */
+    LOSS_CE,          /* cross-entropy with the labels, optionally label-smoothed */
+    LOSS_HINT,        /* FitNets: MSE between adapted student and teacher features */
+    LOSS_ATTENTION,   /* attention transfer: p-norm spatial maps */
+    LOSS_SIMILARITY,  /* similarity preserving: batch Gram matrices */
+    LOSS_RELATION,    /* RKD: distance and angle terms */
+    LOSS_CONTRASTIVE, /* CRD: projection heads, memory bank, NCE */
+    LOSS_PKT,         /* probabilistic knowledge transfer */
+    LOSS_CORRELATION, /* correlation congruence */
+    LOSS_KIND_COUNT
+} LossKind;
+
+enum {
+    DISTILL_MAX_LOSSES = 16,
+    DISTILL_MAX_PAIRS = 8,    /* feature pairs of one loss entry */
+    DISTILL_MAX_TEACHERS = 8,
+    DISTILL_MAX_STAGES = 4,
+};
+
+/* A teacher value and the student value that imitates it: ONNX value names, or globs
+ * (fnmatch) that each match exactly one value. */
+typedef struct FeaturePair {
+    char *teacher, *student;
+    int line, col; /* of the pair in the recipe; 0 when not from a file */
+} FeaturePair;
+
+/* Contrastive representation distillation (CRD, Tian et al. 2020) settings. */
+typedef struct ContrastSpec {
+    int feat_dim;       /* projection size, >= 1 (default 128) */
+    int negatives;      /* negatives per sample drawn from the memory bank, >= 1 (default 4096) */
+    double temperature; /* NCE temperature, > 0 (default 0.07) */
+    double momentum;    /* memory bank update momentum, in [0, 1) (default 0.5) */
+} ContrastSpec;
+
+/* One entry of distill.losses. Options that do not apply to the kind keep their defaults. */
+typedef struct LossSpec {
+    LossKind kind;
+    double weight;      /* >= 0 (default 1) */
+    int teacher;        /* 1-based index into the teachers; 0: every teacher (default) */
+    int line, col;      /* of the entry in the recipe; 0 when not from a file */
+    double temperature; /* kd: T > 0 (default distill.temperature) */
+    double smoothing;   /* ce: label smoothing in [0, 1) (default 0) */
+    /* Feature losses (all but kd and ce): which values. pairs_auto, or n_pairs >= 1. */
+    bool pairs_auto;
+    int n_pairs;
+    FeaturePair pairs[DISTILL_MAX_PAIRS];
+    double p;                             /* attention: exponent > 0 (default 2) */
+    double distance_weight, angle_weight; /* relation: >= 0 (defaults 25 and 50) */
+    ContrastSpec contrast;                /* contrastive */
+} LossSpec;
+
+/* With several teachers, kd either learns the weighted average of their softened
+ * probabilities (average) or has one term per teacher, scaled by its weight (separate). */
+typedef enum { TEACHER_MIX_AVERAGE, TEACHER_MIX_SEPARATE } TeacherMix;
+
+/* A stage run before the main training (distill.stages). hint: FitNets' first stage,
+ * trains only the student weights the hint losses reach, on the hint losses alone. */
+typedef enum { STAGE_HINT } StageKind;
+
+typedef struct StageSpec {
+    StageKind kind;
+    int epochs;    /* >= 1 */
+    int line, col; /* of the entry in the recipe */
+} StageSpec;
+
+/* Online distillation (deep mutual learning): the teacher trains too, on kd from the
+ * student and ce, with its own optimizer settings (the schedule and epochs are train's). */
+typedef struct OnlineOptions {
+    bool enabled;
+    double lr;           /* > 0 */
+    double momentum;     /* in [0, 1) */
+    double weight_decay; /* >= 0 */
+    char *output;        /* where the trained teacher is written; NULL: not written */
+} OnlineOptions;
+
+/* Three-valued switch: auto lets kdc decide (and say what it decided). */
+typedef enum { SWITCH_AUTO = -1, SWITCH_OFF = 0, SWITCH_ON = 1 } Switch;
+
+/* The training loss and what it reads. With n_losses == 0 it is the classic
+ *   alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T))
+ *   + (1 - alpha) * cross_entropy(student, labels),  T = temperature > 0, alpha in [0, 1],
+ * i.e. losses [{kind: kd, weight: alpha}, {kind: ce, weight: 1 - alpha}]. */
 typedef struct DistillOptions {
     double temperature;
     double alpha;
+    int n_losses;
+    LossSpec losses[DISTILL_MAX_LOSSES];
+    TeacherMix teacher_mix;
+    int n_stages;
+    StageSpec stages[DISTILL_MAX_STAGES];
+    /* Teacher outputs computed once per dataset and kept in a file, later epochs read them.
+     * auto: on unless augmentation or online training forbids it. */
+    Switch cache_teacher;
+    OnlineOptions online;
 } DistillOptions;
 
 typedef enum {

@@ -98,7 +98,7 @@ static bool fixture_make(Fixture *fx)
         if (mkdir(path, 0755))
             return false;
     }
-    const char *files[] = {"teacher.onnx",        "data/train-images.gz", "data/train-labels.gz",
+    const char *files[] = {"teacher.onnx",        "teacher_b.onnx",       "data/train-images.gz", "data/train-labels.gz",
                            "data/test-images.gz", "data/test-labels.gz",  "data/test-images.npy",
                            "data/test-labels.npy"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
@@ -221,6 +221,31 @@ static void test_full_flow(void **state)
     recipe_free(&r);
 }
 
+/* The keys of the distillation methods, none written: one teacher of weight 1, no
+ * augmentation, the classic alpha/temperature pair, and so on. */
+static void assert_new_defaults(const Fixture *fx, const Recipe *r)
+{
+    assert_int_equal(r->n_teachers, 1);
+    assert_path(fx, r->teachers[0].model, "teacher.onnx");
+    assert_ptr_equal(r->teacher, r->teachers[0].model);
+    assert_true(r->teachers[0].weight == 1);
+    assert_int_equal(r->teachers[0].pos.line, r->pos[RECIPE_TEACHER].line);
+    assert_int_equal(r->teachers[0].pos.col, r->pos[RECIPE_TEACHER].col);
+    const AugmentOptions *a = &r->data.augment;
+    assert_true(a->crop_padding == 0 && !a->flip && a->mixup == 0);
+    const DistillOptions *o = &r->distill;
+    assert_int_equal(o->n_losses, 0);
+    assert_int_equal(o->teacher_mix, TEACHER_MIX_AVERAGE);
+    assert_int_equal(o->n_stages, 0);
+    assert_int_equal(o->cache_teacher, SWITCH_AUTO);
+    assert_false(o->online.enabled);
+    assert_true(o->online.lr == r->train.lr && o->online.momentum == r->train.momentum);
+    assert_true(o->online.weight_decay == r->train.weight_decay);
+    assert_null(o->online.output);
+    assert_where(r, RECIPE_TEACHERS, "");
+    assert_where(r, RECIPE_DISTILL_LOSSES, "");
+}
+
 static void test_defaults(void **state)
 {
     Fixture *fx = *state;
@@ -251,6 +276,7 @@ static void test_defaults(void **state)
     assert_where(&r, RECIPE_TRAIN_EPOCHS, "");
     assert_where(&r, RECIPE_STUDENT, "");
     assert_where(&r, RECIPE_DATA_TEST_LABELS, ":6:60");
+    assert_new_defaults(fx, &r);
     recipe_free(&r);
 }
 
@@ -302,7 +328,8 @@ static void test_set_output(void **state)
     recipe_free(&r);
 }
 
-/* recipe_field_key matches the schema: every row's id names its dotted key, once. */
+/* recipe_field_key matches the schema: every row's id names its dotted key, once (keys of
+ * list entries under the list's key, e.g. distill.losses.kind). */
 static void check_keys(const SchemaField *table, const char *prefix, int *seen)
 {
     char key[128];
@@ -310,7 +337,7 @@ static void check_keys(const SchemaField *table, const char *prefix, int *seen)
         snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", f->name);
         assert_string_equal(recipe_field_key(f->id), key);
         seen[f->id]++;
-        if (f->kind == FIELD_MAP)
+        if (f->children)
             check_keys(f->children, key, seen);
     }
 }
@@ -393,6 +420,33 @@ static void test_unreadable(void **state)
     "width, params, macs, importance, round_to, seed, protect, width_for, free_outputs, calibration_samples, depth, "  \
     "drop, drop_alternate, init"
 #define IMPORTANCES "one of l1, l2, bn_scale, activation, taylor, random"
+#define DISTILL_KEYS "temperature, alpha, losses, teacher_mix, stages, cache_teacher, online"
+#define TEACHER_HELP "(the teacher .onnx model to distill, or a list of {model: PATH, weight: W})"
+#define LOSS_KEYS                                                                                                      \
+    "kind, weight, teacher, temperature, smoothing, pairs, p, distance_weight, angle_weight, feat_dim, negatives, "    \
+    "nce_temperature, momentum"
+#define LOSS_KIND_WORDS "one of kd, ce, hint, attention, similarity, relation, contrastive, pkt, correlation"
+#define FEATURE_KIND_WORDS "hint, attention, similarity, relation, contrastive, pkt, correlation"
+#define ONLINE_KIND "online distillation trains both models on kd and ce; loss kind"
+#define HINT_STAGE                                                                                                     \
+    "a hint stage trains the student on the hint losses alone, but 'losses' has no loss of kind hint; add one"
+#define CACHE_AUGMENT "cache_teacher: true needs un-augmented data: the teacher must see each augmented batch"
+#define ALPHA_LOSSES                                                                                                   \
+    "distill.alpha weighs kd against ce when distill.losses is not given; with distill.losses give each loss its "     \
+    "weight"
+
+/* The two lines of data.train and data.test in BASE. */
+#define SPLITS                                                                                                         \
+    "  train: {format: idx, inputs: data/train-images.gz, labels: data/train-labels.gz}\n"                             \
+    "  test: {format: npy, inputs: data/test-images.npy, labels: data/test-labels.npy}\n"
+
+/* BASE without its teacher: five lines; cases append theirs from line 6. */
+#define BASE_NO_TEACHER                                                                                                \
+    "kdc: 1\n"                                                                                                         \
+    "data:\n"                                                                                                          \
+    "  train: {format: idx, inputs: data/train-images.gz, labels: data/train-labels.gz}\n"                             \
+    "  test: {format: npy, inputs: data/test-images.npy, labels: data/test-labels.npy}\n"                              \
+    "output: out/student.onnx\n"
 #define ALIAS_HINT "; quote globs that start with '*' (YAML reads *name as an alias)"
 
 typedef struct BadCase {
@@ -404,11 +458,11 @@ static const BadCase BAD[] = {
     /* unknown keys */
     {BASE "student: {widht: 0.5}\n", "7:11: unknown key 'widht' in 'student' (did you mean 'width'?)"},
     {BASE "colour: red\n",
-     "7:1: unknown key 'colour' (known keys: kdc, teacher, data, student, distill, train, output)"},
+     "7:1: unknown key 'colour' (known keys: kdc, teacher, teachers, data, student, distill, train, output)"},
     {BASE "train:\n  epoch: 3\n", "8:3: unknown key 'epoch' in 'train' (did you mean 'epochs'?)"},
     {"kdc: 1\nteacher: teacher.onnx\ndata:\n  train: {format: idx, input: x, labels: y}\n",
      "4:24: unknown key 'input' in 'data.train' (did you mean 'inputs'?)"},
-    {BASE "distill: {x: 1}\n", "7:11: unknown key 'x' in 'distill' (known keys: temperature, alpha)"},
+    {BASE "distill: {x: 1}\n", "7:11: unknown key 'x' in 'distill' (known keys: " DISTILL_KEYS ")"},
     {BASE "? [a, b]\n: 1\n", "7:3: keys must be names, got a list"},
     /* wrong types */
     {BASE "train:\n  epochs: five\n", "8:11: 'epochs' must be an integer, got 'five'"},
@@ -554,7 +608,7 @@ static const BadCase BAD[] = {
     {BASE "teacher: teacher.onnx\n", "7:1: duplicate key 'teacher' (first given at 2:1)"},
     {BASE "train: {epochs: 1, epochs: 2}\n", "7:20: duplicate key 'epochs' in 'train' (first given at 7:9)"},
     /* missing keys, at the enclosing mapping */
-    {"kdc: 1\nstudent: {}\n", "1:1: missing required key 'teacher' (the teacher .onnx model to distill)"},
+    {"kdc: 1\nstudent: {}\n", "1:1: missing required key 'teacher' or 'teachers' " TEACHER_HELP},
     {"# comment\n\nkdc: 1\nteacher: teacher.onnx\n",
      "3:1: missing required key 'data' (the train and test splits)"},
     {"kdc: 1\nteacher: teacher.onnx\ndata:\n  train: {format: idx, inputs: data/train-images.gz, labels: "
@@ -587,6 +641,149 @@ static const BadCase BAD[] = {
     {"kdc: 1.0\n", "1:6: 'kdc' must be an integer (the recipe schema version), got '1.0'"},
     {"teacher: teacher.onnx\n", "1:1: missing required key 'kdc' (the recipe schema version; write 'kdc: 1' first)"},
     {"kdc: 1\nkdc: 1\n", "2:1: duplicate key 'kdc' (first given at 1:1)"},
+    /* teachers */
+    {BASE "teachers: [{model: teacher.onnx}]\n", "7:1: 'teachers' and 'teacher' (2:1) are alternatives; give one of them"},
+    {BASE_NO_TEACHER "teachers:\n  - model: teacher.onnx\nteacher: teacher.onnx\n",
+     "8:1: 'teacher' and 'teachers' (6:1) are alternatives; give one of them"},
+    {BASE_NO_TEACHER "student: {}\n", "1:1: missing required key 'teacher' or 'teachers' " TEACHER_HELP},
+    {BASE_NO_TEACHER "teachers: []\n", "6:11: 'teachers' must have 1 to 8 entries, got 0"},
+    {BASE_NO_TEACHER "teachers: [{model: teacher.onnx}, {model: teacher.onnx}, {model: teacher.onnx}, "
+                     "{model: teacher.onnx}, {model: teacher.onnx}, {model: teacher.onnx}, {model: teacher.onnx}, "
+                     "{model: teacher.onnx}, {model: teacher.onnx}]\n",
+     "6:11: 'teachers' must have 1 to 8 entries, got 9"},
+    {BASE_NO_TEACHER "teachers: teacher.onnx\n",
+     "6:11: 'teachers' must be a list of 1 to 8 mappings with keys model, weight, got 'teacher.onnx'"},
+    {BASE_NO_TEACHER "teachers: [teacher.onnx]\n",
+     "6:12: 'teachers' entries must be mappings with keys model, weight, got 'teacher.onnx'"},
+    {BASE_NO_TEACHER "teachers:\n  - weight: 2\n",
+     "7:5: missing required key 'model' in 'teachers' (the teacher .onnx model)"},
+    {BASE_NO_TEACHER "teachers: [{model: teacher.onnx, weight: 0}]\n", "6:42: 'weight' must be > 0, got 0"},
+    {BASE_NO_TEACHER "teachers: [{model: teacher.onnx}, {model: nope.onnx}]\n",
+     "6:43: cannot read 'model' file 'nope.onnx' (that is '$D/nope.onnx', relative to the recipe's folder): "
+     "No such file or directory"},
+    {BASE_NO_TEACHER "teachers: [{modle: teacher.onnx}]\n",
+     "6:13: unknown key 'modle' in 'teachers' (did you mean 'model'?)"},
+    /* data.augment */
+    {BASE "data:\n", "7:1: duplicate key 'data' (first given at 3:1)"},
+    {"kdc: 1\nteacher: teacher.onnx\ndata:\n  augment: {crop_padding: -1}\n",
+     "4:27: 'crop_padding' must be >= 0, got -1"},
+    {"kdc: 1\nteacher: teacher.onnx\ndata:\n  augment: {flip: yes}\n",
+     "4:19: 'flip' must be one of false, true, got 'yes'"},
+    {"kdc: 1\nteacher: teacher.onnx\ndata:\n  augment: {mixup: -0.5}\n", "4:20: 'mixup' must be >= 0, got -0.5"},
+    {"kdc: 1\nteacher: teacher.onnx\ndata:\n  augment: {crop: 4}\n",
+     "4:13: unknown key 'crop' in 'data.augment' (known keys: crop_padding, flip, mixup)"},
+    /* distill.losses: the list and its entries */
+    {BASE "distill: {losses: []}\n", "7:19: 'losses' must have 1 to 16 entries, got 0"},
+    {BASE "distill: {losses: [{kind: kd}, {kind: kd}, {kind: kd}, {kind: kd}, {kind: kd}, {kind: kd}, {kind: kd}, "
+          "{kind: kd}, {kind: kd}, {kind: kd}, {kind: kd}, {kind: kd}, {kind: kd}, {kind: kd}, {kind: kd}, {kind: kd}, "
+          "{kind: kd}]}\n",
+     "7:19: 'losses' must have 1 to 16 entries, got 17"},
+    {BASE "distill: {losses: kd}\n",
+     "7:19: 'losses' must be a list of 1 to 16 mappings with keys " LOSS_KEYS ", got 'kd'"},
+    {BASE "distill: {losses: [kd, ce]}\n",
+     "7:20: 'losses' entries must be mappings with keys " LOSS_KEYS ", got 'kd'"},
+    {BASE "distill:\n  losses:\n    - weight: 1\n",
+     "9:7: missing required key 'kind' in 'distill.losses' (what the loss compares: kd, ce, hint, attention, "
+     "similarity, relation, contrastive, pkt or correlation)"},
+    {BASE "distill: {losses: [{kind: fitnet}]}\n", "7:27: 'kind' must be " LOSS_KIND_WORDS ", got 'fitnet'"},
+    {BASE "distill: {losses: [{kind: hnt}]}\n",
+     "7:27: 'kind' must be " LOSS_KIND_WORDS ", got 'hnt' (did you mean 'hint'?)"},
+    {BASE "distill: {losses: [{kind: kd, kind: ce}]}\n",
+     "7:31: duplicate key 'kind' in 'distill.losses' (first given at 7:21)"},
+    {BASE "distill: {losses: [{kind: kd, temprature: 2}]}\n",
+     "7:31: unknown key 'temprature' in 'distill.losses' (did you mean 'temperature'?)"},
+    {BASE "distill: {losses: [{kind: kd, weight: -1}]}\n", "7:39: 'weight' must be >= 0, got -1"},
+    {BASE "distill: {losses: [{kind: kd, teacher: 0}]}\n", "7:40: 'teacher' must be >= 1, got 0"},
+    {BASE "distill: {losses: [{kind: ce}, {kind: kd, teacher: 2}]}\n",
+     "7:52: 'teacher' must be at most 1, the number of teachers, got 2"},
+    {BASE "distill: {losses: [{kind: kd, temperature: 0}]}\n", "7:44: 'temperature' must be > 0, got 0"},
+    {BASE "distill: {losses: [{kind: ce, smoothing: 1}]}\n", "7:42: 'smoothing' must be in [0, 1), got 1"},
+    {BASE "distill: {losses: [{kind: attention, p: 0}]}\n", "7:41: 'p' must be > 0, got 0"},
+    {BASE "distill: {losses: [{kind: relation, distance_weight: -1}]}\n",
+     "7:54: 'distance_weight' must be >= 0, got -1"},
+    {BASE "distill: {losses: [{kind: relation, angle_weight: x}]}\n", "7:51: 'angle_weight' must be a number, got 'x'"},
+    {BASE "distill: {losses: [{kind: contrastive, feat_dim: 0}]}\n", "7:50: 'feat_dim' must be >= 1, got 0"},
+    {BASE "distill: {losses: [{kind: contrastive, negatives: 0}]}\n", "7:51: 'negatives' must be >= 1, got 0"},
+    {BASE "distill: {losses: [{kind: contrastive, nce_temperature: 0}]}\n",
+     "7:57: 'nce_temperature' must be > 0, got 0"},
+    {BASE "distill: {losses: [{kind: contrastive, momentum: 1}]}\n", "7:50: 'momentum' must be in [0, 1), got 1"},
+    /* distill.losses: keys of other kinds */
+    {BASE "distill: {losses: [{kind: kd, smoothing: 0.1}]}\n",
+     "7:31: key 'smoothing' does not apply to a loss of kind kd (it is an option of ce)"},
+    {BASE "distill: {losses: [{pairs: auto, kind: ce}]}\n",
+     "7:21: key 'pairs' does not apply to a loss of kind ce (it is an option of " FEATURE_KIND_WORDS ")"},
+    {BASE "distill:\n  losses:\n    - kind: hint\n      p: 4\n",
+     "10:7: key 'p' does not apply to a loss of kind hint (it is an option of attention)"},
+    {BASE "distill: {losses: [{kind: ce, temperature: 2}]}\n",
+     "7:31: key 'temperature' does not apply to a loss of kind ce (it is an option of kd)"},
+    {BASE "distill: {losses: [{kind: pkt, momentum: 0.5}]}\n",
+     "7:32: key 'momentum' does not apply to a loss of kind pkt (it is an option of contrastive)"},
+    {BASE "distill: {losses: [{kind: attention, angle_weight: 1}]}\n",
+     "7:38: key 'angle_weight' does not apply to a loss of kind attention (it is an option of relation)"},
+    /* distill.losses: pairs */
+    {BASE "distill: {losses: [{kind: hint, pairs: []}]}\n", "7:40: 'pairs' must have 1 to 8 entries, got 0"},
+    {BASE "distill: {losses: [{kind: hint, pairs: manual}]}\n",
+     "7:40: 'pairs' must be auto or a list of 1 to 8 mappings with keys teacher, student, got 'manual'"},
+    {BASE "distill: {losses: [{kind: hint, pairs: [relu1]}]}\n",
+     "7:41: 'pairs' entries must be mappings with keys teacher, student, got 'relu1'"},
+    {BASE "distill: {losses: [{kind: hint, pairs: [{teacher: a}]}]}\n",
+     "7:41: missing required key 'student' in 'distill.losses.pairs' (the student's value that imitates it)"},
+    {BASE "distill: {losses: [{kind: hint, pairs: [{teacher: '', student: b}]}]}\n",
+     "7:51: 'teacher' must be a name, got ''"},
+    {BASE "distill: {losses: [{kind: hint, pairs: [{teacher: a, student: [b]}]}]}\n",
+     "7:63: 'student' must be a name, got a list"},
+    {BASE "distill: {losses: [{kind: hint, pairs: [{teacher: a, student: b, studnet: c}]}]}\n",
+     "7:66: unknown key 'studnet' in 'distill.losses.pairs' (did you mean 'student'?)"},
+    /* distill.losses with alpha; weights */
+    {BASE "distill:\n  alpha: 0.5\n  losses: [{kind: kd}]\n", "8:10: " ALPHA_LOSSES},
+    {BASE "distill:\n  losses: [{kind: kd}]\n  alpha: 0.5\n", "9:10: " ALPHA_LOSSES},
+    {BASE "distill:\n  losses: [{kind: kd, weight: 0}, {kind: ce, weight: 0}]\n",
+     "8:11: every loss in 'losses' has weight 0; give at least one a weight > 0"},
+    /* distill.teacher_mix, stages, cache_teacher */
+    {BASE "distill: {teacher_mix: mean}\n", "7:24: 'teacher_mix' must be one of average, separate, got 'mean'"},
+    {BASE "distill: {stages: [{stage: hint, epochs: 1}]}\n", "7:20: " HINT_STAGE},
+    {BASE "distill:\n  losses: [{kind: kd}, {kind: attention}]\n  stages:\n    - {stage: hint, epochs: 2}\n",
+     "10:7: " HINT_STAGE},
+    {BASE "distill: {stages: [{stage: hint}]}\n",
+     "7:20: missing required key 'epochs' in 'distill.stages' (passes over the training split in this stage)"},
+    {BASE "distill: {stages: [{epochs: 1}]}\n",
+     "7:20: missing required key 'stage' in 'distill.stages' (what the stage trains: hint)"},
+    {BASE "distill: {stages: [{stage: hint, epochs: 0}]}\n", "7:42: 'epochs' must be >= 1, got 0"},
+    {BASE "distill: {stages: [{stage: warmup, epochs: 1}]}\n", "7:28: 'stage' must be one of hint, got 'warmup'"},
+    {BASE "distill: {stages: [{stage: hint, epochs: 1}, {stage: hint, epochs: 1}, {stage: hint, epochs: 1}, "
+          "{stage: hint, epochs: 1}, {stage: hint, epochs: 1}]}\n",
+     "7:19: 'stages' must have 1 to 4 entries, got 5"},
+    {BASE "distill: {cache_teacher: maybe}\n", "7:26: 'cache_teacher' must be one of auto, true, false, got 'maybe'"},
+    {BASE "distill: {cache_teacher: true}\ndata:\n", "8:1: duplicate key 'data' (first given at 3:1)"},
+    {"kdc: 1\nteacher: teacher.onnx\noutput: out/student.onnx\ndata:\n  augment: {flip: true}\n" SPLITS
+     "distill: {cache_teacher: true}\n",
+     "8:26: " CACHE_AUGMENT},
+    {"kdc: 1\nteacher: teacher.onnx\noutput: out/student.onnx\ndistill:\n  cache_teacher: true\ndata:\n"
+     "  augment: {crop_padding: 2}\n" SPLITS,
+     "5:18: " CACHE_AUGMENT},
+    {"kdc: 1\nteacher: teacher.onnx\noutput: out/student.onnx\ndistill:\n  cache_teacher: true\ndata:\n"
+     "  augment: {mixup: 0.4, crop_padding: 0, flip: false}\n" SPLITS,
+     "5:18: " CACHE_AUGMENT},
+    {BASE "distill: {cache_teacher: true, online: {}}\n",
+     "7:26: cache_teacher: true cannot be used with online: the teacher changes as it trains"},
+    /* distill.online */
+    {BASE "distill: {online: true}\n",
+     "7:19: 'online' must be a mapping with keys lr, momentum, weight_decay, output, got 'true'"},
+    {BASE "distill: {online: {lr: 0}}\n", "7:24: 'lr' must be > 0, got 0"},
+    {BASE "distill: {online: {momentum: 1}}\n", "7:30: 'momentum' must be in [0, 1), got 1"},
+    {BASE "distill: {online: {weight_decay: -1}}\n", "7:34: 'weight_decay' must be >= 0, got -1"},
+    {BASE "distill: {online: {output: nowhere/t.onnx}}\n",
+     "7:28: output folder '$D/nowhere' does not exist; create it or choose another path"},
+    {BASE "distill: {online: {epochs: 2}}\n",
+     "7:20: unknown key 'epochs' in 'distill.online' (known keys: lr, momentum, weight_decay, output)"},
+    {BASE_NO_TEACHER "teachers: [{model: teacher.onnx}, {model: teacher_b.onnx}]\ndistill:\n  online: {}\n",
+     "8:11: online distillation trains one teacher with the student; 'teachers' (6:11) names 2"},
+    {BASE "distill:\n  online: {}\n  losses:\n    - {kind: kd}\n    - {kind: hint}\n", "11:7: " ONLINE_KIND " 'hint' "
+     "is not supported with it"},
+    {BASE "distill:\n  losses: [{kind: ce}, {kind: relation}]\n  online: {lr: 0.1}\n",
+     "8:24: " ONLINE_KIND " 'relation' is not supported with it"},
+    {BASE "distill:\n  online: {}\n  stages: [{stage: hint, epochs: 1}]\n",
+     "9:11: 'stages' and 'online' (8:11) cannot be combined: online distillation has no stages"},
     /* document shape and YAML syntax */
     {"", "1:1: the recipe is empty; it needs at least 'kdc: 1', 'teacher', 'data' and 'output'"},
     {"# nothing but a comment\n",
@@ -739,6 +936,180 @@ static void test_importance_names(void **state)
     assert_string_equal(recipe_importance_name((ImportanceKind)-1), "?");
 }
 
+/* ---- distillation methods ---- */
+
+static void assert_pair(const FeaturePair *p, const char *teacher, const char *student, int line, int col)
+{
+    assert_string_equal(p->teacher, teacher);
+    assert_string_equal(p->student, student);
+    assert_int_equal(p->line, line);
+    assert_int_equal(p->col, col);
+}
+
+static void assert_loss(const LossSpec *l, LossKind kind, double weight, int teacher, int line, int col)
+{
+    assert_int_equal(l->kind, kind);
+    assert_true(l->weight == weight);
+    assert_int_equal(l->teacher, teacher);
+    assert_int_equal(l->line, line);
+    assert_int_equal(l->col, col);
+}
+
+/* The options a loss entry of tests/recipes/full_distill.yaml did not write. */
+static void assert_loss_defaults(const LossSpec *l, bool pairs_auto)
+{
+    assert_true(l->temperature == 3 && l->smoothing == 0 && l->p == 2);
+    assert_true(l->distance_weight == 25 && l->angle_weight == 50);
+    assert_int_equal(l->contrast.feat_dim, 128);
+    assert_int_equal(l->contrast.negatives, 4096);
+    assert_true(l->contrast.temperature == 0.07 && l->contrast.momentum == 0.5);
+    assert_int_equal(l->pairs_auto, pairs_auto);
+    if (pairs_auto)
+        assert_int_equal(l->n_pairs, 0);
+}
+
+static void assert_full_distill_losses(const DistillOptions *o)
+{
+    const LossSpec *l = o->losses;
+    assert_int_equal(o->n_losses, 10);
+    assert_loss(&l[0], LOSS_KD, 0.5, 2, 21, 7);
+    assert_true(l[0].temperature == 6);
+    assert_loss(&l[1], LOSS_KD, 0.25, 0, 25, 7);
+    assert_loss_defaults(&l[1], true); /* its temperature: distill.temperature, written after it */
+    assert_loss(&l[2], LOSS_CE, 0.1, 0, 27, 7);
+    assert_true(l[2].smoothing == 0.1);
+    assert_loss(&l[3], LOSS_HINT, 2, 1, 28, 7);
+    assert_false(l[3].pairs_auto);
+    assert_int_equal(l[3].n_pairs, 2);
+    assert_pair(&l[3].pairs[0], "/layer1/relu", "/layer1/relu_s", 32, 11);
+    assert_pair(&l[3].pairs[1], "/layer2/*", "/layer2/*", 33, 11);
+    assert_loss(&l[4], LOSS_ATTENTION, 1, 0, 35, 7);
+    assert_true(l[4].p == 3 && l[4].pairs_auto && l[4].n_pairs == 0);
+    assert_loss(&l[5], LOSS_SIMILARITY, 3, 0, 36, 7);
+    assert_loss_defaults(&l[5], true);
+    assert_loss(&l[6], LOSS_RELATION, 1, 0, 37, 7);
+    assert_true(l[6].distance_weight == 10 && l[6].angle_weight == 20);
+    assert_int_equal(l[6].n_pairs, 1);
+    assert_false(l[6].pairs_auto);
+    assert_pair(&l[6].pairs[0], "fc1_out", "fc1_out", 40, 15);
+    assert_loss(&l[7], LOSS_CONTRASTIVE, 0.8, 0, 41, 7);
+    assert_int_equal(l[7].contrast.feat_dim, 64);
+    assert_int_equal(l[7].contrast.negatives, 1024);
+    assert_true(l[7].contrast.temperature == 0.1 && l[7].contrast.momentum == 0.9);
+    assert_loss(&l[8], LOSS_PKT, 1, 0, 42, 7);
+    assert_loss_defaults(&l[8], true);
+    assert_loss(&l[9], LOSS_CORRELATION, 0.02, 0, 43, 7);
+}
+
+static void test_full_distill(void **state)
+{
+    Fixture *fx = *state;
+    Recipe r;
+    Diag d = {""};
+    if (load_fixture(fx, "full_distill.yaml", &r, &d))
+        fail_msg("%s", d.msg);
+    assert_int_equal(r.n_teachers, 2);
+    assert_path(fx, r.teachers[0].model, "teacher.onnx");
+    assert_ptr_equal(r.teacher, r.teachers[0].model);
+    assert_true(r.teachers[0].weight == 2);
+    assert_true(r.teachers[0].pos.line == 7 && r.teachers[0].pos.col == 5);
+    assert_path(fx, r.teachers[1].model, "teacher_b.onnx");
+    assert_true(r.teachers[1].weight == 0.5);
+    assert_true(r.teachers[1].pos.line == 9 && r.teachers[1].pos.col == 5);
+    const AugmentOptions *a = &r.data.augment;
+    assert_true(a->crop_padding == 4 && a->flip && a->mixup == 0.2);
+    const DistillOptions *o = &r.distill;
+    assert_true(o->temperature == 3 && o->alpha == 0.9);
+    assert_full_distill_losses(o);
+    assert_int_equal(o->teacher_mix, TEACHER_MIX_SEPARATE);
+    assert_int_equal(o->cache_teacher, SWITCH_OFF);
+    assert_int_equal(o->n_stages, 1);
+    assert_int_equal(o->stages[0].kind, STAGE_HINT);
+    assert_int_equal(o->stages[0].epochs, 2);
+    assert_true(o->stages[0].line == 45 && o->stages[0].col == 7);
+    assert_false(o->online.enabled);
+    assert_int_equal(r.train.epochs, 3);
+    /* Keys of list entries: where they are first written. */
+    assert_where(&r, RECIPE_TEACHERS, ":7:3");
+    assert_where(&r, RECIPE_TEACHERS_WEIGHT, ":8:13");
+    assert_where(&r, RECIPE_DATA_AUGMENT_FLIP, ":15:11");
+    assert_where(&r, RECIPE_DISTILL_LOSSES, ":21:5");
+    assert_where(&r, RECIPE_DISTILL_LOSSES_KIND, ":21:13");
+    assert_where(&r, RECIPE_DISTILL_LOSSES_TEMPERATURE, ":24:20");
+    assert_where(&r, RECIPE_DISTILL_LOSSES_PAIRS, ":32:9");
+    assert_where(&r, RECIPE_DISTILL_LOSSES_PAIRS_STUDENT, ":32:44");
+    assert_where(&r, RECIPE_DISTILL_LOSSES_MOMENTUM, ":41:103");
+    assert_where(&r, RECIPE_DISTILL_STAGES_EPOCHS, ":46:15");
+    assert_where(&r, RECIPE_TEACHER, "");
+    assert_string_equal(recipe_field_key(RECIPE_DISTILL_LOSSES_PAIRS_TEACHER), "distill.losses.pairs.teacher");
+    recipe_free(&r);
+    assert_null(r.teacher);
+    assert_int_equal(r.n_teachers, 0);
+}
+
+/* distill.online, every key written; and present but empty, taking train's settings
+ * (given after it). */
+static void test_online(void **state)
+{
+    Fixture *fx = *state;
+    Recipe r;
+    Diag d = {""};
+    if (load_fixture(fx, "online.yaml", &r, &d))
+        fail_msg("%s", d.msg);
+    const OnlineOptions *on = &r.distill.online;
+    assert_true(on->enabled);
+    assert_true(on->lr == 0.01 && on->momentum == 0.5 && on->weight_decay == 0);
+    assert_path(fx, on->output, "out/teacher.onnx");
+    assert_int_equal(r.distill.n_losses, 2);
+    assert_loss(&r.distill.losses[0], LOSS_KD, 1, 0, 11, 7);
+    assert_true(r.distill.losses[0].temperature == 2);
+    assert_loss(&r.distill.losses[1], LOSS_CE, 0.5, 0, 12, 7);
+    assert_int_equal(r.distill.cache_teacher, SWITCH_AUTO);
+    assert_where(&r, RECIPE_DISTILL_ONLINE, ":14:5");
+    assert_where(&r, RECIPE_DISTILL_ONLINE_OUTPUT, ":17:13");
+    recipe_free(&r);
+    assert_null(r.distill.online.output);
+    if (load_text(fx, BASE "distill: {online: {}, cache_teacher: false}\ntrain: {lr: 0.2, momentum: 0.7, weight_decay: 0.01}\n",
+                  &r, &d))
+        fail_msg("%s", d.msg);
+    on = &r.distill.online;
+    assert_true(on->enabled);
+    assert_true(on->lr == 0.2 && on->momentum == 0.7 && on->weight_decay == 0.01);
+    assert_null(on->output);
+    assert_int_equal(r.distill.cache_teacher, SWITCH_OFF);
+    assert_int_equal(r.distill.n_losses, 0);
+    recipe_free(&r);
+}
+
+/* A kd loss's temperature defaults to distill.temperature; teacher indexes the list. */
+static void test_losses_flow(void **state)
+{
+    Fixture *fx = *state;
+    Recipe r;
+    Diag d = {""};
+    if (load_text(fx,
+                  BASE "distill: {losses: [{kind: kd, teacher: 1}, {kind: ce, weight: 0}], cache_teacher: true}\n",
+                  &r, &d))
+        fail_msg("%s", d.msg);
+    assert_int_equal(r.distill.n_losses, 2);
+    assert_loss(&r.distill.losses[0], LOSS_KD, 1, 1, 7, 20);
+    assert_true(r.distill.losses[0].temperature == 4);
+    assert_loss(&r.distill.losses[1], LOSS_CE, 0, 0, 7, 44);
+    assert_int_equal(r.distill.cache_teacher, SWITCH_ON);
+    recipe_free(&r);
+}
+
+static void test_loss_kind_names(void **state)
+{
+    (void)state;
+    const char *want[] = {"kd",       "ce",          "hint", "attention",  "similarity",
+                          "relation", "contrastive", "pkt",  "correlation"};
+    for (int k = 0; k < LOSS_KIND_COUNT; k++)
+        assert_string_equal(recipe_loss_kind_name((LossKind)k), want[k]);
+    assert_string_equal(recipe_loss_kind_name(LOSS_KIND_COUNT), "?");
+    assert_string_equal(recipe_loss_kind_name((LossKind)-1), "?");
+}
+
 /* want with "$D" replaced by the temporary folder, after "PATH:". */
 static void expected_message(const Fixture *fx, const char *want, char *out, size_t size)
 {
@@ -793,6 +1164,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_student_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_student_init, setup, teardown),
         cmocka_unit_test(test_importance_names),
+        cmocka_unit_test_setup_teardown(test_full_distill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_online, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_losses_flow, setup, teardown),
+        cmocka_unit_test(test_loss_kind_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
