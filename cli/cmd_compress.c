@@ -9,6 +9,7 @@
  * every glob matches a node and every free output exists, naming the recipe line.
  */
 #include "cli/cli.h"
+#include "cli/distill_wiring.h"
 #include "cli/progress.h"
 #include "cli/shrink_scores.h"
 
@@ -21,12 +22,17 @@
 
 #include <fnmatch.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 typedef struct Job {
     Recipe recipe;
-    Model *teacher, *student;
+    int64_t train_samples, test_samples; /* > 0: use only that many */
+    Model *teacher, *student; /* teacher: the first of teachers */
+    int n_teachers;
+    Model *teachers[DISTILL_MAX_TEACHERS];
+    DistillWiring wiring;
     WidthReport width;
     Dataset train, test;
     int64_t classes;
@@ -34,12 +40,23 @@ typedef struct Job {
 } Job;
 
 static const char compress_help[] =
-    "usage: kdc compress RECIPE [-o OUT]\n"
+    "usage: kdc compress RECIPE [-o OUT] [--epochs N] [--train-samples N] [--test-samples N]\n"
     "\n"
-    "Reads the recipe, derives a narrower student from its teacher (weights sliced from the\n"
-    "teacher, the units kept ranked as the recipe's student.importance says), distills it on\n"
-    "the recipe's data and writes it as ONNX to the recipe's output (or OUT). Progress goes\n"
-    "to stderr, the final summary to stdout.\n";
+    "Reads the recipe, derives a narrower student from its (first) teacher (weights sliced\n"
+    "from the teacher, the units kept ranked as the recipe's student.importance says),\n"
+    "distills it on the recipe's data with the recipe's losses and writes it as ONNX to the\n"
+    "recipe's output (or OUT). Progress goes to stderr, the final summary to stdout.\n"
+    "\n"
+    "For a quick trial of a recipe:\n"
+    "  --epochs N          train N epochs instead of train.epochs (stages: at most N each)\n"
+    "  --train-samples N   use only the first N training samples\n"
+    "  --test-samples N    evaluate on the first N test samples only\n";
+
+/* Command-line overrides of the recipe, for quick trials. 0: not given. */
+typedef struct Overrides {
+    int epochs;
+    int64_t train_samples, test_samples;
+} Overrides;
 
 /* ---- the recipe's names, checked against the teacher ---- */
 
@@ -200,17 +217,38 @@ static Status load_split(Job *j, const DataSplit *split, Dataset *ds, RecipeFiel
                                                  : dataset_load_idx(split->inputs, split->labels, ds, d);
     if (st || dataset_normalize(ds, nz->scale, nz->mean, nz->n_mean, nz->std, nz->n_std, d))
         return diag_prefix(d, "%s", recipe_where(&j->recipe, inputs_f, where, sizeof where));
-    if (trainer_check_samples(j->teacher->graph, ds, split->inputs, d))
-        return diag_prefix(d, "%s", recipe_where(&j->recipe, inputs_f, where, sizeof where));
+    int64_t limit = split == &j->recipe.data.train ? j->train_samples : j->test_samples;
+    if (limit > 0 && ds->n > limit)
+        ds->n = limit; /* the rest stays allocated until dataset_free */
+    for (int i = 0; i < j->n_teachers; i++)
+        if (trainer_check_samples(j->teachers[i]->graph, ds, split->inputs, d))
+            return diag_prefix(d, "%s", recipe_where(&j->recipe, inputs_f, where, sizeof where));
     if (trainer_check_labels(ds, j->classes, split->labels, d))
         return diag_prefix(d, "%s", recipe_where(&j->recipe, labels_f, where, sizeof where));
     return KDC_OK;
 }
 
+/* Every teacher: a classifier with the first one's classes. */
+static Status check_teachers(Job *j, Diag *d)
+{
+    for (int i = 0; i < j->n_teachers; i++) {
+        const char *path = j->recipe.teachers[i].model;
+        int64_t classes;
+        if (trainer_classes(j->teachers[i]->graph, &classes, d))
+            return diag_prefix(d, "%s", path);
+        if (i == 0)
+            j->classes = classes;
+        else if (classes != j->classes)
+            return diag_error(d, "%s: the teacher has %lld classes, the first teacher %lld", path,
+                              (long long)classes, (long long)j->classes);
+    }
+    return KDC_OK;
+}
+
 static Status load_data(Job *j, Diag *d)
 {
-    if (trainer_classes(j->teacher->graph, &j->classes, d))
-        return diag_prefix(d, "%s", j->recipe.teacher);
+    if (check_teachers(j, d))
+        return KDC_ERR;
     return load_split(j, &j->recipe.data.train, &j->train, RECIPE_DATA_TRAIN_INPUTS, RECIPE_DATA_TRAIN_LABELS, d) ||
                    load_split(j, &j->recipe.data.test, &j->test, RECIPE_DATA_TEST_INPUTS, RECIPE_DATA_TEST_LABELS, d)
                ? KDC_ERR
@@ -253,6 +291,8 @@ static void print_summary(const Job *j)
            t.macs ? (double)s.macs / (double)t.macs : 0);
     double tm = file_mb(j->recipe.teacher), sm = file_mb(j->recipe.output);
     printf("%-18s %11.3f MB %11.3f MB %7.3fx\n", "file size", tm, sm, tm > 0 ? sm / tm : 0);
+    if (j->n_teachers > 1)
+        printf("(teacher: the first teacher's size, the ensemble's accuracy)\n");
     printf("%-18s %13.2f%% %13.2f%% %+7.2f\n", "test accuracy", 100 * r->teacher_accuracy, 100 * r->student_accuracy,
            100 * (r->student_accuracy - r->teacher_accuracy));
     printf("%-18s %14s %13.2f%%\n", "top-1 agreement", "", 100 * r->agreement);
@@ -270,58 +310,155 @@ static Status print_untrained_accuracy(Job *j, Diag *d)
     return KDC_OK;
 }
 
-static Status compress(Job *j, Diag *d)
+static Status load_teachers(Job *j, Diag *d)
+{
+    j->n_teachers = j->recipe.n_teachers;
+    for (int i = 0; i < j->n_teachers; i++) {
+        const TeacherSpec *t = &j->recipe.teachers[i];
+        if (j->n_teachers > 1)
+            fprintf(stderr, "teacher %d: %s (weight %g)\n", i + 1, t->model, t->weight);
+        else
+            fprintf(stderr, "teacher %s\n", t->model);
+        if (cli_load_model(t->model, &j->teachers[i], d))
+            return KDC_ERR;
+    }
+    j->teacher = j->teachers[0];
+    /* The student starts as a second copy of the first teacher. */
+    return cli_load_model(j->recipe.teacher, &j->student, d);
+}
+
+/* Probes in, training, probes out: the student is then exactly the derived one. */
+static Status distill(Job *j, Diag *d)
 {
     Progress prog;
     progress_init(&prog);
     TrainHooks hooks = progress_hooks(&prog);
-    fprintf(stderr, "teacher %s\n", j->recipe.teacher);
-    if (cli_load_model(j->recipe.teacher, &j->teacher, d) || cli_load_model(j->recipe.teacher, &j->student, d))
+    DistillModels m = {.n_teachers = j->n_teachers, .student = j->student->graph};
+    for (int i = 0; i < j->n_teachers; i++) {
+        m.teachers[i] = j->teachers[i]->graph;
+        m.teacher_weights[i] = j->recipe.teachers[i].weight;
+    }
+    if (distill_wire(&j->recipe, m.teachers, m.n_teachers, m.student, &j->wiring, d))
+        return KDC_ERR;
+    distill_wiring_print(&j->wiring, m.teachers, m.student, stderr);
+    m.n_terms = j->wiring.n_terms;
+    m.terms = j->wiring.terms;
+    if (trainer_distill(&m, &j->train, &j->test, &j->recipe.distill, &j->recipe.data.augment, &j->recipe.train,
+                        &hooks, &j->result, d))
+        return KDC_ERR;
+    return distill_unwire(&j->wiring, m.student, d);
+}
+
+/* The student, and with online distillation the trained teacher when asked for. */
+static Status write_models(Job *j, Diag *d)
+{
+    stamp_metadata(j);
+    if (ir_verify(j->student, d) || onnx_export_file(j->student, j->recipe.output, d))
+        return KDC_ERR;
+    const char *teacher_out = j->recipe.distill.online.enabled ? j->recipe.distill.online.output : NULL;
+    if (!teacher_out)
+        return KDC_OK;
+    if (ir_verify(j->teacher, d) || onnx_export_file(j->teacher, teacher_out, d))
+        return KDC_ERR;
+    fprintf(stderr, "wrote the trained teacher to %s\n", teacher_out);
+    return KDC_OK;
+}
+
+static Status compress(Job *j, Diag *d)
+{
+    if (load_teachers(j, d))
         return KDC_ERR;
     /* The data comes first: measured importances run the teacher on training samples. */
     if (load_data(j, d))
         return KDC_ERR;
     fprintf(stderr, "data: %lld train, %lld test samples, %lld classes\n", (long long)j->train.n,
             (long long)j->test.n, (long long)j->classes);
-    if (derive_student(j, d) || print_untrained_accuracy(j, d))
-        return KDC_ERR;
-    if (trainer_distill(j->teacher->graph, j->student->graph, &j->train, &j->test, &j->recipe.distill,
-                        &j->recipe.train, &hooks, &j->result, d))
-        return KDC_ERR;
-    stamp_metadata(j);
-    if (ir_verify(j->student, d) || onnx_export_file(j->student, j->recipe.output, d))
+    if (derive_student(j, d) || print_untrained_accuracy(j, d) || distill(j, d) || write_models(j, d))
         return KDC_ERR;
     print_summary(j);
     return KDC_OK;
 }
 
-int cmd_compress(int argc, char **argv)
+/* A positive integer option value, or 0 after printing the usage error. */
+static long long positive_arg(const char *opt, const char *text)
 {
-    const char *recipe_path = NULL, *out = NULL;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || v < 1 || v > 1000000000LL) {
+        cli_usage("compress", "%s takes a positive integer, got '%s'", opt, text);
+        return 0;
+    }
+    return v;
+}
+
+static bool is_override(const char *arg)
+{
+    return !strcmp(arg, "--epochs") || !strcmp(arg, "--train-samples") || !strcmp(arg, "--test-samples");
+}
+
+/* Parses argv; returns -1 to go on, or the exit code. */
+static int parse_args(int argc, char **argv, const char **recipe_path, const char **out, Overrides *o)
+{
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(compress_help, stdout);
             return EXIT_OK;
         } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-            out = argv[++i];
-        } else if (argv[i][0] == '-' || recipe_path) {
+            *out = argv[++i];
+        } else if (is_override(argv[i]) && i + 1 < argc) {
+            long long v = positive_arg(argv[i], argv[i + 1]);
+            if (!v)
+                return EXIT_USAGE;
+            if (!strcmp(argv[i], "--epochs"))
+                o->epochs = v > 100000 ? 100000 : (int)v;
+            else if (!strcmp(argv[i], "--train-samples"))
+                o->train_samples = v;
+            else
+                o->test_samples = v;
+            i++;
+        } else if (argv[i][0] == '-' || *recipe_path) {
             return cli_usage("compress", "unexpected argument '%s'", argv[i]);
         } else {
-            recipe_path = argv[i];
+            *recipe_path = argv[i];
         }
     }
-    if (!recipe_path)
+    if (!*recipe_path)
         return cli_usage("compress", "missing RECIPE");
+    return -1;
+}
+
+static void apply_overrides(Job *j, const Overrides *o)
+{
+    j->train_samples = o->train_samples;
+    j->test_samples = o->test_samples;
+    if (!o->epochs)
+        return;
+    j->recipe.train.epochs = o->epochs;
+    for (int i = 0; i < j->recipe.distill.n_stages; i++)
+        if (j->recipe.distill.stages[i].epochs > o->epochs)
+            j->recipe.distill.stages[i].epochs = o->epochs;
+}
+
+int cmd_compress(int argc, char **argv)
+{
+    const char *recipe_path = NULL, *out = NULL;
+    Overrides over = {0};
+    int rc = parse_args(argc, argv, &recipe_path, &out, &over);
+    if (rc >= 0)
+        return rc;
     Job j = {0};
     Diag d = {{0}};
     Status st = recipe_load(recipe_path, &j.recipe, &d);
     if (!st && out)
         st = recipe_set_output(&j.recipe, out, &d);
-    if (!st)
+    if (!st) {
+        apply_overrides(&j, &over);
         st = compress(&j, &d);
+    }
     dataset_free(&j.train);
     dataset_free(&j.test);
-    model_free(j.teacher);
+    for (int i = 0; i < j.n_teachers; i++)
+        model_free(j.teachers[i]);
     model_free(j.student);
     recipe_free(&j.recipe);
     return st ? cli_fail(&d) : EXIT_OK;

@@ -26,8 +26,8 @@ static void on_batch(const TrainProgress *tp, void *ctx)
         bar[i] = i < filled ? '#' : '.';
     bar[WIDTH] = '\0';
     format_eta(tp->eta_s, eta, sizeof eta);
-    fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s", tp->epoch,
-            tp->epochs, bar, (long long)tp->batch, (long long)tp->batches, tp->loss, 100 * tp->accuracy,
+    fprintf(stderr, "\r\033[K%s%sepoch %d/%d [%s] %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s", tp->stage ? tp->stage : "",
+            tp->stage ? " " : "", tp->epoch, tp->epochs, bar, (long long)tp->batch, (long long)tp->batches, tp->loss, 100 * tp->accuracy,
             tp->images_per_s, eta);
     fflush(stderr);
 }
@@ -41,8 +41,8 @@ static void on_epoch(const EpochStats *s, void *ctx)
     if (p->tty)
         fputs("\r\033[K", stderr);
     fprintf(stderr,
-            "epoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  agreement %.2f%%  %.0f img/s  %.1f s  ETA %s\n",
-            s->epoch, s->epochs, s->loss, 100 * s->train_accuracy, 100 * s->test_accuracy, 100 * s->agreement,
+            "%s%sepoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  agreement %.2f%%  %.0f img/s  %.1f s  ETA %s\n",
+            s->stage ? s->stage : "", s->stage ? " " : "", s->epoch, s->epochs, s->loss, 100 * s->train_accuracy, 100 * s->test_accuracy, 100 * s->agreement,
             s->images_per_s, s->seconds, eta);
     fflush(stderr);
 }

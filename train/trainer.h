@@ -1,19 +1,26 @@
-/* trainer.h - distillation training of a student graph against a teacher.
+/* trainer.h - distillation training of a student graph against one or more teachers.
  *
- * The teacher is frozen and its inputs are not augmented, so its logits are
- * computed once per dataset (one inference pass) and cached. The student is
- * trained with SGD on the KD loss (train/loss_kd.h) and evaluated after each
- * epoch on the test split: accuracy and top-1 agreement with the teacher.
- * The student's weights are updated in place in its graph's initializers.
+ * The student learns the weighted sum of the run's loss terms (train/loss_terms.h): logit
+ * terms (kd, ce) and feature terms on the probes cli/ tapped into the graphs. Frozen
+ * teachers that see un-augmented data are run once per dataset and cached
+ * (train/teacher_cache.h); otherwise every teacher runs on each (augmented) batch, the very
+ * batch the student sees. Online distillation trains the teacher too, on kd from the
+ * student and ce. Optional stages (FitNets' hint stage) come before the main training.
+ * After each epoch the student is evaluated on the test split: accuracy and top-1
+ * agreement with the teacher (with several teachers: their weighted ensemble). Weights
+ * are updated in place in the graphs' initializers.
  */
 #ifndef KDC_TRAIN_TRAINER_H
 #define KDC_TRAIN_TRAINER_H
 
 #include "ir/ir.h"
+#include "runtime/plan.h"
 #include "train/dataset.h"
+#include "train/loss_terms.h"
 #include "train/options.h"
 
 typedef struct TrainProgress {
+    const char *stage;      /* "hint" during a stage, NULL in the main training */
     int epoch, epochs;      /* 1-based epoch */
     int64_t batch, batches; /* 1-based batch within the epoch */
     double loss;            /* running mean over the epoch so far */
@@ -23,8 +30,10 @@ typedef struct TrainProgress {
 } TrainProgress;
 
 typedef struct EpochStats {
-    int epoch, epochs; /* 1-based epoch of how many */
+    const char *stage; /* as in TrainProgress */
+    int epoch, epochs; /* 1-based epoch of how many (of the stage) */
     double loss, train_accuracy, test_accuracy, agreement, lr_end, seconds, images_per_s;
+    double teacher_accuracy; /* online: the trained teacher's test accuracy, else the teacher's */
 } EpochStats;
 
 typedef struct TrainHooks {
@@ -58,8 +67,28 @@ Status trainer_check_data(const Graph *g, const Dataset *ds, int64_t classes, co
  * is not NULL and the top-1 accuracy when accuracy is not NULL. */
 Status trainer_predict(Graph *g, const Dataset *ds, int64_t classes, float *logits, double *accuracy, Diag *d);
 
-Status trainer_distill(Graph *teacher, Graph *student, const Dataset *train, const Dataset *test,
-                       const DistillOptions *dopt, const TrainOptions *topt, const TrainHooks *hooks,
-                       DistillResult *result, Diag *d);
+/* A plan of g for a batch size (g's single data input gets dim 0 = batch). */
+Status trainer_plan(Graph *g, PlanMode mode, int64_t batch, uint64_t seed, Plan **p, Diag *d);
+
+/* The models of a run. Output 0 of every graph is its logits [N, classes]; the outputs
+ * after it are the probes the terms read. The teachers' weights are > 0 (normalized by the
+ * trainer); with online training there is one teacher and it is trained in place. */
+typedef struct DistillModels {
+    int n_teachers;
+    Graph *teachers[DISTILL_MAX_TEACHERS];
+    double teacher_weights[DISTILL_MAX_TEACHERS];
+    Graph *student;
+    int n_terms;
+    const LossTerm *terms;
+} DistillModels;
+
+/* The classic loss of DistillOptions without losses: kd (weight alpha, temperature T) over
+ * the teachers' mix and ce (weight 1 - alpha); terms of weight 0 are left out. Fills
+ * specs[2] and terms[2] (terms point into specs); returns how many terms. */
+int trainer_classic_terms(const DistillOptions *o, LossSpec *specs, LossTerm *terms);
+
+Status trainer_distill(const DistillModels *m, const Dataset *train, const Dataset *test,
+                       const DistillOptions *dopt, const AugmentOptions *aug, const TrainOptions *topt,
+                       const TrainHooks *hooks, DistillResult *result, Diag *d);
 
 #endif

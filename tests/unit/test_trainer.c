@@ -122,6 +122,19 @@ static Model *student(void)
 
 /* ---- distillation ---- */
 
+/* trainer_distill with one teacher and the classic kd + ce terms of dopt. */
+static Status distill_classic(Model *t, Model *s, const Dataset *train, const Dataset *test,
+                              const DistillOptions *dopt, const TrainOptions *topt, const TrainHooks *hooks,
+                              DistillResult *r, Diag *d)
+{
+    LossSpec specs[2];
+    LossTerm terms[2];
+    int n = trainer_classic_terms(dopt, specs, terms);
+    DistillModels m = {.n_teachers = 1, .teachers = {t->graph}, .teacher_weights = {1}, .student = s->graph,
+                       .n_terms = n, .terms = terms};
+    return trainer_distill(&m, train, test, dopt, NULL, topt, hooks, r, d);
+}
+
 typedef struct HookLog {
     int batches, epochs, last_epoch;
     int64_t last_batch;
@@ -168,7 +181,7 @@ static void test_distill_learns(void **state)
     TrainHooks hooks = {on_batch, on_epoch, &log};
     DistillResult *r = malloc(sizeof *r);
     assert_non_null(r);
-    if (trainer_distill(t->graph, s->graph, &train, &test, &dopt, &topt, &hooks, r, &d))
+    if (distill_classic(t, s, &train, &test, &dopt, &topt, &hooks, r, &d))
         fail_msg("distill: %s", d.msg);
     assert_true(r->teacher_accuracy > 0.95);
     if (!(r->student_accuracy > 0.9 && r->agreement > 0.9))
@@ -292,16 +305,22 @@ static void test_distill_errors(void **state)
     TrainOptions topt = {.epochs = 1, .batch_size = 16, .lr = 0.1, .schedule = TRAIN_SCHEDULE_CONSTANT};
     DistillResult *r = malloc(sizeof *r);
     Diag d = {{0}};
-    expect_error(trainer_distill(t->graph, s3->graph, &train, &test, &dopt, &topt, NULL, r, &d), &d,
+    expect_error(distill_classic(t, s3, &train, &test, &dopt, &topt, NULL, r, &d), &d,
                  "the student has 3 classes, the teacher 2");
-    expect_error(trainer_distill(t->graph, s->graph, &empty, &test, &dopt, &topt, NULL, r, &d), &d,
+    expect_error(distill_classic(t, s, &empty, &test, &dopt, &topt, NULL, r, &d), &d,
                  "the training set is empty");
-    dopt.alpha = 1.5;
-    expect_error(trainer_distill(t->graph, s->graph, &train, &test, &dopt, &topt, NULL, r, &d), &d,
-                 "kd loss: alpha must be in [0, 1], got 1.5");
-    dopt.alpha = 0.5;
+    LossSpec bad = {.kind = LOSS_CE, .weight = -0.5};
+    LossTerm bad_term = {.spec = &bad, .teacher = LOSS_TERM_ALL_TEACHERS, .weight = -0.5};
+    DistillModels m = {.n_teachers = 1, .teachers = {t->graph}, .teacher_weights = {1}, .student = s->graph,
+                       .n_terms = 1, .terms = &bad_term};
+    expect_error(trainer_distill(&m, &train, &test, &dopt, NULL, &topt, NULL, r, &d), &d,
+                 "loss term 1 (ce) has weight -0.5; weights must be finite and >= 0");
+    dopt.temperature = 0;
+    expect_error(distill_classic(t, s, &train, &test, &dopt, &topt, NULL, r, &d), &d,
+                 "soft targets: temperature must be positive, got 0");
+    dopt.temperature = 2.0;
     topt.batch_size = 100; /* more than the data: one batch of all 64 */
-    assert_int_equal(trainer_distill(t->graph, s->graph, &train, &test, &dopt, &topt, NULL, r, &d), KDC_OK);
+    assert_int_equal(distill_classic(t, s, &train, &test, &dopt, &topt, NULL, r, &d), KDC_OK);
     assert_int_equal(r->n_epochs, 1);
     free(r);
     model_free(t);
