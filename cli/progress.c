@@ -47,6 +47,12 @@ static void on_epoch(const EpochStats *s, void *ctx)
     fflush(stderr);
 }
 
+static void on_note(const char *text, void *ctx)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", text);
+}
+
 void progress_init(Progress *p)
 {
     p->tty = isatty(fileno(stderr));
@@ -56,5 +62,5 @@ void progress_init(Progress *p)
 
 TrainHooks progress_hooks(Progress *p)
 {
-    return (TrainHooks){on_batch, on_epoch, p};
+    return (TrainHooks){on_batch, on_epoch, p, on_note};
 }

@@ -62,6 +62,8 @@ tests/shrink_zoo.sh
 
 echo "== end to end: compress, onnx.checker, onnxruntime parity"
 KDC=build/kdc tests/e2e/run.sh
+echo "== every recipe under recipes/ on a slice of its data, checked in onnxruntime"
+KDC=build/kdc tests/e2e/recipes.sh
 
 tally_report
 rc=$?

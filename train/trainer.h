@@ -40,6 +40,7 @@ typedef struct TrainHooks {
     void (*on_batch)(const TrainProgress *p, void *ctx);
     void (*on_epoch)(const EpochStats *s, void *ctx);
     void *ctx;
+    void (*on_note)(const char *text, void *ctx); /* what the trainer decided, one line */
 } TrainHooks;
 
 typedef struct DistillResult {
@@ -66,6 +67,9 @@ Status trainer_check_data(const Graph *g, const Dataset *ds, int64_t classes, co
 /* Runs g in inference mode over ds; writes logits [n, classes] when logits
  * is not NULL and the top-1 accuracy when accuracy is not NULL. */
 Status trainer_predict(Graph *g, const Dataset *ds, int64_t classes, float *logits, double *accuracy, Diag *d);
+
+/* cache_teacher: auto caches the teachers' outputs when they take at most this much. */
+#define TRAINER_CACHE_AUTO_BYTES (2.0 * 1024 * 1024 * 1024)
 
 /* A plan of g for a batch size (g's single data input gets dim 0 = batch). */
 Status trainer_plan(Graph *g, PlanMode mode, int64_t batch, uint64_t seed, Plan **p, Diag *d);

@@ -9,6 +9,7 @@
 #include "train/loss_kd.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,13 +199,46 @@ static Status check_models(Run *r, Diag *d)
     return KDC_OK;
 }
 
+/* Bytes the teachers' outputs on the whole training split take. */
+static double cache_bytes(const Run *r)
+{
+    double bytes = 0;
+    for (int i = 0; i < r->m->n_teachers; i++) {
+        const Graph *g = r->m->teachers[i];
+        for (int k = 0; k < g->n_outputs; k++) {
+            double per_sample = 1;
+            for (int j = 1; j < g->outputs[k]->shape.rank; j++)
+                per_sample *= (double)g->outputs[k]->shape.dims[j].value;
+            bytes += per_sample * (double)r->train->n * sizeof(float);
+        }
+    }
+    return bytes;
+}
+
+static void note(const Run *r, const char *fmt, double value)
+{
+    char text[256];
+    if (!r->hooks || !r->hooks->on_note)
+        return;
+    snprintf(text, sizeof text, fmt, value);
+    r->hooks->on_note(text, r->hooks->ctx);
+}
+
+/* auto caches what fits TRAINER_CACHE_AUTO_BYTES; true caches whatever the size. */
 static Status decide_teacher_cache(Run *r, Diag *d)
 {
     Switch s = r->dopt->cache_teacher;
     bool forbidden = r->online || r->augmenting;
     if (s == SWITCH_ON && forbidden)
         return diag_error(d, "cache_teacher: true needs a frozen teacher and un-augmented data");
-    r->cached = s != SWITCH_OFF && !forbidden;
+    double bytes = cache_bytes(r);
+    bool too_big = s == SWITCH_AUTO && bytes > TRAINER_CACHE_AUTO_BYTES;
+    r->cached = s != SWITCH_OFF && !forbidden && !too_big;
+    if (r->cached)
+        note(r, "teacher outputs computed once and cached (%.1f MB on disk)", bytes / 1e6);
+    else if (too_big)
+        note(r, "teacher runs on every batch: its outputs would take %.2f GB to cache (cache_teacher: true "
+                "caches anyway)", bytes / 1e9);
     return KDC_OK;
 }
 
