@@ -59,3 +59,20 @@ tally_report() {
     echo "$p passed, $f failed, $s skipped"
     [ "$f" -eq 0 ]
 }
+
+# ort_parity NAME MODEL INPUT DIR : `kdc run` and onnxruntime on MODEL with the .npy INPUT
+# (outputs under DIR/parity_NAME) agree within 1e-4 absolute. Needs $KDC.
+ort_parity() {
+    local dir="$4/parity_$1"
+    rm -rf "$dir"
+    if ! "$KDC" run "$2" -i "$3" -o "$dir/kdc" --npy >"$dir.log" 2>&1; then
+        fail "kdc run $1" "$(tail -n1 "$dir.log")"
+        return
+    fi
+    if ! node tests/peers/ort_run.js "$2" "$dir/ort" "$3" >>"$dir.log" 2>&1; then
+        fail "onnxruntime loads $1" "$(tail -n1 "$dir.log")"
+        return
+    fi
+    check "onnxruntime agrees with kdc run on $1 (atol 1e-4)" \
+        /usr/bin/python3 tests/compare_npy.py "$dir/kdc/output_0.npy" "$dir/ort/output_0.npy" 1e-4
+}

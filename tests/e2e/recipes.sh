@@ -25,21 +25,6 @@ params() { "$KDC" inspect "$1" | sed -n 's/^parameters \([0-9]*\).*/\1/p'; }
 # Op counts and parameters, the lines of `kdc inspect` that describe the architecture.
 shape_of() { "$KDC" inspect "$1" | sed -n '/^nodes/,/^MACs/p'; }
 
-ort_parity() { # NAME MODEL
-    local dir="$OUT/parity_$1"
-    rm -rf "$dir"
-    if ! "$KDC" run "$2" -i "$E2E/test_input.npy" -o "$dir/kdc" --npy >"$dir.log" 2>&1; then
-        fail "kdc run $1" "$(tail -n1 "$dir.log")"
-        return
-    fi
-    if ! node tests/peers/ort_run.js "$2" "$dir/ort" "$E2E/test_input.npy" >>"$dir.log" 2>&1; then
-        fail "onnxruntime loads $1" "$(tail -n1 "$dir.log")"
-        return
-    fi
-    check "onnxruntime agrees with kdc run on $1 (256 images, atol 1e-4)" \
-        $PY tests/compare_npy.py "$dir/kdc/output_0.npy" "$dir/ort/output_0.npy" 1e-4
-}
-
 # The path a recipe's distill.online.output names, resolved from the recipe's folder.
 online_output() {
     local rel
@@ -59,7 +44,7 @@ for recipe in recipes/*.yaml; do
     fi
     pass "kdc compress $recipe (512 images, 1 epoch)"
     check "onnx.checker accepts the student of $name" $PY tests/check_model.py "$student"
-    ort_parity "$name" "$student"
+    ort_parity "$name" "$student" "$E2E/test_input.npy" "$OUT"
     teacher=$(sed -n 's/^teacher: *\([^ #]*\).*/\1/p; s/^  - {model: *\([^ ,}]*\).*/\1/p' "$recipe" | head -n1)
     if grep -q "width: 1.0" "$recipe"; then
         check "self-distilled $name has the teacher's $(params "recipes/$teacher") parameters" \
@@ -71,7 +56,7 @@ for recipe in recipes/*.yaml; do
     fi
     if [ -n "$online" ]; then
         check "online $name wrote its trained teacher" test -s "$online"
-        ort_parity "${name}_teacher" "$online"
+        ort_parity "${name}_teacher" "$online" "$E2E/test_input.npy" "$OUT"
     fi
 done
 

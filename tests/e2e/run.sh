@@ -18,21 +18,6 @@ fi
 
 params() { "$KDC" inspect "$1" | sed -n 's/^parameters \([0-9]*\).*/\1/p'; }
 
-ort_parity() { # NAME MODEL
-    local dir="$E2E/parity_$1"
-    rm -rf "$dir"
-    if ! "$KDC" run "$2" -i "$E2E/test_input.npy" -o "$dir/kdc" --npy >"$dir.log" 2>&1; then
-        fail "kdc run $1" "$(tail -n1 "$dir.log")"
-        return
-    fi
-    if ! node tests/peers/ort_run.js "$2" "$dir/ort" "$E2E/test_input.npy" >>"$dir.log" 2>&1; then
-        fail "onnxruntime loads $1" "$(tail -n1 "$dir.log")"
-        return
-    fi
-    check "onnxruntime agrees with kdc run on $1 (256 images, atol 1e-4)" \
-        $PY tests/compare_npy.py "$dir/kdc/output_0.npy" "$dir/ort/output_0.npy" 1e-4
-}
-
 student_accuracy() { sed -n 's/^test accuracy *[0-9.]*% *\([0-9.]*\)%.*/\1/p' "$1"; }
 
 for m in mlp cnn; do
@@ -50,6 +35,6 @@ for m in mlp cnn; do
     acc=$(student_accuracy "$E2E/$m.log")
     check "the $m student learned (test accuracy ${acc:-?}% > 70%)" \
         $PY -c "import sys; sys.exit(0 if float('${acc:-0}') > 70 else 1)"
-    ort_parity "${m}_teacher" "tests/models/${m}_teacher.onnx"
-    ort_parity "${m}_student" "$student"
+    ort_parity "${m}_teacher" "tests/models/${m}_teacher.onnx" "$E2E/test_input.npy" "$E2E"
+    ort_parity "${m}_student" "$student" "$E2E/test_input.npy" "$E2E"
 done
