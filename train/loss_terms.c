@@ -96,7 +96,10 @@ static Status check_terms(const LossTerms *lt, Diag *d)
             return diag_error(d, "loss term %d (%s) has weight %g; weights must be finite and >= 0", i + 1,
                               loss_kind_name(t->spec->kind), t->weight);
         bool all = t->teacher == LOSS_TERM_ALL_TEACHERS;
-        if ((all && loss_kind_is_feature(t->spec->kind)) || (!all && (t->teacher < 0 || t->teacher >= lt->n_teachers)))
+        if (all && loss_kind_is_feature(t->spec->kind))
+            return diag_error(d, "%s loss term %d must name one teacher: features are not mixed",
+                              loss_kind_name(t->spec->kind), i + 1);
+        if (!all && (t->teacher < 0 || t->teacher >= lt->n_teachers))
             return diag_error(d, "%s loss term %d reads teacher %d of %d", loss_kind_name(t->spec->kind), i + 1,
                               t->teacher + 1, lt->n_teachers);
     }
@@ -272,6 +275,9 @@ static Status apply_term(LossTerms *lt, int i, const ModelOutputs *s, const Mode
 Status loss_terms_apply(LossTerms *lt, unsigned kinds, const ModelOutputs *student, const ModelOutputs *teachers,
                         const BatchLabels *labels, double *loss, Diag *d)
 {
+    if (labels->batch < 1 || labels->batch > lt->max_batch)
+        return diag_error(d, "a batch of %lld samples; the loss terms were set up for 1 to %lld",
+                          (long long)labels->batch, (long long)lt->max_batch);
     for (int i = 0; i < lt->n; i++)
         if ((kinds >> lt->terms[i].spec->kind) & 1u)
             if (apply_term(lt, i, student, teachers, labels, loss, d))
@@ -284,8 +290,10 @@ int loss_terms_params(LossTerms *lt, float **data, float **grad, int64_t *numel,
     int n = 0;
     for (int i = 0; i < lt->n; i++)
         for (int p = 0; p < DISTILL_MAX_PAIRS; p++)
-            if (lt->contrast[i][p])
-                n += contrast_params(lt->contrast[i][p], data + n, grad + n, numel + n, max - n);
+            if (lt->contrast[i][p]) {
+                int wrote = contrast_params(lt->contrast[i][p], data + n, grad + n, numel + n, max - n);
+                n += wrote < max - n ? wrote : max - n;
+            }
     return n;
 }
 

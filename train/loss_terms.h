@@ -80,7 +80,8 @@ void loss_terms_free(LossTerms *lt);
 #define LOSS_KINDS_ALL ((1u << LOSS_KIND_COUNT) - 1u)
 
 /* Adds sum_terms weight * term into *loss and its gradients into student->grad, for the
- * terms whose kind is in kinds. teachers[i]: teacher i's outputs on the same batch. */
+ * terms whose kind is in kinds. teachers[i]: teacher i's outputs on the same batch, of at
+ * most the batch size the terms were set up for (dim 0 of the student's output 0). */
 Status loss_terms_apply(LossTerms *lt, unsigned kinds, const ModelOutputs *student, const ModelOutputs *teachers,
                         const BatchLabels *labels, double *loss, Diag *d);
 

@@ -43,7 +43,8 @@ static Status cache_map(TeacherCache *c, Diag *d)
     snprintf(path, sizeof path, "%s/kdc-teacher-XXXXXX", dir && *dir ? dir : "/tmp");
     int fd = mkstemp(path);
     if (fd < 0)
-        return diag_error(d, "%s: cannot create the teacher cache: %s", path, strerror(errno));
+        return diag_error(d, "%s: cannot create the teacher cache: %s (distill.cache_teacher: false runs the "
+                             "teacher on every batch instead)", path, strerror(errno));
     unlink(path);
     Status st = KDC_OK;
     if (c->bytes && posix_fallocate(fd, 0, (off_t)c->bytes) != 0)
@@ -107,6 +108,8 @@ Status teacher_cache_build(TeacherCache *c, Graph *g, const Dataset *ds, int64_t
 fail:
     plan_free(full);
     plan_free(tail);
+    if (st)
+        teacher_cache_free(c);
     return st;
 }
 

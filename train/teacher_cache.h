@@ -30,7 +30,7 @@ typedef struct TeacherCache {
 } TeacherCache;
 
 /* Runs teacher g over ds (batches of up to 256) and stores its outputs. The temporary file
- * goes to $TMPDIR (default /tmp); errors name it. */
+ * goes to $TMPDIR (default /tmp); errors name it. On failure c is left empty. */
 Status teacher_cache_build(TeacherCache *c, Graph *g, const Dataset *ds, int64_t max_batch, Diag *d);
 
 /* Gathers the rows of the samples index[0..count) into c's batch buffers and points out

@@ -178,7 +178,7 @@ static void test_distill_learns(void **state)
                          .schedule = TRAIN_SCHEDULE_COSINE,
                          .seed = 5};
     HookLog log = {0};
-    TrainHooks hooks = {on_batch, on_epoch, &log};
+    TrainHooks hooks = {on_batch, on_epoch, &log, NULL};
     DistillResult *r = malloc(sizeof *r);
     assert_non_null(r);
     if (distill_classic(t, s, &train, &test, &dopt, &topt, &hooks, r, &d))
