@@ -13,7 +13,7 @@
 
 #include "runtime/plan.h"
 #include "runtime/plan_probe.h"
-#include "train/loss_kd.h"
+#include "train/loss_logit.h"
 
 #include <assert.h>
 #include <math.h>
@@ -497,7 +497,8 @@ static Status pseudo_label_grad(TaylorAccum *acc, const float *y, const Shape *s
     }
     for (int64_t r = 0; r < rows; r++)
         acc->labels[r] = (int32_t)loss_argmax(y + r * classes, classes);
-    return loss_kd(y, NULL, acc->labels, rows, classes, 0.0, 1.0, &loss, dy, d);
+    memset(dy, 0, (size_t)(rows * classes) * sizeof *dy); /* loss_ce adds into it */
+    return loss_ce(y, acc->labels, NULL, 1.0, rows, classes, 0.0, 1.0, &loss, dy, d);
 }
 
 /* Writes dL/d(output 0) (see calib_taylor); false in *reaches when no parameter reaches it. */

@@ -238,3 +238,30 @@ Status loss_ce(const float *s, const int32_t *y, const int32_t *y2, double lam, 
     *loss = total / (double)batch;
     return KDC_OK;
 }
+
+/* ---- top-1 counting ---- */
+
+int64_t loss_argmax(const float *row, int64_t classes)
+{
+    int64_t best = 0;
+    for (int64_t i = 1; i < classes; i++)
+        if (row[i] > row[best])
+            best = i;
+    return best;
+}
+
+int64_t loss_count_correct(const float *logits, const int32_t *y, int64_t batch, int64_t classes)
+{
+    int64_t correct = 0;
+    for (int64_t b = 0; b < batch; b++)
+        correct += loss_argmax(logits + b * classes, classes) == y[b];
+    return correct;
+}
+
+int64_t loss_count_agree(const float *a, const float *b, int64_t batch, int64_t classes)
+{
+    int64_t agree = 0;
+    for (int64_t r = 0; r < batch; r++)
+        agree += loss_argmax(a + r * classes, classes) == loss_argmax(b + r * classes, classes);
+    return agree;
+}

@@ -53,4 +53,13 @@ Status loss_ce(const float *s, const int32_t *y, const int32_t *y2, double lam, 
                int64_t classes, double smoothing, double scale, double *loss, float *grad_s,
                Diag *d);
 
+/* Index of the largest logit in row [K]; ties go to the lowest index. */
+int64_t loss_argmax(const float *row, int64_t classes);
+
+/* Rows of logits [B, K] whose argmax equals the label. */
+int64_t loss_count_correct(const float *logits, const int32_t *y, int64_t batch, int64_t classes);
+
+/* Rows where the argmaxes of a [B, K] and b [B, K] agree. */
+int64_t loss_count_agree(const float *a, const float *b, int64_t batch, int64_t classes);
+
 #endif

@@ -6,7 +6,7 @@
 #include "runtime/plan.h"
 #include "runtime/clock.h"
 #include "train/batcher.h"
-#include "train/loss_kd.h"
+#include "train/loss_logit.h"
 
 #include <stdio.h>
 #include <stdlib.h>

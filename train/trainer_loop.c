@@ -6,7 +6,7 @@
 #include "train/trainer_run.h"
 
 #include "runtime/clock.h"
-#include "train/loss_kd.h"
+#include "train/loss_logit.h"
 
 #include <string.h>
 

@@ -6,7 +6,6 @@
 #include "train/trainer_run.h"
 
 #include "train/loss_logit.h"
-#include "train/loss_kd.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,8 +2,7 @@
  *
  * Golden soft targets, kd losses and ce losses (with label smoothing and mixup) and their
  * student gradients from PyTorch (tests/golden/loss_logit_golden.py, float64 autograd on
- * F.softmax, F.kl_div and F.cross_entropy); agreement of kd on soft targets with the
- * existing loss_kd (alpha = 1); central finite differences on random inputs; limits
+ * F.softmax, F.kl_div and F.cross_entropy); top-1 counting; central finite differences on random inputs; limits
  * (mixup with equal labels, kd at its minimum); the "add scale * grad into grad_s"
  * contract; and every argument error with its exact message, leaving the outputs
  * untouched.
@@ -18,7 +17,6 @@
 
 #include <cmocka.h>
 
-#include "train/loss_kd.h"
 #include "train/loss_logit.h"
 #include "train/rng.h"
 
@@ -301,31 +299,19 @@ static void random_logits(Rng *rng, float *x, size_t n, double sigma)
         x[i] = (float)(sigma * rng_normal(rng));
 }
 
-/* kd on p = softmax(t/T) is the existing loss_kd with alpha = 1, value and gradient. */
-static void test_kd_soft_matches_loss_kd(void **state)
+/* Top-1: ties go to the lowest index. */
+static void test_top1_counts(void **state)
 {
     (void)state;
-    enum { B = 4, K = 7 };
-    const double temps[] = {0.5, 1.0, 2.0, 4.0};
-    Rng rng;
-    rng_seed(&rng, 7);
-    float s[B * K], t[B * K];
-    random_logits(&rng, s, B * K, 3.0);
-    random_logits(&rng, t, B * K, 3.0);
-    for (size_t c = 0; c < N_CASES(temps); c++) {
-        float p[B * K] = {0}, grad_soft[B * K] = {0}, grad_kd[B * K];
-        double want = NAN;
-        Diag d = {{0}};
-        soft_targets(t, B, K, temps[c], 1.0, p);
-        double got = kd_soft(s, p, B, K, temps[c], 1.0, grad_soft);
-        assert_int_equal(loss_kd(s, t, NULL, B, K, 1.0, temps[c], &want, grad_kd, &d), KDC_OK);
-        if (fabs(got - want) > 1e-6)
-            fail_msg("T %g: kd_soft %.9g, loss_kd %.9g", temps[c], got, want);
-        for (int i = 0; i < B * K; i++)
-            if (fabs(grad_soft[i] - grad_kd[i]) > 1e-6)
-                fail_msg("T %g: grad[%d] kd_soft %.9g, loss_kd %.9g", temps[c], i,
-                         (double)grad_soft[i], (double)grad_kd[i]);
-    }
+    const float a[9] = {1, 3, 3, /* tie: index 1 */ 5, 0, 0, /* 0 */ -1, -2, -0.5f /* 2 */};
+    const float b[9] = {3, 3, 1, /* tie: index 0 */ 2, 1, 0, /* 0 */ 0, 0, 1 /* 2 */};
+    const int32_t y[3] = {1, 1, 2};
+    assert_int_equal(loss_argmax(a, 3), 1);
+    assert_int_equal(loss_argmax(b, 3), 0);
+    assert_int_equal(loss_count_correct(a, y, 3, 3), 2);
+    assert_int_equal(loss_count_correct(b, y, 3, 3), 1);
+    assert_int_equal(loss_count_agree(a, b, 3, 3), 2);
+    assert_int_equal(loss_count_agree(a, a, 3, 3), 3);
 }
 
 /* The loss under test at the current s, for the finite-difference checker. */
@@ -575,7 +561,7 @@ int main(void)
         cmocka_unit_test(test_soft_targets_golden),
         cmocka_unit_test(test_kd_soft_golden),
         cmocka_unit_test(test_ce_golden),
-        cmocka_unit_test(test_kd_soft_matches_loss_kd),
+        cmocka_unit_test(test_top1_counts),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_huge_logits_stay_finite),
