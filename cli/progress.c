@@ -44,6 +44,8 @@ static void on_epoch(const EpochStats *s, void *ctx)
             "%s%sepoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  agreement %.2f%%  %.0f img/s  %.1f s  ETA %s\n",
             s->stage ? s->stage : "", s->stage ? " " : "", s->epoch, s->epochs, s->loss, 100 * s->train_accuracy, 100 * s->test_accuracy, 100 * s->agreement,
             s->images_per_s, s->seconds, eta);
+    if (s->teacher_learns)
+        fprintf(stderr, "  the teacher, trained with it: test acc %.2f%%\n", 100 * s->teacher_accuracy);
     fflush(stderr);
 }
 

@@ -34,6 +34,7 @@ typedef struct EpochStats {
     int epoch, epochs; /* 1-based epoch of how many (of the stage) */
     double loss, train_accuracy, test_accuracy, agreement, lr_end, seconds, images_per_s;
     double teacher_accuracy; /* online: the trained teacher's test accuracy, else the teacher's */
+    bool teacher_learns;     /* online distillation: the teacher trained in this epoch */
 } EpochStats;
 
 typedef struct TrainHooks {

@@ -122,7 +122,8 @@ static Status run_epoch(Run *r, const Phase *ph, int epoch, EpochStats *es, Diag
     *es = (EpochStats){ph->stage, epoch, ph->epochs, loss_sum / (double)r->batches,
                        (double)correct / (double)(r->batches * r->batch), accuracy, agreement,
                        sgd_schedule_lr(r->schedule, r->topt->lr, (int64_t)epoch * r->batches, total),
-                       clock_seconds() - t0, (double)(r->batches * r->batch) / train_s, r->teacher_accuracy};
+                       clock_seconds() - t0, (double)(r->batches * r->batch) / train_s, r->teacher_accuracy,
+                       ph->teacher_learns};
     if (r->hooks && r->hooks->on_epoch)
         r->hooks->on_epoch(es, r->hooks->ctx);
     return KDC_OK;
