@@ -364,9 +364,32 @@ static Status write_models(Job *j, Diag *d)
     return KDC_OK;
 }
 
+/* Same path, or the same existing file under two names. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!strcmp(a, b))
+        return true;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* What kdc writes must not overwrite a teacher, nor the student the trained teacher. */
+static Status check_outputs(const Job *j, Diag *d)
+{
+    const Recipe *r = &j->recipe;
+    const char *teacher_out = r->distill.online.enabled ? r->distill.online.output : NULL;
+    for (int i = 0; i < r->n_teachers; i++)
+        if (same_file(r->output, r->teachers[i].model) || (teacher_out && same_file(teacher_out, r->teachers[i].model)))
+            return diag_error(d, "%s: the output would overwrite the teacher %s", r->path, r->teachers[i].model);
+    if (teacher_out && same_file(teacher_out, r->output))
+        return diag_error(d, "%s: distill.online.output and the student's output are the same file %s", r->path,
+                          r->output);
+    return KDC_OK;
+}
+
 static Status compress(Job *j, Diag *d)
 {
-    if (load_teachers(j, d))
+    if (check_outputs(j, d) || load_teachers(j, d))
         return KDC_ERR;
     /* The data comes first: measured importances run the teacher on training samples. */
     if (load_data(j, d))

@@ -40,6 +40,11 @@ static Status resolve_pairs(const Recipe *r, const LossSpec *s, Graph *teacher, 
     if (s->pairs_auto) {
         if (pass_probe_pairs_auto(teacher, student, tp->pair, DISTILL_MAX_PAIRS, &tp->n, d))
             return at_entry(r, s->line, s->col, d);
+        if (tp->n > DISTILL_MAX_PAIRS) {
+            diag_error(d, "pairs: auto found %d stages, at most %d are compared; name the pairs", tp->n,
+                       DISTILL_MAX_PAIRS);
+            return at_entry(r, s->line, s->col, d);
+        }
         return KDC_OK;
     }
     tp->n = s->n_pairs;
@@ -98,7 +103,11 @@ static Status make_terms(const Recipe *r, DistillWiring *w, Diag *d)
 {
     const DistillOptions *o = &r->distill;
     if (o->n_losses == 0) {
-        w->n_terms = trainer_classic_terms(o, w->classic, w->terms);
+        LossTerm classic[2];
+        int n = trainer_classic_terms(o, w->classic, classic);
+        for (int i = 0; i < n; i++)
+            if (add_logit_terms(r, classic[i].spec, w, d))
+                return KDC_ERR;
         return KDC_OK;
     }
     for (int i = 0; i < o->n_losses; i++) {
@@ -141,9 +150,24 @@ static bool needs_adapter(LossKind k, const Value *s, const Value *t)
     return k == LOSS_HINT || k == LOSS_CORRELATION;
 }
 
+/* Losses read a value per sample: [batch, ...] with the batch first, as the input has it. */
+static Status check_per_sample(const Graph *g, const Value *v, const char *which, Diag *d)
+{
+    const Dim *batch = &g->inputs[0]->shape.dims[0];
+    const Dim *first = &v->shape.dims[0];
+    bool same = batch->param ? first->param && !strcmp(first->param, batch->param) : first->value == batch->value;
+    if (v->kind == TYPE_TENSOR && v->dtype == DT_FLOAT && v->shape.rank >= 2 && same)
+        return KDC_OK;
+    return diag_error(d, "the %s's value '%s' is not a float tensor [batch, ...] with the batch first; "
+                         "losses compare values per sample",
+                      which, v->name);
+}
+
 static Status tap_pair(const Recipe *r, DistillWiring *w, LossTerm *t, int p, const ProbePair *pair,
                        Graph *teacher, Graph *student, Diag *d)
 {
+    if (check_per_sample(teacher, pair->teacher, "teacher", d) || check_per_sample(student, pair->student, "student", d))
+        return KDC_ERR;
     Value *s = pair->student;
     if (needs_adapter(t->spec->kind, s, pair->teacher)) {
         if (pass_probe_adapter(student, s, pair->teacher, r->train.seed + 7919u * (uint64_t)w->n_adapters, &s, d))

@@ -31,7 +31,7 @@ Status distill_wire(const Recipe *r, Graph *const *teachers, int n_teachers, Gra
 /* Strips the student's taps and adapters: it is again exactly the untapped student. */
 Status distill_unwire(DistillWiring *w, Graph *student, Diag *d);
 
-/* One line per term, e.g. "  hint x0.5: teacher 'relu2' <- student 'kdc.adapter/relu2/out'". */
+/* One line per term, e.g. "  loss hint        weight 100    teacher 1 'relu2' <- 'kdc.adapter/relu2/conv'". */
 void distill_wiring_print(const DistillWiring *w, Graph *const *teachers, const Graph *student, void *file);
 
 #endif

@@ -36,8 +36,7 @@ static void on_epoch(const EpochStats *s, void *ctx)
 {
     Progress *p = ctx;
     char eta[16];
-    double elapsed = clock_seconds() - p->start;
-    format_eta(s->epoch ? elapsed / s->epoch * (s->epochs - s->epoch) : 0, eta, sizeof eta);
+    format_eta(s->eta_s, eta, sizeof eta);
     if (p->tty)
         fputs("\r\033[K", stderr);
     fprintf(stderr,
@@ -59,7 +58,6 @@ void progress_init(Progress *p)
 {
     p->tty = isatty(fileno(stderr));
     p->last_draw = 0;
-    p->start = clock_seconds();
 }
 
 TrainHooks progress_hooks(Progress *p)

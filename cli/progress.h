@@ -8,7 +8,6 @@
 typedef struct Progress {
     bool tty;
     double last_draw;
-    double start; /* for the ETA on epoch lines */
 } Progress;
 
 void progress_init(Progress *p);

@@ -42,10 +42,10 @@ static SrcPos entry_pos(int line, int col)
     return (SrcPos){line, col};
 }
 
-static bool has_loss(const DistillOptions *o, LossKind kind)
+static bool has_weighted_loss(const DistillOptions *o, LossKind kind)
 {
     for (int i = 0; i < o->n_losses; i++)
-        if (o->losses[i].kind == kind)
+        if (o->losses[i].kind == kind && o->losses[i].weight > 0)
             return true;
     return false;
 }
@@ -149,10 +149,10 @@ static Status rule_hint_stage(const RecipeLoader *L)
 {
     const DistillOptions *o = &L->r->distill;
     for (int i = 0; i < o->n_stages; i++)
-        if (o->stages[i].kind == STAGE_HINT && !has_loss(o, LOSS_HINT))
+        if (o->stages[i].kind == STAGE_HINT && !has_weighted_loss(o, LOSS_HINT))
             return recipe_fail_pos(L, entry_pos(o->stages[i].line, o->stages[i].col),
                                    "a hint stage trains the student on the hint losses alone, but 'losses' has no "
-                                   "loss of kind hint; add one");
+                                   "loss of kind hint with a weight above 0; add one");
     return KDC_OK;
 }
 

@@ -61,6 +61,12 @@ expect_error "recipe with a misspelt key" 1 "^kdc: error: tests/bad/typo_key.yam
 expect_error "recipe with a truncated teacher" 1 "^kdc: error: .*truncated.onnx: " \
     "$KDC" compress tests/bad/truncated_teacher.yaml
 check "no student written for a truncated teacher" test ! -e build/bad_truncated_student.onnx
+expect_error "a student output that would overwrite the teacher" 1 \
+    "^kdc: error: recipes/fashion_mnist_cnn.yaml: the output would overwrite the teacher" \
+    "$KDC" compress recipes/fashion_mnist_cnn.yaml -o tests/models/cnn_teacher.onnx
+expect_error "an online teacher output that would overwrite the student" 1 \
+    "distill.online.output and the student's output are the same file" \
+    "$KDC" compress recipes/fashion_mnist_cnn_online.yaml -o recipes/../out/fashion_mnist_cnn_online_teacher.onnx
 if [ -f "$E2E/bad_size.yaml" ]; then
     expect_error "data whose image size does not match the teacher" 1 \
         "bad_size.yaml:[0-9]+:[0-9]+: .*big_x.npy: samples are 1x32x32 but the teacher's input 'input' takes 1x28x28" \

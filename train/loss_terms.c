@@ -48,6 +48,8 @@ Status loss_outputs_of_plan(Plan *p, bool with_grads, ModelOutputs *out, Diag *d
         plan_output_info(p, k, &dt, &out->shape[k]);
         if (dt != DT_FLOAT || plan_output_holds(p, k) != HOLDS_TENSOR)
             return diag_error(d, "output %d of the model is not a float tensor; losses read float tensors", k);
+        if (out->shape[k].rank < 1 || out->shape[k].dims[0].value != out->shape[0].dims[0].value)
+            return diag_error(d, "output %d of the model does not have the batch as its first dimension", k);
         out->data[k] = plan_output(p, k);
         out->grad[k] = with_grads ? plan_output_grad(p, k) : NULL;
     }

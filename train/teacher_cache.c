@@ -47,8 +47,9 @@ static Status cache_map(TeacherCache *c, Diag *d)
                              "teacher on every batch instead)", path, strerror(errno));
     unlink(path);
     Status st = KDC_OK;
-    if (c->bytes && posix_fallocate(fd, 0, (off_t)c->bytes) != 0)
-        st = diag_error(d, "%s: cannot make the %.1f MB teacher cache: no space?", path, (double)c->bytes / 1e6);
+    int rc = c->bytes ? posix_fallocate(fd, 0, (off_t)c->bytes) : 0;
+    if (rc)
+        st = diag_error(d, "%s: cannot make the %.1f MB teacher cache: %s", path, (double)c->bytes / 1e6, strerror(rc));
     if (!st && c->bytes) {
         void *m = mmap(NULL, c->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (m == MAP_FAILED)

@@ -26,7 +26,7 @@ typedef struct TrainProgress {
     double loss;            /* running mean over the epoch so far */
     double accuracy;        /* running train accuracy over the epoch so far */
     double images_per_s;
-    double eta_s;           /* whole run */
+    double eta_s;           /* the rest of the run, all phases, from the mean step time so far */
 } TrainProgress;
 
 typedef struct EpochStats {
@@ -35,6 +35,7 @@ typedef struct EpochStats {
     double loss, train_accuracy, test_accuracy, agreement, lr_end, seconds, images_per_s;
     double teacher_accuracy; /* online: the trained teacher's test accuracy, else the teacher's */
     bool teacher_learns;     /* online distillation: the teacher trained in this epoch */
+    double eta_s;            /* as in TrainProgress */
 } EpochStats;
 
 typedef struct TrainHooks {

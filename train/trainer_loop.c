@@ -8,6 +8,7 @@
 #include "runtime/clock.h"
 #include "train/loss_logit.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Runs or reads every teacher for the batch x (dataset indices idx). */
@@ -77,16 +78,23 @@ static Status train_step(Run *r, const Phase *ph, int64_t step, int64_t total, d
     return ph->teacher_learns ? teacher_learns(r, &lab, step, total, d) : KDC_OK;
 }
 
+/* Seconds left over all phases, at the mean time per step so far (evaluations included). */
+static double run_eta(const Run *r)
+{
+    if (!r->steps_done)
+        return 0;
+    return (clock_seconds() - r->t_train) / (double)r->steps_done * (double)(r->steps_total - r->steps_done);
+}
+
 static void report_batch(const Run *r, const Phase *ph, int epoch, int64_t b, double loss_sum, int64_t correct,
                          double t_epoch)
 {
     if (!r->hooks || !r->hooks->on_batch)
         return;
-    double el = clock_seconds() - t_epoch, total_el = clock_seconds() - r->t_start;
-    int64_t done = (int64_t)(epoch - 1) * r->batches + b, all = (int64_t)ph->epochs * r->batches;
+    double el = clock_seconds() - t_epoch;
     TrainProgress p = {ph->stage, epoch, ph->epochs, b, r->batches, loss_sum / (double)b,
                        (double)correct / (double)(b * r->batch), el > 0 ? (double)(b * r->batch) / el : 0,
-                       done ? total_el / (double)done * (double)(all - done) : 0};
+                       run_eta(r)};
     r->hooks->on_batch(&p, r->hooks->ctx);
 }
 
@@ -112,6 +120,7 @@ static Status run_epoch(Run *r, const Phase *ph, int epoch, EpochStats *es, Diag
         int64_t c;
         if (train_step(r, ph, (int64_t)(epoch - 1) * r->batches + b - 1, total, &loss, &c, d))
             return KDC_ERR;
+        r->steps_done++;
         loss_sum += loss;
         correct += c;
         report_batch(r, ph, epoch, b, loss_sum, correct, t0);
@@ -123,7 +132,7 @@ static Status run_epoch(Run *r, const Phase *ph, int epoch, EpochStats *es, Diag
                        (double)correct / (double)(r->batches * r->batch), accuracy, agreement,
                        sgd_schedule_lr(r->schedule, r->topt->lr, (int64_t)epoch * r->batches, total),
                        clock_seconds() - t0, (double)(r->batches * r->batch) / train_s, r->teacher_accuracy,
-                       ph->teacher_learns};
+                       ph->teacher_learns, run_eta(r)};
     if (r->hooks && r->hooks->on_epoch)
         r->hooks->on_epoch(es, r->hooks->ctx);
     return KDC_OK;
@@ -146,6 +155,10 @@ static Status run_phase(Run *r, const Phase *ph, DistillResult *res, Diag *d)
 
 static Status run_phases(Run *r, DistillResult *res, Diag *d)
 {
+    r->steps_total = (int64_t)r->topt->epochs * r->batches;
+    for (int i = 0; i < r->dopt->n_stages; i++)
+        r->steps_total += (int64_t)r->dopt->stages[i].epochs * r->batches;
+    r->t_train = clock_seconds();
     for (int i = 0; i < r->dopt->n_stages; i++) {
         const StageSpec *s = &r->dopt->stages[i];
         Phase hint = {"hint", 1u << LOSS_HINT, &r->hint_sgd, s->epochs, false};
@@ -163,20 +176,29 @@ Status trainer_distill(const DistillModels *m, const Dataset *train, const Datas
                        const TrainHooks *hooks, DistillResult *result, Diag *d)
 {
     static const AugmentOptions no_augment;
-    Run r = {.m = m, .train = train, .test = test, .dopt = dopt, .aug = aug ? aug : &no_augment, .topt = topt,
-             .hooks = hooks,
-             .schedule = topt->schedule == TRAIN_SCHEDULE_COSINE ? SGD_SCHEDULE_COSINE : SGD_SCHEDULE_CONSTANT};
     memset(result, 0, sizeof *result);
-    r.t_start = clock_seconds();
+    Run *r = calloc(1, sizeof *r); /* large: a cache and outputs per teacher */
+    if (!r)
+        return diag_error(d, "out of memory");
+    r->m = m;
+    r->train = train;
+    r->test = test;
+    r->dopt = dopt;
+    r->aug = aug ? aug : &no_augment;
+    r->topt = topt;
+    r->hooks = hooks;
+    r->schedule = topt->schedule == TRAIN_SCHEDULE_COSINE ? SGD_SCHEDULE_COSINE : SGD_SCHEDULE_CONSTANT;
+    r->t_start = clock_seconds();
     Status st = KDC_ERR;
-    if (run_prepare(&r, d))
+    if (run_prepare(r, d))
         goto fail;
-    result->teacher_accuracy = r.teacher_accuracy;
-    if (run_phases(&r, result, d))
+    result->teacher_accuracy = r->teacher_accuracy;
+    if (run_phases(r, result, d))
         goto fail;
-    result->seconds = clock_seconds() - r.t_start;
+    result->seconds = clock_seconds() - r->t_start;
     st = KDC_OK;
 fail:
-    run_free(&r);
+    run_free(r);
+    free(r);
     return st;
 }

@@ -57,7 +57,9 @@ typedef struct Run {
     double teacher_accuracy;
     Batcher batcher;
     int epochs_done; /* over all phases: each epoch shuffles differently */
-    double t_start;
+    double t_start;  /* the run, setup included */
+    double t_train;  /* the first step */
+    int64_t steps_done, steps_total; /* over all phases, for the ETA */
 } Run;
 
 Status run_prepare(Run *r, Diag *d);

@@ -48,9 +48,9 @@ static void learner_free(Learner *l)
     sgd_free(&l->sgd);
 }
 
-/* Values of g that the outputs listed in want[] depend on (by value id). Subgraph
- * bodies are not walked: hint stages on models with control flow train too much rather
- * than too little. */
+/* Values of g that the outputs listed in want[] depend on (by value id). Subgraph bodies
+ * are not walked: a weight used only inside an If or Loop body stays frozen in a hint
+ * stage. */
 static bool *values_reaching(const Graph *g, const int *want, int n_want)
 {
     bool *need = calloc((size_t)g->n_values + 1, 1);
@@ -116,7 +116,7 @@ static Status check_classes(const Graph *g, int64_t classes, int i, Diag *d)
     if (!v || v->kind != TYPE_TENSOR || v->shape.rank != 2 || v->shape.dims[1].value < 2)
         return diag_error(d, "teacher %d: output 0 must be logits [batch, classes] with known classes", i + 1);
     if (v->shape.dims[1].value != classes)
-        return diag_error(d, "the student has %lld classes, the teacher %lld", (long long)classes,
+        return diag_error(d, "the student has %lld classes, teacher %d has %lld", (long long)classes, i + 1,
                           (long long)v->shape.dims[1].value);
     return KDC_OK;
 }
@@ -206,8 +206,10 @@ static double cache_bytes(const Run *r)
         const Graph *g = r->m->teachers[i];
         for (int k = 0; k < g->n_outputs; k++) {
             double per_sample = 1;
-            for (int j = 1; j < g->outputs[k]->shape.rank; j++)
-                per_sample *= (double)g->outputs[k]->shape.dims[j].value;
+            for (int j = 1; j < g->outputs[k]->shape.rank; j++) {
+                int64_t dim = g->outputs[k]->shape.dims[j].value;
+                per_sample *= dim >= 0 ? (double)dim : HUGE_VAL; /* unknown: too big to promise */
+            }
             bytes += per_sample * (double)r->train->n * sizeof(float);
         }
     }
@@ -236,8 +238,11 @@ static Status decide_teacher_cache(Run *r, Diag *d)
     if (r->cached)
         note(r, "teacher outputs computed once and cached (%.1f MB on disk)", bytes / 1e6);
     else if (too_big)
-        note(r, "teacher runs on every batch: its outputs would take %.2f GB to cache (cache_teacher: true "
-                "caches anyway)", bytes / 1e9);
+        note(r, isfinite(bytes) ? "teacher runs on every batch: its outputs would take %.2f GB to cache "
+                                  "(cache_teacher: true caches anyway)"
+                                : "teacher runs on every batch: the size of its outputs is not known before "
+                                  "running (%g; cache_teacher: true caches anyway)",
+             bytes / 1e9);
     return KDC_OK;
 }
 
@@ -262,8 +267,9 @@ static Status augment_prepare(Run *r, Diag *d)
     rng_seed(&r->rng, r->topt->seed ^ 0x6175676d656e74ull);
     const Dataset *ds = r->train;
     bool image = ds->rank == 3;
-    return augment_init(&r->augment, r->aug, r->batch, image ? ds->dims[0] : 0, image ? ds->dims[1] : 0,
-                        image ? ds->dims[2] : 0, d);
+    /* Not images: channels 0, each sample one row of sample_size values (mixup only). */
+    return augment_init(&r->augment, r->aug, r->batch, image ? ds->dims[0] : 0, image ? ds->dims[1] : 1,
+                        image ? ds->dims[2] : ds->sample_size, d);
 }
 
 static Status terms_prepare(Run *r, Diag *d)

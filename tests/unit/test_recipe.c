@@ -429,7 +429,8 @@ static void test_unreadable(void **state)
 #define FEATURE_KIND_WORDS "hint, attention, similarity, relation, contrastive, pkt, correlation"
 #define ONLINE_KIND "online distillation trains both models on kd and ce; loss kind"
 #define HINT_STAGE                                                                                                     \
-    "a hint stage trains the student on the hint losses alone, but 'losses' has no loss of kind hint; add one"
+    "a hint stage trains the student on the hint losses alone, but 'losses' has no loss of kind hint with a weight "   \
+    "above 0; add one"
 #define CACHE_AUGMENT "cache_teacher: true needs un-augmented data: the teacher must see each augmented batch"
 #define ALPHA_LOSSES                                                                                                   \
     "distill.alpha weighs kd against ce when distill.losses is not given; with distill.losses give each loss its "     \
@@ -743,6 +744,8 @@ static const BadCase BAD[] = {
     {BASE "distill: {teacher_mix: mean}\n", "7:24: 'teacher_mix' must be one of average, separate, got 'mean'"},
     {BASE "distill: {stages: [{stage: hint, epochs: 1}]}\n", "7:20: " HINT_STAGE},
     {BASE "distill:\n  losses: [{kind: kd}, {kind: attention}]\n  stages:\n    - {stage: hint, epochs: 2}\n",
+     "10:7: " HINT_STAGE},
+    {BASE "distill:\n  losses: [{kind: kd}, {kind: hint, weight: 0}]\n  stages:\n    - {stage: hint, epochs: 2}\n",
      "10:7: " HINT_STAGE},
     {BASE "distill: {stages: [{stage: hint}]}\n",
      "7:20: missing required key 'epochs' in 'distill.stages' (passes over the training split in this stage)"},

@@ -306,7 +306,7 @@ static void test_distill_errors(void **state)
     DistillResult *r = malloc(sizeof *r);
     Diag d = {{0}};
     expect_error(distill_classic(t, s3, &train, &test, &dopt, &topt, NULL, r, &d), &d,
-                 "the student has 3 classes, the teacher 2");
+                 "the student has 3 classes, teacher 1 has 2");
     expect_error(distill_classic(t, s, &empty, &test, &dopt, &topt, NULL, r, &d), &d,
                  "the training set is empty");
     LossSpec bad = {.kind = LOSS_CE, .weight = -0.5};
