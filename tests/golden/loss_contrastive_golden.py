@@ -13,6 +13,8 @@ import math
 
 import torch
 
+from golden_c import one_line_doubles, one_line_floats
+
 EPS = 1e-7
 
 
@@ -75,13 +77,11 @@ class Crd:
 def c_floats(name, x):
     flat = x.reshape(-1)
     assert torch.equal(flat.float().double(), flat), "inputs must be exact in float"
-    vals = ", ".join(repr(v) + "f" for v in flat.tolist())
-    return "static const float %s[%d] = {%s};" % (name, x.numel(), vals)
+    return one_line_floats(name, flat.tolist())
 
 
 def c_doubles(name, x):
-    vals = ", ".join("%.17g" % v for v in x.reshape(-1).tolist())
-    return "static const double %s[%d] = {%s};" % (name, x.numel(), vals)
+    return one_line_doubles(name, x.reshape(-1).tolist())
 
 
 def c_indices(name, x):

@@ -16,6 +16,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from golden_c import wrapped_doubles, wrapped_floats
+
 
 def values(count, seed, amplitude=1.5, offset=0.0, relu=False):
     """count float32-representable values from a fixed formula (no RNG); relu
@@ -59,27 +61,6 @@ def correlation(s, t):
     return torch.mean((delta[:-1] * delta[1:]).sum(1))
 
 
-def c_array(decl, texts):
-    """decl = {...}; with the values wrapped at 100 columns."""
-    lines, line = [], "   "
-    for text in texts:
-        if len(line) + len(text) + 2 > 100:
-            lines.append(line)
-            line = "   "
-        line += " " + text + ","
-    lines.append(line)
-    return "%s = {\n%s\n};" % (decl, "\n".join(lines))
-
-
-def c_floats(name, vals):
-    # 9 significant digits give back the float32 value exactly.
-    return c_array("static const float %s[%d]" % (name, len(vals)), ["%.9g" % v for v in vals])
-
-
-def c_doubles(name, vals):
-    return c_array("static const double %s[%d]" % (name, len(vals)), ["%.17g" % v for v in vals])
-
-
 def emit(cases):
     rows = []
     for k, c in enumerate(cases):
@@ -90,9 +71,9 @@ def emit(cases):
         grad = s.grad.reshape(-1).tolist()
         assert all(math.isfinite(g) for g in grad), c["name"]
         print("/* %s */" % c["name"])
-        print(c_floats("golden_s%d" % k, c["s"]))
-        print(c_floats("golden_t%d" % k, c["t"]))
-        print(c_doubles("golden_grad%d" % k, grad))
+        print(wrapped_floats("golden_s%d" % k, c["s"]))
+        print(wrapped_floats("golden_t%d" % k, c["t"]))
+        print(wrapped_doubles("golden_grad%d" % k, grad))
         rows.append('    {"%s", %s, {%d, %d, %d, %d}, %.17g, golden_s%d, golden_t%d,\n'
                     '     %.17g, golden_grad%d},'
                     % (c["name"], c["kind"], *c["dims"], c["p"], k, k, loss.item(), k))

@@ -17,6 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from golden_c import c_array, wrapped_doubles, wrapped_floats
+
 
 def logits(rows, cols, seed, amplitude=3.0):
     """[rows, cols] float32-representable values from a fixed formula (no RNG)."""
@@ -28,28 +30,14 @@ def labels(rows, cols, seed):
     return [(3 * i + seed) % cols for i in range(rows)]
 
 
-def c_array(decl, texts):
-    lines, line = [], "   "
-    for text in texts:
-        if len(line) + len(text) + 2 > 100:
-            lines.append(line)
-            line = "   "
-        line += " " + text + ","
-    lines.append(line)
-    return decl + " = {\n" + "\n".join(lines) + "\n};"
-
-
 def c_floats(name, x):
     flat = x.reshape(-1)
     assert torch.equal(flat.float().double(), flat), "inputs must be exact in float"
-    return c_array("static const float %s[%d]" % (name, flat.numel()),
-                   ["%.9g" % v for v in flat.tolist()])
+    return wrapped_floats(name, flat.tolist())
 
 
 def c_doubles(name, x):
-    flat = x.reshape(-1)
-    return c_array("static const double %s[%d]" % (name, flat.numel()),
-                   ["%.17g" % v for v in flat.tolist()])
+    return wrapped_doubles(name, x.reshape(-1).tolist())
 
 
 def c_ints(name, vals):

@@ -12,6 +12,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from golden_c import one_line_doubles, one_line_floats
+
 
 def features(rows, cols, phase):
     """Deterministic [rows, cols] values in [-2, 2], multiples of 1/16."""
@@ -61,13 +63,11 @@ def pkt(output_net, target_net, eps=1e-7):
 def c_floats(name, x):
     flat = x.reshape(-1)
     assert torch.equal(flat.float().double(), flat), "inputs must be exact in float"
-    vals = ", ".join(repr(v) + "f" for v in flat.tolist())
-    return "static const float %s[%d] = {%s};" % (name, x.numel(), vals)
+    return one_line_floats(name, flat.tolist())
 
 
 def c_doubles(name, x):
-    vals = ", ".join("%.17g" % v for v in x.reshape(-1).tolist())
-    return "static const double %s[%d] = {%s};" % (name, x.numel(), vals)
+    return one_line_doubles(name, x.reshape(-1).tolist())
 
 
 def emit_rkd(name, s, t, wd, wa):
