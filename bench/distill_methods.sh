@@ -10,13 +10,14 @@
 # accuracy, top-1 agreement with the teacher, seconds per epoch) and a Markdown table of
 # the means and spreads over the seeds.
 #
-#   bench/distill_methods.sh                       defaults: SEEDS="0 1" EPOCHS=3 LR=0.05
+#   bench/distill_methods.sh                       defaults: SEEDS="0 1 2" EPOCHS=3 LR=0.05
 #   SEEDS="0 1 2" EPOCHS=5 METHODS="kd hint" bench/distill_methods.sh
+#   SEEDS=2 APPEND=1 bench/distill_methods.sh      add seed 2 to the last run's results
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 KDC=${KDC:-build/kdc}
-SEEDS=${SEEDS:-0 1}
+SEEDS=${SEEDS:-0 1 2}
 EPOCHS=${EPOCHS:-3}
 LR=${LR:-0.05}
 METHODS=${METHODS:-ce kd hint attention similarity relation contrastive pkt correlation}
@@ -65,7 +66,7 @@ agreement() { sed -n 's/^top-1 agreement *\([0-9.]*\)%.*/\1/p' "$1"; }
 # Mean training seconds per epoch (the epoch lines' "N.N s", evaluation excluded).
 epoch_seconds() { sed -n 's/.*img\/s  \([0-9.]*\) s .*/\1/p' "$1" | awk '{ s += $1; n++ } END { printf "%.1f", n ? s / n : 0 }'; }
 
-: >"$OUT/results.txt"
+[ -n "${APPEND:-}" ] || : >"$OUT/results.txt"
 for seed in $SEEDS; do
     for method in $METHODS; do
         name="${method}_seed$seed"

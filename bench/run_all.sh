@@ -1,5 +1,5 @@
 #!/bin/bash
-# run_all.sh - every benchmark (`make bench`). Long (about 25 minutes); prints
+# run_all.sh - every benchmark (`make bench`). Long (about 70 minutes); prints
 # numbers and ratios against peers measured in the same run, asserts nothing.
 set -eu
 cd "$(dirname "$0")/.."
@@ -9,5 +9,7 @@ echo "== inference against onnxruntime (bench/inference_vs_ort.sh)"
 bench/inference_vs_ort.sh
 echo "== training step against PyTorch (bench/train_vs_torch.sh)"
 bench/train_vs_torch.sh
+echo "== which distillation loss teaches best (bench/distill_methods.sh)"
+SEEDS="0 1 2" bench/distill_methods.sh
 echo "== students from teacher slices (each importance) against random initialisation (bench/init_vs_importance.sh)"
 bench/init_vs_importance.sh
