@@ -23,7 +23,7 @@ LR=${LR:-0.05}
 METHODS=${METHODS:-ce kd hint attention similarity relation contrastive pkt correlation}
 OUT=build/bench/methods
 mkdir -p "$OUT"
-FM=/usr/share/datasets/fashion-mnist
+. bench/lib.sh
 RELU2=/features/features.6/Relu_output_0
 POOL2=/features/features.7/MaxPool_output_0
 EMBED=/classifier/classifier.2/Relu_output_0
@@ -46,13 +46,8 @@ losses() {
 }
 
 recipe() { # METHOD SEED OUTPUT
+    fashion_mnist_head "$ROOT/tests/models/cnn_teacher.onnx"
     cat <<YAML
-kdc: 1
-teacher: $ROOT/tests/models/cnn_teacher.onnx
-data:
-  train: {format: idx, inputs: $FM/train-images-idx3-ubyte.gz, labels: $FM/train-labels-idx1-ubyte.gz}
-  test: {format: idx, inputs: $FM/t10k-images-idx3-ubyte.gz, labels: $FM/t10k-labels-idx1-ubyte.gz}
-  normalize: {scale: 0.00392156862745098, mean: [0.2860], std: [0.3530]}
 student: {width: 0.5, init: random}
 distill:
   losses: $(losses "$1")

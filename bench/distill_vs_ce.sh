@@ -20,16 +20,11 @@ T=${T:-4}
 LR=${LR:-0.01}
 OUT=build/bench
 mkdir -p "$OUT"
-FM=/usr/share/datasets/fashion-mnist
+. bench/lib.sh
 
 recipe() { # ALPHA SEED OUTPUT
+    fashion_mnist_head "$ROOT/tests/models/cnn_teacher.onnx"
     cat <<YAML
-kdc: 1
-teacher: $ROOT/tests/models/cnn_teacher.onnx
-data:
-  train: {format: idx, inputs: $FM/train-images-idx3-ubyte.gz, labels: $FM/train-labels-idx1-ubyte.gz}
-  test: {format: idx, inputs: $FM/t10k-images-idx3-ubyte.gz, labels: $FM/t10k-labels-idx1-ubyte.gz}
-  normalize: {scale: 0.00392156862745098, mean: [0.2860], std: [0.3530]}
 student: {width: 0.5}
 distill: {temperature: $T, alpha: $1}
 train: {epochs: $EPOCHS, batch_size: 128, lr: $LR, momentum: 0.9, weight_decay: 0.0005, schedule: cosine, seed: $2}

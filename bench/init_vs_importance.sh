@@ -26,16 +26,11 @@ WIDTH=${WIDTH:-0.5}
 STARTS=${STARTS:-l1 l2 bn_scale activation taylor random init_random}
 OUT=build/bench/init_vs_importance
 mkdir -p "$OUT"
-FM=/usr/share/datasets/fashion-mnist
+. bench/lib.sh
 
 recipe() { # MODEL IMPORTANCE INIT SEED OUTPUT
+    fashion_mnist_head "$ROOT/tests/models/$1_teacher.onnx"
     cat <<YAML
-kdc: 1
-teacher: $ROOT/tests/models/$1_teacher.onnx
-data:
-  train: {format: idx, inputs: $FM/train-images-idx3-ubyte.gz, labels: $FM/train-labels-idx1-ubyte.gz}
-  test: {format: idx, inputs: $FM/t10k-images-idx3-ubyte.gz, labels: $FM/t10k-labels-idx1-ubyte.gz}
-  normalize: {scale: 0.00392156862745098, mean: [0.2860], std: [0.3530]}
 student: {width: $WIDTH, importance: $2, init: $3, seed: $4}
 distill: {temperature: 4, alpha: 0.9}
 train: {epochs: $EPOCHS, batch_size: 128, lr: $LR, momentum: 0.9, weight_decay: 0.0005, schedule: cosine, seed: $4}
