@@ -56,15 +56,16 @@ Status loss_outputs_of_plan(Plan *p, bool with_grads, ModelOutputs *out, Diag *d
     return KDC_OK;
 }
 
-/* Elements per sample of output k. */
-static int64_t per_sample(const ModelOutputs *m, int k)
+int64_t loss_per_sample(const Shape *s)
 {
-    const Shape *s = &m->shape[k];
     int64_t n = 1;
     for (int i = 1; i < s->rank; i++)
         n *= s->dims[i].value;
     return n;
 }
+
+/* Elements per sample of output k. */
+static int64_t per_sample(const ModelOutputs *m, int k) { return loss_per_sample(&m->shape[k]); }
 
 static int most_negatives(const LossTerm *terms, int n)
 {

@@ -96,6 +96,9 @@ typedef struct Plan Plan;
  * training plan). Errors: more than LOSS_MAX_OUTPUTS outputs, an output that is not float. */
 Status loss_outputs_of_plan(Plan *p, bool with_grads, ModelOutputs *out, Diag *d);
 
+/* Elements per sample of a [batch, ...] shape: the product of the dims after the first. */
+int64_t loss_per_sample(const Shape *s);
+
 /* Whether a kind reads features (all but kd and ce). */
 bool loss_kind_is_feature(LossKind k);
 /* The recipe's word for a kind, e.g. "attention". */

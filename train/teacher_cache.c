@@ -13,8 +13,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-enum { CACHE_BATCH = 256 };
-
 /* Layout: output k of every sample, [n, width[k]], one block after the other. */
 static Status cache_layout(TeacherCache *c, Plan *p, Diag *d)
 {
@@ -25,9 +23,7 @@ static Status cache_layout(TeacherCache *c, Plan *p, Diag *d)
     c->n_outputs = o.n;
     for (int k = 0; k < o.n; k++) {
         c->shape[k] = o.shape[k];
-        c->width[k] = 1;
-        for (int i = 1; i < o.shape[k].rank; i++)
-            c->width[k] *= o.shape[k].dims[i].value;
+        c->width[k] = loss_per_sample(&o.shape[k]);
         c->offset[k] = floats;
         floats += (size_t)(c->n * c->width[k]);
     }
@@ -61,18 +57,6 @@ static Status cache_map(TeacherCache *c, Diag *d)
     return st;
 }
 
-/* Runs p over samples [first, first + count) and stores every output's rows. */
-static Status cache_fill(TeacherCache *c, Plan *p, const Dataset *ds, int64_t first, int64_t count, Diag *d)
-{
-    memcpy(plan_input(p, 0), ds->x + first * ds->sample_size, (size_t)(count * ds->sample_size) * sizeof(float));
-    if (plan_forward(p, d))
-        return KDC_ERR;
-    for (int k = 0; k < c->n_outputs; k++)
-        memcpy(c->map + c->offset[k] + (size_t)(first * c->width[k]), plan_output(p, k),
-               (size_t)(count * c->width[k]) * sizeof(float));
-    return KDC_OK;
-}
-
 static Status cache_alloc_rows(TeacherCache *c, Diag *d)
 {
     for (int k = 0; k < c->n_outputs; k++) {
@@ -83,32 +67,27 @@ static Status cache_alloc_rows(TeacherCache *c, Diag *d)
     return KDC_OK;
 }
 
+/* Stores every output's rows of samples [first, first + count) as p computed them; the
+ * first batch lays the cache out and makes its file. */
+static Status cache_fill(Plan *p, int64_t first, int64_t count, void *ctx, Diag *d)
+{
+    TeacherCache *c = ctx;
+    if (!c->n_outputs && (cache_layout(c, p, d) || cache_map(c, d) || cache_alloc_rows(c, d)))
+        return KDC_ERR;
+    for (int k = 0; k < c->n_outputs; k++)
+        memcpy(c->map + c->offset[k] + (size_t)(first * c->width[k]), plan_output(p, k),
+               (size_t)(count * c->width[k]) * sizeof(float));
+    return KDC_OK;
+}
+
 Status teacher_cache_build(TeacherCache *c, Graph *g, const Dataset *ds, int64_t max_batch, Diag *d)
 {
     memset(c, 0, sizeof *c);
     c->n = ds->n;
     c->max_batch = max_batch;
-    int64_t batch = ds->n < CACHE_BATCH ? ds->n : CACHE_BATCH, n_full = batch ? ds->n / batch : 0;
-    int64_t rest = ds->n - n_full * batch;
-    Plan *full = NULL, *tail = NULL;
-    Status st = KDC_ERR;
-    if (!batch) {
-        diag_error(d, "the training set is empty");
-        goto fail;
-    }
-    if (trainer_plan(g, PLAN_INFERENCE, batch, 0, &full, d) || (rest && trainer_plan(g, PLAN_INFERENCE, rest, 0, &tail, d)))
-        goto fail;
-    if (cache_layout(c, full, d) || cache_map(c, d) || cache_alloc_rows(c, d))
-        goto fail;
-    for (int64_t b = 0; b < n_full; b++)
-        if (cache_fill(c, full, ds, b * batch, batch, d))
-            goto fail;
-    if (rest && cache_fill(c, tail, ds, n_full * batch, rest, d))
-        goto fail;
-    st = KDC_OK;
-fail:
-    plan_free(full);
-    plan_free(tail);
+    if (!ds->n)
+        return diag_error(d, "the training set is empty");
+    Status st = trainer_each_batch(g, ds, cache_fill, c, d);
     if (st)
         teacher_cache_free(c);
     return st;

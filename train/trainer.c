@@ -26,14 +26,22 @@ static const Value *single_input(const Graph *g)
     return in;
 }
 
+int64_t trainer_logits_classes(const Graph *g)
+{
+    const Value *v = g->n_outputs ? g->outputs[0] : NULL;
+    if (!v || v->kind != TYPE_TENSOR || v->shape.rank != 2 || v->shape.dims[1].value < 2)
+        return 0;
+    return v->shape.dims[1].value;
+}
+
 Status trainer_classes(const Graph *g, int64_t *classes, Diag *d)
 {
     if (g->n_outputs != 1)
         return diag_error(d, "the model has %d outputs; kdc distills classifiers with one logits output", g->n_outputs);
-    const Value *v = g->outputs[0];
-    if (v->kind != TYPE_TENSOR || v->shape.rank != 2 || v->shape.dims[1].value < 2)
-        return diag_error(d, "output '%s' must be logits of shape [batch, classes] with known classes", v->name);
-    *classes = v->shape.dims[1].value;
+    *classes = trainer_logits_classes(g);
+    if (!*classes)
+        return diag_error(d, "output '%s' must be logits of shape [batch, classes] with known classes",
+                          g->outputs[0]->name);
     return KDC_OK;
 }
 
@@ -95,45 +103,61 @@ Status trainer_plan(Graph *g, PlanMode mode, int64_t batch, uint64_t seed, Plan 
     return plan_build(g, mode, shapes, seed, p, d);
 }
 
-/* Runs a plan over samples [first, first+count) of ds into logits. */
-static Status predict_range(Plan *p, const Dataset *ds, int64_t first, int64_t count, int64_t classes,
-                            float *logits, Diag *d)
+/* Runs a plan over samples [first, first+count) of ds, then hands it to visit. */
+static Status run_range(Plan *p, const Dataset *ds, int64_t first, int64_t count, TrainerBatchVisit visit,
+                        void *ctx, Diag *d)
 {
     memcpy(plan_input(p, 0), ds->x + first * ds->sample_size, (size_t)(count * ds->sample_size) * sizeof(float));
     if (plan_forward(p, d))
         return KDC_ERR;
-    memcpy(logits + first * classes, plan_output(p, 0), (size_t)(count * classes) * sizeof(float));
-    return KDC_OK;
+    return visit(p, first, count, ctx, d);
 }
 
-Status trainer_predict(Graph *g, const Dataset *ds, int64_t classes, float *logits, double *accuracy, Diag *d)
+Status trainer_each_batch(Graph *g, const Dataset *ds, TrainerBatchVisit visit, void *ctx, Diag *d)
 {
     Status st = KDC_ERR;
     Plan *full = NULL, *rest = NULL;
-    float *out = logits ? logits : malloc((size_t)(ds->n * classes) * sizeof(float) + 1);
     int64_t batch = ds->n < EVAL_BATCH ? ds->n : EVAL_BATCH, n_full = batch ? ds->n / batch : 0;
     int64_t remainder = ds->n - n_full * batch;
-    if (!out) {
-        diag_error(d, "out of memory");
-        goto fail;
-    }
     if (batch && trainer_plan(g, PLAN_INFERENCE, batch, 0, &full, d))
         goto fail;
     if (remainder && trainer_plan(g, PLAN_INFERENCE, remainder, 0, &rest, d))
         goto fail;
     for (int64_t b = 0; b < n_full; b++)
-        if (predict_range(full, ds, b * batch, batch, classes, out, d))
+        if (run_range(full, ds, b * batch, batch, visit, ctx, d))
             goto fail;
-    if (remainder && predict_range(rest, ds, n_full * batch, remainder, classes, out, d))
+    if (remainder && run_range(rest, ds, n_full * batch, remainder, visit, ctx, d))
         goto fail;
-    if (accuracy)
-        *accuracy = ds->n ? (double)loss_count_correct(out, ds->y, ds->n, classes) / (double)ds->n : 0;
     st = KDC_OK;
 fail:
     plan_free(full);
     plan_free(rest);
-    if (out != logits)
-        free(out);
+    return st;
+}
+
+typedef struct Predicted {
+    float *logits; /* [n, classes] */
+    int64_t classes;
+} Predicted;
+
+static Status keep_logits(Plan *p, int64_t first, int64_t count, void *ctx, Diag *d)
+{
+    (void)d;
+    Predicted *out = ctx;
+    memcpy(out->logits + first * out->classes, plan_output(p, 0), (size_t)(count * out->classes) * sizeof(float));
+    return KDC_OK;
+}
+
+Status trainer_predict(Graph *g, const Dataset *ds, int64_t classes, float *logits, double *accuracy, Diag *d)
+{
+    Predicted out = {logits ? logits : malloc((size_t)(ds->n * classes) * sizeof(float) + 1), classes};
+    if (!out.logits)
+        return diag_error(d, "out of memory");
+    Status st = trainer_each_batch(g, ds, keep_logits, &out, d);
+    if (!st && accuracy)
+        *accuracy = ds->n ? (double)loss_count_correct(out.logits, ds->y, ds->n, classes) / (double)ds->n : 0;
+    if (out.logits != logits)
+        free(out.logits);
     return st;
 }
 

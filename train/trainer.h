@@ -54,6 +54,10 @@ typedef struct DistillResult {
     EpochStats epochs[256]; /* the first 256 epochs are kept */
 } DistillResult;
 
+/* Classes of output 0 of g when it is logits [batch, classes] with classes >= 2 known,
+ * else 0. Tapped graphs have probes as further outputs. */
+int64_t trainer_logits_classes(const Graph *g);
+
 /* Classes of a classifier graph: the size of dim 1 of its single output. */
 Status trainer_classes(const Graph *g, int64_t *classes, Diag *d);
 
@@ -75,6 +79,14 @@ Status trainer_predict(Graph *g, const Dataset *ds, int64_t classes, float *logi
 
 /* A plan of g for a batch size (g's single data input gets dim 0 = batch). */
 Status trainer_plan(Graph *g, PlanMode mode, int64_t batch, uint64_t seed, Plan **p, Diag *d);
+
+/* Called after each forward pass of trainer_each_batch, with the plan and the samples
+ * [first, first + count) it ran on. */
+typedef Status (*TrainerBatchVisit)(Plan *p, int64_t first, int64_t count, void *ctx, Diag *d);
+
+/* Runs g in inference mode over ds in file order, in batches of up to 256 (a second plan
+ * for the last, smaller one), calling visit after each. */
+Status trainer_each_batch(Graph *g, const Dataset *ds, TrainerBatchVisit visit, void *ctx, Diag *d);
 
 /* The models of a run. Output 0 of every graph is its logits [N, classes]; the outputs
  * after it are the probes the terms read. The teachers' weights are > 0 (normalized by the

@@ -112,12 +112,12 @@ static Status student_optimizers(Run *r, Diag *d)
 
 static Status check_classes(const Graph *g, int64_t classes, int i, Diag *d)
 {
-    const Value *v = g->n_outputs ? g->outputs[0] : NULL;
-    if (!v || v->kind != TYPE_TENSOR || v->shape.rank != 2 || v->shape.dims[1].value < 2)
+    int64_t own = trainer_logits_classes(g);
+    if (!own)
         return diag_error(d, "teacher %d: output 0 must be logits [batch, classes] with known classes", i + 1);
-    if (v->shape.dims[1].value != classes)
+    if (own != classes)
         return diag_error(d, "the student has %lld classes, teacher %d has %lld", (long long)classes, i + 1,
-                          (long long)v->shape.dims[1].value);
+                          (long long)own);
     return KDC_OK;
 }
 
@@ -188,10 +188,9 @@ static Status check_models(Run *r, Diag *d)
         return diag_error(d, "a run needs 1 to %d teachers, got %d", DISTILL_MAX_TEACHERS, m->n_teachers);
     if (r->online && m->n_teachers != 1)
         return diag_error(d, "online distillation trains one teacher, got %d", m->n_teachers);
-    const Value *logits = m->student->n_outputs ? m->student->outputs[0] : NULL;
-    if (!logits || logits->kind != TYPE_TENSOR || logits->shape.rank != 2 || logits->shape.dims[1].value < 2)
+    r->classes = trainer_logits_classes(m->student);
+    if (!r->classes)
         return diag_error(d, "the student's output 0 must be logits [batch, classes] with known classes");
-    r->classes = logits->shape.dims[1].value;
     for (int i = 0; i < m->n_teachers; i++)
         if (check_classes(m->teachers[i], r->classes, i, d))
             return KDC_ERR;
