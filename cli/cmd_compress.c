@@ -17,6 +17,7 @@
 #include "ir/stats.h"
 #include "passes/passes.h"
 #include "recipes/recipe.h"
+#include "cli/train_norm.h"
 #include "train/calibrate.h"
 #include "train/trainer.h"
 
@@ -188,6 +189,21 @@ static Status start_weights(Job *j, Diag *d)
     return KDC_OK;
 }
 
+/* BatchNormalization for training where student.train_norm asks for it, the identity on
+ * the calibration samples, so training starts from the derived student's function. */
+static Status add_train_norm(Job *j, Diag *d)
+{
+    Tensor t;
+    const Tensor *inputs[1];
+    CalibData data;
+    int added;
+    calibration_data(j, &t, inputs, &data);
+    if (cli_train_norm(j->student->graph, j->teacher->graph, &j->recipe, &data, &added, d) ||
+        (added && ir_verify(j->student, d)))
+        return diag_prefix(d, "%s", j->recipe.teacher);
+    return KDC_OK;
+}
+
 static Status derive_student(Job *j, Diag *d)
 {
     char plan[256];
@@ -205,7 +221,7 @@ static Status derive_student(Job *j, Diag *d)
     fprintf(stderr, "  width %g: %lld -> %lld parameters, %lld -> %lld MACs per sample\n", j->width.width,
             (long long)j->width.params, (long long)j->width.kept_params, (long long)j->width.macs,
             (long long)j->width.kept_macs);
-    return start_weights(j, d);
+    return start_weights(j, d) || add_train_norm(j, d) ? KDC_ERR : KDC_OK;
 }
 
 static Status load_split(Job *j, const DataSplit *split, Dataset *ds, RecipeField inputs_f, RecipeField labels_f,
@@ -346,7 +362,9 @@ static Status distill(Job *j, Diag *d)
     if (trainer_distill(&m, &j->train, &j->test, &j->recipe.distill, &j->recipe.data.augment, &j->recipe.train,
                         &hooks, &j->result, d))
         return KDC_ERR;
-    return distill_unwire(&j->wiring, m.student, d);
+    if (distill_unwire(&j->wiring, m.student, d))
+        return KDC_ERR;
+    return j->recipe.fold_norm ? cli_fold_norm(m.student, d) : KDC_OK;
 }
 
 /* The student, and with online distillation the trained teacher when asked for. */

@@ -76,4 +76,53 @@ Status pass_reinit_weights(Graph *g, uint64_t seed, Diag *d);
  * the numbers pass_reinit_weights draws for a tensor of that name. */
 void pass_fill_uniform(Tensor *t, const char *name, double bound, uint64_t seed);
 
+/* ---- normalization (passes/insert_norm.c, fold_norm.c, fuse_layernorm.c, lower_layernorm.c) ---- */
+
+/* A layer that pass_insert_batchnorm gave a BatchNormalization for training. */
+typedef struct NormSite {
+    const char *layer; /* the layer node's name (its output's name when it has none) */
+    Value *x;          /* what the BatchNormalization normalizes: the layer's output */
+    Node *bn;          /* the inserted node: inputs x, scale, B, input_mean, input_var */
+    int64_t channels;
+} NormSite;
+
+typedef struct NormInsertReport {
+    NormSite *sites; /* in graph order, in the graph's arena */
+    int n_sites;
+} NormInsertReport;
+
+/* Inserts a BatchNormalization (epsilon 1e-5, momentum 0.9) after every hidden Conv of g
+ * whose output is not already normalized (its only use a Batch/Instance/Group/Layer-
+ * Normalization) and, with dense, after every hidden Gemm, and MatMul with a constant 2-D
+ * weight (after its bias Add), whose output is [N, C]. Hidden: another weighted layer
+ * (Conv, ConvTranspose, Gemm, MatMul with a constant weight) reads its output, directly or
+ * not, and it is no graph output. The layer writes a fresh <y>/pre_norm and the new node
+ * writes y, so value names stay. The new parameters are scale 1, B 0, mean 0, var 1 until
+ * pass_batchnorm_identity sets them. Fails only when out of memory. */
+Status pass_insert_batchnorm(Graph *g, bool dense, NormInsertReport *report, Diag *d);
+/* Sets each site's BatchNormalization to the identity on data whose per-channel mean and
+ * (population) variance of site i's input are mean[i][c], var[i][c]: running statistics
+ * mean and var, scale sqrt(var + eps), B mean. */
+void pass_batchnorm_identity(const NormInsertReport *report, const double *const *mean, const double *const *var);
+
+/* Folds every inference-mode BatchNormalization (training_mode 0) whose input is the
+ * output, used only by it, of a Conv, ConvTranspose (group 1), Gemm, or MatMul with a
+ * constant 2-D weight (with or without a constant bias Add after it), whose weights and
+ * bias are float32 initializers used by that layer alone, into that layer's weight and
+ * bias (created when the layer had none). *folded counts them, *kept the BatchNormalizations
+ * left in place (with no error: they are valid ONNX). In g only, not in subgraphs. */
+Status pass_fold_batchnorm(Graph *g, int *folded, int *kept, Diag *d);
+
+/* Recognises LayerNormalization that an exporter decomposed (below opset 17):
+ * ReduceMean(x) -> Sub -> Pow 2 (or Mul by itself) -> ReduceMean -> Add eps -> Sqrt -> Div,
+ * then an optional Mul by a constant scale and Add of a constant bias, over trailing axes,
+ * every intermediate used only inside the pattern, and replaces each instance by one
+ * LayerNormalization node (node opset 17; scale of ones when there was none). *fused counts
+ * them. Graph unchanged on error. */
+Status pass_fuse_layernorm(Graph *g, int *fused, Diag *d);
+/* For a model whose default-domain opset is below 17, expands every LayerNormalization
+ * of g (and its subgraphs) back into the decomposed form valid at that opset; at 17 and
+ * above, leaves g alone. */
+Status pass_lower_layernorm(Graph *g, int64_t opset, Diag *d);
+
 #endif

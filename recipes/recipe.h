@@ -64,6 +64,8 @@ typedef enum RecipeField {
     RECIPE_STUDENT_DROP,
     RECIPE_STUDENT_DROP_ALTERNATE,
     RECIPE_STUDENT_INIT,
+    RECIPE_STUDENT_TRAIN_NORM,
+    RECIPE_STUDENT_TRAIN_NORM_DENSE,
     RECIPE_DISTILL,
     RECIPE_DISTILL_TEMPERATURE,
     RECIPE_DISTILL_ALPHA,
@@ -101,13 +103,21 @@ typedef enum RecipeField {
     RECIPE_TRAIN_WEIGHT_DECAY,
     RECIPE_TRAIN_SCHEDULE,
     RECIPE_TRAIN_SEED,
-    RECIPE_OUTPUT,
+    RECIPE_OUTPUT_SPEC, /* the 'output' key, a path or a mapping */
+    RECIPE_OUTPUT,      /* the path */
+    RECIPE_OUTPUT_FOLD_NORM,
     RECIPE_FIELD_COUNT
 } RecipeField;
 
 /* Where the student's weights start (student.init): sliced from the teacher, or drawn
  * afresh (passes/reinit.c), the baseline that shows what the teacher's weights are worth. */
 typedef enum { STUDENT_INIT_TEACHER = 0, STUDENT_INIT_RANDOM } StudentInit;
+
+/* Normalization added to the student for training (student.train_norm,
+ * passes/insert_norm.c): auto adds BatchNormalization when the teacher has no
+ * normalization layer at all (an export that folded it), batchnorm after every hidden
+ * layer that lacks one, none never. */
+typedef enum { TRAIN_NORM_AUTO = 0, TRAIN_NORM_BATCHNORM, TRAIN_NORM_NONE } TrainNorm;
 
 /* One teacher: its resolved .onnx path and its weight among the teachers (> 0). */
 typedef struct TeacherSpec {
@@ -133,11 +143,14 @@ typedef struct Recipe {
      * measured on (unused by the other importances). */
     int calibration_samples;
     StudentInit init;
+    TrainNorm train_norm;
+    bool train_norm_dense; /* also after hidden Gemm/MatMul layers, not only Conv */
     /* Its feature-pair names and online.output belong to the Recipe. Entries past
      * n_losses, n_pairs and n_stages hold defaults. */
     DistillOptions distill;
     TrainOptions train;
     char *output; /* resolved path of the student .onnx to write */
+    bool fold_norm; /* output.fold_norm: fold inference BatchNormalization into its layer */
     /* Where each key's value was written (for a mapping, where the mapping starts). */
     SrcPos pos[RECIPE_FIELD_COUNT];
 } Recipe;

@@ -50,6 +50,7 @@ _Static_assert(TRAIN_SCHEDULE_COSINE == 0 && TRAIN_SCHEDULE_CONSTANT == 1, "TRAI
 static const char *const IMPORTANCES[] = {"l1", "l2", "bn_scale", "activation", "taylor", "random", NULL};
 static const char *const BOOLEANS[] = {"false", "true", NULL};
 static const char *const STUDENT_INITS[] = {"teacher", "random", NULL};
+static const char *const TRAIN_NORMS[] = {"auto", "batchnorm", "none", NULL};
 _Static_assert(STUDENT_INIT_TEACHER == 0 && STUDENT_INIT_RANDOM == 1, "STUDENT_INITS order");
 _Static_assert(IMPORTANCE_L1 == 0 && IMPORTANCE_L2 == 1 && IMPORTANCE_BN_SCALE == 2 && IMPORTANCE_ACTIVATION == 3 &&
                    IMPORTANCE_TAYLOR == 4 && IMPORTANCE_RANDOM == 5,
@@ -163,6 +164,13 @@ static const SchemaField STUDENT_V1[] = {
      .help = "true: drop every other block, as DistilBERT initialises its student"},
     {.name = "init", .kind = FIELD_ENUM, .id = RECIPE_STUDENT_INIT, .offset = AT(init), .def = STUDENT_INIT_TEACHER,
      .choices = STUDENT_INITS, .help = "where the student's weights start: teacher (sliced) or random"},
+    {.name = "train_norm", .kind = FIELD_ENUM, .id = RECIPE_STUDENT_TRAIN_NORM, .offset = AT(train_norm),
+     .def = TRAIN_NORM_AUTO, .choices = TRAIN_NORMS,
+     .help = "BatchNormalization added for training: auto (when the teacher has no normalization), batchnorm, "
+             "none"},
+    {.name = "train_norm_dense", .kind = FIELD_BOOL, .id = RECIPE_STUDENT_TRAIN_NORM_DENSE,
+     .offset = AT(train_norm_dense), .def = 0,
+     .help = "true: train_norm also after hidden Gemm/MatMul layers, not only Conv"},
     {0},
 };
 
@@ -289,6 +297,15 @@ static const SchemaField TEACHER_ENTRY_V1[] = {
     {0},
 };
 
+/* Where the student goes and in what form ('output: PATH' is {path: PATH}). */
+static const SchemaField OUTPUT_V1[] = {
+    {.name = "path", .kind = FIELD_FILE_OUT, .id = RECIPE_OUTPUT, .offset = AT(output), .required = true,
+     .help = "the student .onnx file to write"},
+    {.name = "fold_norm", .kind = FIELD_BOOL, .id = RECIPE_OUTPUT_FOLD_NORM, .offset = AT(fold_norm), .def = 1,
+     .help = "true: fold every inference BatchNormalization into the Conv/Gemm before it"},
+    {0},
+};
+
 static const SchemaField TOP_V1[] = {
     {.name = "kdc", .kind = FIELD_INT, .id = RECIPE_VERSION, .offset = AT(version), .required = true,
      .help = "the recipe schema version; write 'kdc: 1' first"},
@@ -309,8 +326,8 @@ static const SchemaField TOP_V1[] = {
      .help = "the distillation loss, e.g. {temperature: 4, alpha: 0.9}"},
     {.name = "train", .kind = FIELD_MAP, .id = RECIPE_TRAIN, .children = TRAIN_V1,
      .help = "the optimizer, e.g. {epochs: 5, batch_size: 128, lr: 0.05}"},
-    {.name = "output", .kind = FIELD_FILE_OUT, .id = RECIPE_OUTPUT, .offset = AT(output), .required = true,
-     .help = "the student .onnx file to write"},
+    {.name = "output", .kind = FIELD_MAP, .id = RECIPE_OUTPUT_SPEC, .required = true, .children = OUTPUT_V1,
+     .scalar_child = "path", .help = "the student .onnx file to write, or {path: PATH, fold_norm: B}"},
     {0},
 };
 
@@ -409,7 +426,11 @@ static const char *const FIELD_KEYS[] = {
     [RECIPE_TRAIN_WEIGHT_DECAY] = "train.weight_decay",
     [RECIPE_TRAIN_SCHEDULE] = "train.schedule",
     [RECIPE_TRAIN_SEED] = "train.seed",
-    [RECIPE_OUTPUT] = "output",
+    [RECIPE_STUDENT_TRAIN_NORM] = "student.train_norm",
+    [RECIPE_STUDENT_TRAIN_NORM_DENSE] = "student.train_norm_dense",
+    [RECIPE_OUTPUT_SPEC] = "output",
+    [RECIPE_OUTPUT] = "output.path",
+    [RECIPE_OUTPUT_FOLD_NORM] = "output.fold_norm",
 };
 _Static_assert(sizeof FIELD_KEYS / sizeof FIELD_KEYS[0] == RECIPE_FIELD_COUNT, "a RecipeField has no key");
 

@@ -62,6 +62,9 @@ typedef struct SchemaField {
     const char *const *choices;         /* FIELD_ENUM, FIELD_AUTO_LIST: NULL-terminated */
     const int *choice_values;           /* FIELD_ENUM: stored for each choice; NULL: its index */
     const struct SchemaField *children; /* FIELD_MAP*, FIELD_*LIST */
+    /* FIELD_MAP: a scalar written instead of the mapping is the value of this child
+     * (output: PATH for output: {path: PATH}); NULL: the mapping only. */
+    const char *scalar_child;
     size_t flag_offset;                 /* FIELD_MAP_ENABLE, FIELD_AUTO_LIST: of the bool */
     /* FIELD_*LIST: each entry is a struct of elem_size bytes holding int line, col at
      * line_offset (where the entry's mapping starts). */

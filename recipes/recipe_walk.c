@@ -123,7 +123,9 @@ static Status store_map(const RecipeLoader *L, const SchemaField *f, const yaml_
 {
     char got[QUOTE_MAX + 8], keys[256], sub[96];
     if (n->type != YAML_MAPPING_NODE)
-        return recipe_fail(L, n, "'%s' must be a mapping with keys %s, got %s", f->name,
+        return recipe_fail(L, n, "'%s' must be %s%s%sa mapping with keys %s, got %s", f->name,
+                           f->scalar_child ? "a " : "", f->scalar_child ? f->scalar_child : "",
+                           f->scalar_child ? " or " : "",
                            table_keys(f->children, keys, sizeof keys), recipe_describe(n, got, sizeof got));
     if (f->kind == FIELD_MAP_ENABLE)
         *(bool *)at(s->base, f->flag_offset) = true;
@@ -185,6 +187,8 @@ static Status store_value(const RecipeLoader *L, const SchemaField *f, const yam
     /* A key of list entries is where it is first written. */
     if (L->r->pos[f->id].line == 0)
         L->r->pos[f->id] = recipe_pos(n);
+    if (f->scalar_child && n->type == YAML_SCALAR_NODE)
+        return store_value(L, &f->children[row_named(f->children, f->scalar_child)], n, s);
     if (f->kind == FIELD_MAP || f->kind == FIELD_MAP_ENABLE)
         return store_map(L, f, n, s);
     if (f->kind == FIELD_LIST || f->kind == FIELD_AUTO_LIST)

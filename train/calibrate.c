@@ -229,6 +229,7 @@ typedef struct ActAccum {
     int n_req;
     int *axis;      /* [n_req], non-negative */
     double *counts; /* [n_req]: elements summed into each index */
+    double **sums;  /* [n_req]: per index, sum of x and sum of x^2 (requests with mean/var) */
 } ActAccum;
 
 /* Before running: the caller sized mean_abs from the declared dim, so it must be fixed. */
@@ -237,7 +238,7 @@ static Status check_request(const Graph *g, const CalibRequest *r, int index, in
     const Value *v = r->value;
     if (check_own_value(g, v, "activation", index, d))
         return KDC_ERR;
-    if (!r->mean_abs)
+    if (!r->mean_abs || !r->mean != !r->var)
         return diag_error(d, "activation calibration: value '%s' has no output array", v->name);
     if (v->kind != TYPE_TENSOR || v->shape.rank < 0)
         return diag_error(d, "activation calibration: value '%s' has no known shape; run shape inference first",
@@ -274,8 +275,9 @@ static Status check_view_axis(const CalibRequest *r, int axis, const ProbeView *
     return KDC_OK;
 }
 
-/* sum[c] += |x| over every element whose index along `axis` is c. */
-static void sum_abs_along(const float *x, const Shape *s, int axis, double *sum)
+/* Over every element whose index along `axis` is c: abs[c] += |x| and, when moments is
+ * not NULL, moments[c] += x and moments[dim + c] += x^2. */
+static void sum_along(const float *x, const Shape *s, int axis, double *abs, double *moments)
 {
     int64_t outer = 1, inner = 1, dim = s->dims[axis].value;
     for (int i = 0; i < axis; i++)
@@ -285,10 +287,18 @@ static void sum_abs_along(const float *x, const Shape *s, int axis, double *sum)
     for (int64_t o = 0; o < outer; o++)
         for (int64_t c = 0; c < dim; c++) {
             const float *row = x + (o * dim + c) * inner;
-            double acc = 0;
+            double acc = 0, sum = 0, sq = 0;
             for (int64_t i = 0; i < inner; i++)
                 acc += fabsf(row[i]);
-            sum[c] += acc;
+            abs[c] += acc;
+            if (!moments)
+                continue;
+            for (int64_t i = 0; i < inner; i++) {
+                sum += row[i];
+                sq += (double)row[i] * row[i];
+            }
+            moments[c] += sum;
+            moments[dim + c] += sq;
         }
 }
 
@@ -300,8 +310,41 @@ static Status activation_batch(Plan *p, int64_t count, void *ctx, Diag *d)
         ProbeView view;
         if (plan_probe_value(p, acc->req[i].value, &view, d) || check_view_axis(&acc->req[i], acc->axis[i], &view, d))
             return KDC_ERR;
-        sum_abs_along(view.data, &view.shape, acc->axis[i], acc->req[i].mean_abs);
+        sum_along(view.data, &view.shape, acc->axis[i], acc->req[i].mean_abs, acc->sums[i]);
         acc->counts[i] += (double)(view.numel / view.shape.dims[acc->axis[i]].value);
+    }
+    return KDC_OK;
+}
+
+/* mean = sum / n, var = sum of squares / n - mean^2 (clamped at 0 against rounding). */
+static void finish_moments(const CalibRequest *r, const double *sums, int64_t dim, double n)
+{
+    for (int64_t c = 0; c < dim; c++) {
+        double mean = sums[c] / n, var = sums[dim + c] / n - mean * mean;
+        r->mean[c] = mean;
+        r->var[c] = var > 0 ? var : 0;
+    }
+}
+
+static void free_sums(ActAccum *acc)
+{
+    for (int i = 0; acc->sums && i < acc->n_req; i++)
+        free(acc->sums[i]);
+    free(acc->sums);
+}
+
+/* Checks each request and zeroes what it accumulates into. */
+static Status start_requests(Graph *g, ActAccum *acc, const Value **keep, Diag *d)
+{
+    for (int i = 0; i < acc->n_req; i++) {
+        CalibRequest *r = &acc->req[i];
+        if (check_request(g, r, i, &acc->axis[i], d))
+            return KDC_ERR;
+        keep[i] = r->value;
+        int64_t dim = r->value->shape.dims[acc->axis[i]].value;
+        memset(r->mean_abs, 0, (size_t)dim * sizeof(double));
+        if (r->mean && !(acc->sums[i] = calloc((size_t)dim * 2, sizeof(double))))
+            return diag_error(d, "out of memory");
     }
     return KDC_OK;
 }
@@ -309,28 +352,30 @@ static Status activation_batch(Plan *p, int64_t count, void *ctx, Diag *d)
 Status calib_activation(Graph *g, const CalibData *data, CalibRequest *req, int n_req, Diag *d)
 {
     Status st = KDC_ERR;
-    ActAccum acc = {req, n_req, calloc((size_t)n_req + 1, sizeof(int)), calloc((size_t)n_req + 1, sizeof(double))};
+    ActAccum acc = {req, n_req, calloc((size_t)n_req + 1, sizeof(int)), calloc((size_t)n_req + 1, sizeof(double)),
+                    calloc((size_t)n_req + 1, sizeof(double *))};
     const Value **keep = calloc((size_t)n_req + 1, sizeof *keep);
-    if (!acc.axis || !acc.counts || !keep) {
+    if (!acc.axis || !acc.counts || !acc.sums || !keep) {
         diag_error(d, "out of memory");
         goto fail;
     }
-    for (int i = 0; i < n_req; i++) {
-        if (check_request(g, &req[i], i, &acc.axis[i], d))
-            goto fail;
-        keep[i] = req[i].value;
-        memset(req[i].mean_abs, 0, (size_t)req[i].value->shape.dims[acc.axis[i]].value * sizeof(double));
-    }
+    if (start_requests(g, &acc, keep, d))
+        goto fail;
     CalibRun run = {PLAN_INFERENCE, keep, n_req, activation_batch, &acc};
     if (run_batches(g, data, &run, d))
         goto fail;
-    for (int i = 0; i < n_req; i++)
-        for (int64_t c = 0; c < req[i].value->shape.dims[acc.axis[i]].value; c++)
+    for (int i = 0; i < n_req; i++) {
+        int64_t dim = req[i].value->shape.dims[acc.axis[i]].value;
+        for (int64_t c = 0; c < dim; c++)
             req[i].mean_abs[c] /= acc.counts[i];
+        if (acc.sums[i])
+            finish_moments(&req[i], acc.sums[i], dim, acc.counts[i]);
+    }
     st = KDC_OK;
 fail:
     free(acc.axis);
     free(acc.counts);
+    free_sums(&acc);
     free(keep);
     return st;
 }

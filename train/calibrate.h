@@ -4,7 +4,7 @@
  *
  *   calib_activation  mean |x| per index along one axis of a value, over all
  *                     samples and every other axis (Minitron's activation
- *                     importance).
+ *                     importance); with it, optionally, mean and variance.
  *   calib_taylor      per element of every trainable parameter, the sum over
  *                     calibration batches of |w * dL/dw| (Taylor importance).
  *   calib_cosine      per (a, b) pair of same-shape values, the mean over
@@ -54,6 +54,10 @@ typedef struct CalibRequest {
     const Value *value; /* a float value of g */
     int axis;           /* negative counts from the end; its declared dim must be fixed */
     double *mean_abs;   /* caller-allocated, dim-size entries; unspecified on error */
+    /* Optional (NULL: not measured), dim-size entries each: the mean of x and its
+     * population variance per index, over the same elements (normalization layers that
+     * must start as the identity are set from them). */
+    double *mean, *var;
 } CalibRequest;
 
 Status calib_activation(Graph *g, const CalibData *data, CalibRequest *req, int n_req, Diag *d);

@@ -136,7 +136,7 @@ static void run_chain_activation(int64_t batch)
     const Tensor *in[1] = {data_tensor(c.m, DT_FLOAT, 2, (int64_t[]){3, 2}, chain_x)};
     CalibData data = {in, 1, 3, batch};
     double h1[2], hlast[2], x1[2], out1[2];
-    CalibRequest req[4] = {{c.h, 1, h1}, {c.h, -1, hlast}, {c.x, 1, x1}, {c.out, 1, out1}};
+    CalibRequest req[4] = {{c.h, 1, h1, NULL, NULL}, {c.h, -1, hlast, NULL, NULL}, {c.x, 1, x1, NULL, NULL}, {c.out, 1, out1, NULL, NULL}};
     Diag d = {{0}};
     expect_ok(calib_activation(g, &data, req, 4, &d), &d);
     /* h = 2x: |h| per column is (2+6+10)/3 and (4+8+12)/3; out = 3h + 1 */
@@ -150,6 +150,27 @@ static void run_chain_activation(int64_t batch)
     expect_near(out1[1], (11 + 25 + 37) / 3.0, 1e-12);
     assert_ptr_equal(g->outputs, outputs);
     assert_int_equal(g->n_outputs, 1);
+    model_free(c.m);
+}
+
+/* Mean and variance beside mean |x|: h = 2x has columns 2, 6, -10 and -4, 8, 12. */
+static void test_activation_moments(void **state)
+{
+    (void)state;
+    Chain c = chain_new();
+    const Tensor *in[1] = {data_tensor(c.m, DT_FLOAT, 2, (int64_t[]){3, 2}, chain_x)};
+    CalibData data = {in, 1, 3, 2};
+    double abs[2], mean[2], var[2];
+    CalibRequest req = {c.h, 1, abs, mean, var};
+    Diag d = {{0}};
+    expect_ok(calib_activation(c.m->graph, &data, &req, 1, &d), &d);
+    expect_near(abs[0], 6, 1e-12);
+    expect_near(mean[0], -2 / 3.0, 1e-12);
+    expect_near(mean[1], 16 / 3.0, 1e-12);
+    expect_near(var[0], 416 / 9.0, 1e-12);
+    expect_near(var[1], 416 / 9.0, 1e-12);
+    req.var = NULL; /* both or neither */
+    expect_error(calib_activation(c.m->graph, &data, &req, 1, &d), &d, "value 'h' has no output array", NULL);
     model_free(c.m);
 }
 
@@ -181,7 +202,7 @@ static void test_activation_4d(void **state)
     const Tensor *in[1] = {data_tensor(m, DT_FLOAT, 4, (int64_t[]){N, C, H, W}, xs)};
     CalibData data = {in, 1, N, 3};
     double by_c[C], by_h[H], want_c[C] = {0}, want_h[H] = {0};
-    CalibRequest req[2] = {{s, 1, by_c}, {s, 2, by_h}};
+    CalibRequest req[2] = {{s, 1, by_c, NULL, NULL}, {s, 2, by_h, NULL, NULL}};
     Diag d = {{0}};
     expect_ok(calib_activation(g, &data, req, 2, &d), &d);
     const float sc[C] = {0.5f, -2};
@@ -451,7 +472,7 @@ static void test_graph_unchanged(void **state)
     assert_null(calib_taylor_find(&t, bn_in[3])); /* running statistics are not trained */
     calib_taylor_free(&t);
     double mean_abs[C];
-    CalibRequest req = {bn, 1, mean_abs};
+    CalibRequest req = {bn, 1, mean_abs, NULL, NULL};
     expect_ok(calib_activation(g, &data, &req, 1, &d), &d);
     CalibPair pair = {bn, r, 0};
     expect_ok(calib_cosine(g, &data, &pair, 1, &d), &d);
@@ -510,7 +531,7 @@ static void test_data_errors(void **state)
     Graph *g = c.m->graph;
     Diag d = {{0}};
     double out[2];
-    CalibRequest req = {c.h, 1, out};
+    CalibRequest req = {c.h, 1, out, NULL, NULL};
     const Tensor *wide[1] = {data_tensor(c.m, DT_FLOAT, 2, (int64_t[]){3, 3}, (float[9]){0})};
     CalibData data = {wide, 1, 3, 2};
     expect_error(calib_activation(g, &data, &req, 1, &d), &d, "input 'x'", "[3,3]");
@@ -541,11 +562,11 @@ static void test_request_errors(void **state)
     const Tensor *in[1] = {data_tensor(c.m, DT_FLOAT, 2, (int64_t[]){3, 2}, chain_x)};
     CalibData data = {in, 1, 3, 2};
     double out[4];
-    CalibRequest req = {c.h, 2, out};
+    CalibRequest req = {c.h, 2, out, NULL, NULL};
     expect_error(calib_activation(g, &data, &req, 1, &d), &d, "value 'h'", "axis 2 is out of range");
     req.axis = 0;
     expect_error(calib_activation(g, &data, &req, 1, &d), &d, "value 'h'", "dim 0 has no fixed size");
-    req = (CalibRequest){other.h, 1, out};
+    req = (CalibRequest){other.h, 1, out, NULL, NULL};
     expect_error(calib_activation(g, &data, &req, 1, &d), &d, "'h'", "not defined in the calibrated graph");
     CalibPair pair = {c.h, other.h, 0};
     expect_error(calib_cosine(g, &data, &pair, 1, &d), &d, "'h'", "not defined in the calibrated graph");
@@ -575,7 +596,7 @@ static void test_fixed_batch(void **state)
     const Tensor *three[1] = {data_tensor(m, DT_FLOAT, 2, (int64_t[]){3, 2}, chain_x)};
     const Tensor *four[1] = {data_tensor(m, DT_FLOAT, 2, (int64_t[]){4, 2}, (float[]){1, 2, 3, 4, 5, 6, 7, 8})};
     double out[2];
-    CalibRequest req = {g->outputs[0], 1, out};
+    CalibRequest req = {g->outputs[0], 1, out, NULL, NULL};
     Diag d = {{0}};
     CalibData data = {three, 1, 3, 5};
     expect_error(calib_activation(g, &data, &req, 1, &d), &d, "input 'x' has a fixed batch of 2", NULL);
@@ -613,7 +634,7 @@ static void test_files_float(void **state)
     assert_int_equal(files.data.n_samples, 3);
     assert_int_equal(files.data.batch, 2);
     double out[2];
-    CalibRequest req = {c.h, 1, out};
+    CalibRequest req = {c.h, 1, out, NULL, NULL};
     expect_ok(calib_activation(g, &files.data, &req, 1, &d), &d);
     expect_near(out[0], 6, 1e-12);
     expect_near(out[1], 8, 1e-12);
@@ -648,7 +669,7 @@ static void test_files_token_ids(void **state)
     Diag d = {{0}};
     expect_ok(calib_files_load(g, (const char *[]){path}, 1, 3, tensor_file_read, &files, &d), &d);
     double out[4], want[4] = {0};
-    CalibRequest req = {e, 2, out};
+    CalibRequest req = {e, 2, out, NULL, NULL};
     expect_ok(calib_activation(g, &files.data, &req, 1, &d), &d);
     const float *table = emb->init->data;
     for (int k = 0; k < 12; k++)
@@ -677,6 +698,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activation_literal),
+        cmocka_unit_test(test_activation_moments),
         cmocka_unit_test(test_activation_4d),
         cmocka_unit_test(test_probe_inference),
         cmocka_unit_test(test_probe_training_grad),

@@ -360,6 +360,41 @@ static void test_student_init(void **state)
     recipe_free(&r);
 }
 
+/* student.train_norm and output: a path, or {path, fold_norm}. */
+static void test_norm_keys(void **state)
+{
+    Fixture *fx = *state;
+    Recipe r;
+    Diag d = {""};
+    if (load_text(fx, BASE, &r, &d))
+        fail_msg("%s", d.msg);
+    assert_int_equal(r.train_norm, TRAIN_NORM_AUTO);
+    assert_false(r.train_norm_dense);
+    assert_true(r.fold_norm);
+    assert_where(&r, RECIPE_OUTPUT, ":6:9");
+    recipe_free(&r);
+    const char *text = "kdc: 1\nteacher: teacher.onnx\n"
+                       "output: {path: out/s.onnx, fold_norm: false}\n"
+                       "student: {train_norm: none, train_norm_dense: true}\n"
+                       "data:\n"
+                       "  train: {format: idx, inputs: data/train-images.gz, labels: data/train-labels.gz}\n"
+                       "  test: {format: npy, inputs: data/test-images.npy, labels: data/test-labels.npy}\n";
+    if (load_text(fx, text, &r, &d))
+        fail_msg("%s", d.msg);
+    assert_int_equal(r.train_norm, TRAIN_NORM_NONE);
+    assert_true(r.train_norm_dense);
+    assert_false(r.fold_norm);
+    assert_path(fx, r.output, "out/s.onnx");
+    assert_where(&r, RECIPE_OUTPUT, ":3:16");
+    assert_where(&r, RECIPE_OUTPUT_FOLD_NORM, ":3:39");
+    assert_string_equal(recipe_field_key(RECIPE_OUTPUT_FOLD_NORM), "output.fold_norm");
+    recipe_free(&r);
+    if (load_text(fx, BASE "student: {train_norm: batchnorm}\n", &r, &d))
+        fail_msg("%s", d.msg);
+    assert_int_equal(r.train_norm, TRAIN_NORM_BATCHNORM);
+    recipe_free(&r);
+}
+
 static void test_importance_names(void **state)
 {
     (void)state;
@@ -557,6 +592,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_student_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_student_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_student_init, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_norm_keys, setup, teardown),
         cmocka_unit_test(test_importance_names),
         cmocka_unit_test_setup_teardown(test_full_distill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_online, setup, teardown),

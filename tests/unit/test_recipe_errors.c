@@ -26,7 +26,7 @@ static void test_unreadable(void **state)
 
 #define STUDENT_KEYS                                                                                                   \
     "width, params, macs, importance, round_to, seed, protect, width_for, free_outputs, calibration_samples, depth, "  \
-    "drop, drop_alternate, init"
+    "drop, drop_alternate, init, train_norm, train_norm_dense"
 #define IMPORTANCES "one of l1, l2, bn_scale, activation, taylor, random"
 #define DISTILL_KEYS "temperature, alpha, losses, teacher_mix, stages, cache_teacher, online"
 #define TEACHER_HELP "(the teacher .onnx model to distill, or a list of {model: PATH, weight: W})"
@@ -229,7 +229,7 @@ static const BadCase BAD[] = {
      "5:5: missing required key 'format' in 'data.train' (the file format: idx or npy)"},
     {"kdc: 1\nteacher: teacher.onnx\ndata:\n  train: {format: idx, inputs: data/train-images.gz, labels: "
      "data/train-labels.gz}\n  test: {format: idx, inputs: data/test-images.gz, labels: data/test-labels.gz}\n",
-     "1:1: missing required key 'output' (the student .onnx file to write)"},
+     "1:1: missing required key 'output' (the student .onnx file to write, or {path: PATH, fold_norm: B})"},
     /* files */
     {"kdc: 1\nteacher: nope.onnx\n",
      "2:10: cannot read 'teacher' file 'nope.onnx' (that is '$D/nope.onnx', relative to the recipe's folder): "
@@ -243,6 +243,17 @@ static const BadCase BAD[] = {
      "3:9: output folder '$D/nowhere' does not exist; create it or choose another path"},
     {"kdc: 1\nteacher: teacher.onnx\noutput: out\n",
      "3:9: output path '$D/out' is a folder; name the .onnx file to write in it"},
+    {"kdc: 1\nteacher: teacher.onnx\noutput: {fold_norm: false}\n",
+     "3:9: missing required key 'path' in 'output' (the student .onnx file to write)"},
+    {"kdc: 1\nteacher: teacher.onnx\noutput: {path: out/s.onnx, fold_norm: maybe}\n",
+     "3:39: 'fold_norm' must be one of false, true, got 'maybe'"},
+    {"kdc: 1\nteacher: teacher.onnx\noutput: {path: out/s.onnx, fold: true}\n",
+     "3:28: unknown key 'fold' in 'output' (known keys: path, fold_norm)"},
+    {"kdc: 1\nteacher: teacher.onnx\noutput: [out/s.onnx]\n",
+     "3:9: 'output' must be a path or a mapping with keys path, fold_norm, got a list"},
+    {BASE "student: {train_norm: layernorm}\n",
+     "7:23: 'train_norm' must be one of auto, batchnorm, none, got 'layernorm'"},
+    {BASE "student: {train_norm_dense: 1}\n", "7:29: 'train_norm_dense' must be one of false, true, got '1'"},
     /* version */
     {"kdc: 2\nteacher: teacher.onnx\n", "1:6: unsupported recipe version 2; this kdc reads version 1"},
     {"teacher: teacher.onnx\nkdc: 0\n", "2:6: unsupported recipe version 0; this kdc reads version 1"},

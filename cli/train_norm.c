@@ -1,0 +1,97 @@
+/* train_norm.c - BatchNormalization for training the student, and folding it away (see
+ * train_norm.h). Owns the per-site statistics arrays of one insertion.
+ */
+#include "cli/train_norm.h"
+
+#include "ir/ops.h"
+#include "passes/passes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static bool has_normalization(const Graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        int op = g->nodes[i]->op;
+        if (op == OP_BatchNormalization || op == OP_InstanceNormalization || op == OP_GroupNormalization ||
+            op == OP_LayerNormalization)
+            return true;
+    }
+    return false;
+}
+
+static void free_requests(CalibRequest *req, int n)
+{
+    for (int i = 0; req && i < n; i++) {
+        free(req[i].mean_abs);
+        free(req[i].mean);
+        free(req[i].var);
+    }
+    free(req);
+}
+
+/* Per site: the mean and variance of its input over data, then the identity from them. */
+static Status set_identity(Graph *g, const NormInsertReport *rep, const CalibData *data, Diag *d)
+{
+    int n = rep->n_sites;
+    CalibRequest *req = calloc((size_t)n + 1, sizeof *req);
+    double **mean = calloc((size_t)n + 1, sizeof *mean), **var = calloc((size_t)n + 1, sizeof *var);
+    Status st = req && mean && var ? KDC_OK : diag_error(d, "out of memory");
+    for (int i = 0; i < n && !st; i++) {
+        size_t c = (size_t)rep->sites[i].channels;
+        req[i] = (CalibRequest){rep->sites[i].x, 1, calloc(c, sizeof(double)), calloc(c, sizeof(double)),
+                                calloc(c, sizeof(double))};
+        if (!req[i].mean_abs || !req[i].mean || !req[i].var)
+            st = diag_error(d, "out of memory");
+        mean[i] = req[i].mean;
+        var[i] = req[i].var;
+    }
+    if (!st)
+        st = calib_activation(g, data, req, n, d);
+    if (!st)
+        pass_batchnorm_identity(rep, (const double *const *)mean, (const double *const *)var);
+    free_requests(req, n);
+    free(mean);
+    free(var);
+    return st;
+}
+
+Status cli_train_norm(Graph *student, const Graph *teacher, const Recipe *r, const CalibData *data, int *added,
+                      Diag *d)
+{
+    *added = 0;
+    if (r->train_norm == TRAIN_NORM_NONE)
+        return KDC_OK;
+    if (r->train_norm == TRAIN_NORM_AUTO && has_normalization(teacher)) {
+        fprintf(stderr, "  train_norm auto: the teacher has normalization layers of its own; none added\n");
+        return KDC_OK;
+    }
+    NormInsertReport rep;
+    if (pass_insert_batchnorm(student, r->train_norm_dense, &rep, d) || pass_infer_shapes(student, d))
+        return KDC_ERR;
+    if (rep.n_sites && set_identity(student, &rep, data, d))
+        return KDC_ERR;
+    *added = rep.n_sites;
+    if (!rep.n_sites) {
+        fprintf(stderr, "  train_norm: every hidden %s layer is normalized already; none added\n",
+                r->train_norm_dense ? "Conv/Gemm/MatMul" : "Conv");
+        return KDC_OK;
+    }
+    fprintf(stderr, "  train_norm: BatchNormalization after %d %s layer%s for training (the identity on %lld "
+                    "calibration samples)\n",
+            rep.n_sites, r->train_norm_dense ? "Conv/Gemm/MatMul" : "Conv", rep.n_sites == 1 ? "" : "s",
+            (long long)data->n_samples);
+    return KDC_OK;
+}
+
+Status cli_fold_norm(Graph *g, Diag *d)
+{
+    int folded = 0, kept = 0;
+    if (pass_fold_batchnorm(g, &folded, &kept, d) || pass_eliminate_dead(g, d) || pass_infer_shapes(g, d))
+        return KDC_ERR;
+    if (folded)
+        fprintf(stderr, "folded %d BatchNormalization into the layers before them\n", folded);
+    if (kept)
+        fprintf(stderr, "  %d BatchNormalization kept (not after a Conv/Gemm/MatMul of their own)\n", kept);
+    return KDC_OK;
+}
