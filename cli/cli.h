@@ -22,7 +22,11 @@ int cli_fail(const Diag *d);
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Imports an ONNX file and normalizes it: shape inference, constant
- * folding, dead code removal, shape inference again, verification. */
+ * folding, dead code removal, shape inference again, LayerNormalization
+ * that the exporter decomposed fused back into one op, verification. */
 Status cli_load_model(const char *path, Model **out, Diag *d);
+/* Writes m as ONNX valid at its own opset: LayerNormalization expanded again
+ * below opset 17 (m is changed), verification, then an atomic write. */
+Status cli_write_model(Model *m, const char *path, Diag *d);
 
 #endif

@@ -13,7 +13,6 @@
 #include "cli/progress.h"
 #include "cli/shrink_scores.h"
 
-#include "backend/onnx_export.h"
 #include "ir/stats.h"
 #include "passes/passes.h"
 #include "recipes/recipe.h"
@@ -371,12 +370,12 @@ static Status distill(Job *j, Diag *d)
 static Status write_models(Job *j, Diag *d)
 {
     stamp_metadata(j);
-    if (ir_verify(j->student, d) || onnx_export_file(j->student, j->recipe.output, d))
+    if (cli_write_model(j->student, j->recipe.output, d))
         return KDC_ERR;
     const char *teacher_out = j->recipe.distill.online.enabled ? j->recipe.distill.online.output : NULL;
     if (!teacher_out)
         return KDC_OK;
-    if (ir_verify(j->teacher, d) || onnx_export_file(j->teacher, teacher_out, d))
+    if (cli_write_model(j->teacher, teacher_out, d))
         return KDC_ERR;
     fprintf(stderr, "wrote the trained teacher to %s\n", teacher_out);
     return KDC_OK;

@@ -6,7 +6,6 @@
 #include "cli/cli.h"
 #include "cli/shrink_scores.h"
 
-#include "backend/onnx_export.h"
 #include "frontend/tensor_file.h"
 #include "ir/stats.h"
 #include "passes/passes.h"
@@ -295,7 +294,7 @@ int cmd_shrink(int argc, char **argv)
     if (st)
         diag_prefix(&d, "%s", a.model);
     else
-        st = onnx_export_file(m, a.out, &d);
+        st = cli_write_model(m, a.out, &d);
     if (!st && !a.quiet && depth.n_dropped)
         depth_report_print(&depth, stdout);
     if (!st && !a.quiet) {

@@ -1,6 +1,7 @@
 /* main.c - the kdc command: dispatches to one subcommand per user task. */
 #include "cli/cli.h"
 
+#include "backend/onnx_export.h"
 #include "frontend/onnx_import.h"
 #include "passes/passes.h"
 #include "runtime/threads.h"
@@ -63,14 +64,24 @@ Status cli_load_model(const char *path, Model **out, Diag *d)
     if (onnx_import_file(path, &m, d))
         return KDC_ERR;
     Graph *g = m->graph;
-    if (pass_infer_shapes(g, d) || pass_fold_constants(g, d) || pass_eliminate_dead(g, d) ||
-        pass_infer_shapes(g, d) || ir_verify(m, d)) {
+    int fused;
+    /* fusing needs the inferred shapes; the constants it leaves unused go with the second dead-code pass */
+    if (pass_infer_shapes(g, d) || pass_fold_constants(g, d) || pass_eliminate_dead(g, d) || pass_infer_shapes(g, d) ||
+        pass_fuse_layernorm(g, &fused, d) || pass_eliminate_dead(g, d) || ir_verify(m, d)) {
         diag_prefix(d, "%s", path);
         model_free(m);
         return KDC_ERR;
     }
     *out = m;
     return KDC_OK;
+}
+
+Status cli_write_model(Model *m, const char *path, Diag *d)
+{
+    /* the expansion types each node it writes, so no whole-graph inference is needed */
+    if (pass_lower_layernorm(m->graph, model_opset(m, ""), d) || ir_verify(m, d))
+        return diag_prefix(d, "%s", path);
+    return onnx_export_file(m, path, d);
 }
 
 int main(int argc, char **argv)

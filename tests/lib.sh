@@ -15,7 +15,7 @@ tally_add() { # passed failed skipped
 # which tests/zoo_parity.sh and tests/shrink_zoo.sh run.
 # shellcheck disable=SC2034 # read by the scripts that source this file
 ZOO_MODELS=(resnet18 resnet50 mobilenet_v2 mobilenet_v3_small efficientnet_b0 densenet121
-    shufflenet_v2_x1_0 squeezenet1_1 unet bert vit)
+    shufflenet_v2_x1_0 squeezenet1_1 unet bert bert_op14 vit)
 
 pass() { echo "PASS $1"; tally_add 1 0 0; }
 fail() { echo "FAIL $1${2:+: $2}"; tally_add 0 1 0; }

@@ -11,6 +11,9 @@
 # the same checks, plus fewer parameters than the teacher.
 # The BERT-style encoder also outputs its hidden states: its residual width
 # can only shrink when that output may (--free-output last_hidden_state).
+# bert_op14 is that encoder exported at opset 14, its LayerNorms decomposed:
+# kdc shrinks them fused and must write them decomposed again, so it gets
+# bert's rows.
 # Closes with a table: model, options, params kept, status.
 #
 #   tests/shrink_zoo.sh            (KDC=path/to/kdc to test another build)
@@ -26,7 +29,7 @@ ROWS=()
 
 row() { ROWS+=("$1|$2|$3|$4"); } # MODEL OPTIONS KEPT STATUS
 
-model_flags() { [ "$1" = bert ] && echo "--free-output last_hidden_state"; }
+model_flags() { case $1 in bert | bert_op14) echo "--free-output last_hidden_state" ;; esac; }
 
 # The kept fraction of parameters from kdc shrink's table ("parameters A -> B (P%)").
 kept_fraction() { awk '/^parameters/ { printf "%.4f", $4 / $2 }' "$1"; }
@@ -97,9 +100,9 @@ for m in "${ZOO_MODELS[@]}"; do
     shrink_one "$m" params0.25 --params 0.25
     case $m in
     resnet50) shrink_one "$m" depth8 --width 1 --depth 8 --calib "$ZOO/${m}_b8.npy" ;;
-    bert | vit) shrink_one "$m" depth1 --width 1 --depth 1 --calib "$ZOO/${m}_b8.npy" ;;
+    bert | bert_op14 | vit) shrink_one "$m" depth1 --width 1 --depth 1 --calib "$ZOO/${m}_b8.npy" ;;
     esac
-    [ "$m" = bert ] && shrink_one "$m" depth-alt --width 1 --drop-alternate
+    case $m in bert | bert_op14) shrink_one "$m" depth-alt --width 1 --drop-alternate ;; esac
 done
 print_table
 if [ -z "$standalone" ]; then
