@@ -13,6 +13,7 @@
 #   bench/distill_methods.sh                       defaults: SEEDS="0 1 2" EPOCHS=3 LR=0.05
 #   SEEDS="0 1 2" EPOCHS=5 METHODS="kd hint" bench/distill_methods.sh
 #   SEEDS=2 APPEND=1 bench/distill_methods.sh      add seed 2 to the last run's results
+#   TEACHER=resnet bench/distill_methods.sh        the residual teacher (BN folded by its export)
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -21,12 +22,26 @@ SEEDS=${SEEDS:-0 1 2}
 EPOCHS=${EPOCHS:-3}
 LR=${LR:-0.05}
 METHODS=${METHODS:-ce kd hint attention similarity relation contrastive pkt correlation}
+TEACHER=${TEACHER:-cnn}
 OUT=build/bench/methods
-mkdir -p "$OUT"
 . bench/lib.sh
-RELU2=/features/features.6/Relu_output_0
-POOL2=/features/features.7/MaxPool_output_0
-EMBED=/classifier/classifier.2/Relu_output_0
+# The values the feature losses pair, by teacher: hint on the second stage's output,
+# similarity on the last feature map, the others on the embedding before the classifier.
+case "$TEACHER" in
+cnn)
+    RELU2=/features/features.6/Relu_output_0
+    POOL2=/features/features.7/MaxPool_output_0
+    EMBED=/classifier/classifier.2/Relu_output_0
+    ;;
+resnet) # BN folded by the export: the student trains with BatchNormalization re-inserted (train_norm: auto)
+    OUT=build/bench/methods_resnet
+    RELU2=/layer2/relu_1/Relu_output_0
+    POOL2=/layer3/relu_1/Relu_output_0
+    EMBED=/Flatten_output_0
+    ;;
+*) echo "TEACHER must be cnn or resnet, not $TEACHER" >&2; exit 2 ;;
+esac
+mkdir -p "$OUT"
 
 # The losses of a method, as a YAML flow list.
 losses() {
@@ -46,7 +61,7 @@ losses() {
 }
 
 recipe() { # METHOD SEED OUTPUT
-    fashion_mnist_head "$ROOT/tests/models/cnn_teacher.onnx"
+    fashion_mnist_head "$ROOT/tests/models/${TEACHER}_teacher.onnx"
     cat <<YAML
 student: {width: 0.5, init: random}
 distill:
@@ -75,11 +90,11 @@ for seed in $SEEDS; do
     done
 done
 
-awk -v E="$EPOCHS" -v LR="$LR" '
+awk -v E="$EPOCHS" -v LR="$LR" -v T="$TEACHER" '
 function sd(s, q, n) { return n > 1 ? sqrt((q - s * s / n) / (n - 1)) : 0 }
 { teacher = $3; if (!($1 in n)) order[++m] = $1; n[$1]++; s[$1] += $4; q[$1] += $4 * $4; a[$1] += $5; t[$1] += $6 }
 END {
-    printf "\nteacher %.2f%%; student width 0.5 from random weights, %d epochs, lr %s, seeds: %d\n\n", teacher, E, LR, n[order[1]];
+    printf "\n%s teacher %.2f%%; student width 0.5 from random weights, %d epochs, lr %s, seeds: %d\n\n", T, teacher, E, LR, n[order[1]];
     print "| loss | test accuracy | agreement with teacher | s / epoch |";
     print "| --- | ---: | ---: | ---: |";
     for (i = 1; i <= m; i++) {

@@ -11,5 +11,7 @@ echo "== training step against PyTorch (bench/train_vs_torch.sh)"
 bench/train_vs_torch.sh
 echo "== which distillation loss teaches best (bench/distill_methods.sh)"
 SEEDS="0 1 2" bench/distill_methods.sh
+echo "== normalization re-inserted for training students of a BN-folded export (bench/train_norm.sh)"
+bench/train_norm.sh
 echo "== students from teacher slices (each importance) against random initialisation (bench/init_vs_importance.sh)"
 bench/init_vs_importance.sh

@@ -6,7 +6,8 @@
 # promises is checked too: a self-distilled student has the teacher's parameter count,
 # an online recipe writes a trained teacher that onnxruntime runs as well, and a recipe
 # with feature losses emits a student with exactly the ops and parameters of the plain
-# recipe's student (probes and adapters stripped).
+# recipe's student (probes and adapters stripped), and a recipe of a teacher without
+# normalization (train_norm: auto) trains with BatchNormalization and writes none.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -49,6 +50,11 @@ for recipe in recipes/*.yaml; do
     if grep -q "width: 1.0" "$recipe"; then
         check "self-distilled $name has the teacher's $(params "recipes/$teacher") parameters" \
             test "$(params "$student")" = "$(params "recipes/$teacher")"
+    fi
+    if grep -q "train_norm: auto" "$recipe"; then
+        check "$name: BatchNormalization added for training, none left in the student" \
+            sh -c "grep -q 'train_norm: BatchNormalization after [1-9]' '$OUT/$name.log' &&
+                ! '$KDC' inspect '$student' | grep -q BatchNormalization"
     fi
     if grep -q "^teachers:" "$recipe"; then
         check "$name distilled from $(grep -c '^teacher [0-9]*:' "$OUT/$name.log") teachers (several)" \

@@ -3,7 +3,9 @@
  * dense), that value names stay, and that the identity set from measured statistics
  * (calib_activation's mean and variance) leaves the network's outputs as they were, in
  * inference and, on the calibration batch itself, in training mode. Then folding the nodes
- * away (pass_fold_batchnorm) gives the same outputs and no BatchNormalization.
+ * away (pass_fold_batchnorm) gives the same outputs and no BatchNormalization. On the
+ * real case too: the half-width student of the BN-folded residual teacher, its nodes
+ * inserted and written to ONNX without training, computes what it computed before.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +13,16 @@
 
 #include <cmocka.h>
 
+#include "backend/onnx_export.h"
+#include "frontend/onnx_import.h"
+#include "frontend/tensor_file.h"
 #include "passes/passes.h"
 #include "tests/unit/plan_check.h"
+#include "tests/unit/temp_dir.h"
 #include "train/calibrate.h"
+
+#define RESNET "tests/models/resnet_teacher.onnx"
+#define RESNET_INPUT "tests/models/resnet_teacher_golden_input.npy"
 
 enum { BATCH = 16, OPSET = 13 };
 
@@ -225,6 +234,105 @@ static void test_nothing_to_do(void **state)
     model_free(m);
 }
 
+/* The model at path, normalized as kdc loads models. */
+static Model *load(const char *path)
+{
+    Model *m = NULL;
+    Diag d = {{0}};
+    expect_ok(onnx_import_file(path, &m, &d), &d);
+    Graph *g = m->graph;
+    expect_ok(pass_infer_shapes(g, &d) || pass_fold_constants(g, &d) || pass_eliminate_dead(g, &d) ||
+                  pass_infer_shapes(g, &d),
+              &d);
+    return m;
+}
+
+/* The first output on the golden batch, [8, 10]. */
+static double *run_golden(Graph *g, PlanMode mode, const Tensor *x)
+{
+    Shape shapes[1] = {shape_from_dims(x->rank, x->dims)};
+    Plan *p = NULL;
+    Diag d = {{0}};
+    expect_ok(plan_build(g, mode, shapes, 1, &p, &d), &d);
+    memcpy(plan_input(p, 0), x->data, x->nbytes);
+    pc_forward(p);
+    double *y = pc_to_double(plan_output(p, 0), pc_output_numel(p, 0));
+    plan_free(p);
+    return y;
+}
+
+static void expect_same_logits(const double *got, const double *want, double tol)
+{
+    for (int i = 0; i < 8 * 10; i++)
+        if (!(fabs(got[i] - want[i]) <= tol * (1 + fabs(want[i]))))
+            fail_msg("logit %d: %.7g, before insertion %.7g", i, got[i], want[i]);
+}
+
+/* Emitted without training, with the nodes kept and with them folded: the same logits
+ * (in training mode too, on the calibration batch). */
+static void test_resnet_student(void **state)
+{
+    (void)state;
+    Model *m = load(RESNET);
+    Graph *g = m->graph;
+    Tensor *x = NULL;
+    Diag d = {{0}};
+    expect_ok(tensor_file_read(RESNET_INPUT, m, &x, &d), &d);
+    expect_ok(pass_shrink_width(g, &(StudentOptions){.width = 0.5}, &d), &d);
+    expect_ok(pass_infer_shapes(g, &d), &d);
+    double *before = run_golden(g, PLAN_INFERENCE, x);
+    NormInsertReport rep;
+    expect_ok(pass_insert_batchnorm(g, false, &rep, &d), &d);
+    assert_int_equal(rep.n_sites, 9); /* every Conv: each feeds another layer */
+    expect_ok(pass_infer_shapes(g, &d), &d);
+    /* calibrated on the golden batch itself; 64 channels at most */
+    static double abs[9][64], mean[9][64], var[9][64];
+    const double *means[9], *vars[9];
+    CalibRequest req[9];
+    for (int i = 0; i < 9; i++) {
+        req[i] = (CalibRequest){rep.sites[i].x, 1, abs[i], mean[i], var[i]};
+        means[i] = mean[i];
+        vars[i] = var[i];
+    }
+    CalibData data = {(const Tensor *[]){x}, 1, 8, 8};
+    expect_ok(calib_activation(g, &data, req, 9, &d), &d);
+    pass_batchnorm_identity(&rep, means, vars);
+    char kept[128], folded[128];
+    snprintf(kept, sizeof kept, "%s/kept.onnx", temp_dir);
+    snprintf(folded, sizeof folded, "%s/folded.onnx", temp_dir);
+    expect_ok(onnx_export_file(m, kept, &d), &d);
+    int n_folded = 0, n_kept = 0;
+    expect_ok(pass_fold_batchnorm(g, &n_folded, &n_kept, &d), &d);
+    assert_int_equal(n_folded, 9);
+    expect_ok(pass_eliminate_dead(g, &d) || onnx_export_file(m, folded, &d), &d);
+    const char *paths[2] = {kept, folded};
+    for (int k = 0; k < 2; k++) {
+        Model *e = load(paths[k]);
+        assert_int_equal(count_op(e->graph, OP_BatchNormalization), k == 0 ? 9 : 0);
+        double *after = run_golden(e->graph, PLAN_INFERENCE, x);
+        expect_same_logits(after, before, 1e-4);
+        free(after);
+        /* Training mode normalizes with the batch's statistics: on the calibration batch,
+         * the identity only when the nodes were set from it (not with placeholders). */
+        after = run_golden(e->graph, PLAN_TRAINING, x);
+        expect_same_logits(after, before, 1e-3);
+        free(after);
+        model_free(e);
+    }
+    free(before);
+    model_free(m);
+}
+
+static int setup(void **state)
+{
+    return pc_setup_threads(state) || temp_dir_setup(state);
+}
+
+static int teardown(void **state)
+{
+    return pc_teardown_threads(state) | temp_dir_teardown(state);
+}
+
 int main(void)
 {
     gb_rng_seed(7);
@@ -233,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_identity),
         cmocka_unit_test(test_fold_after_insert),
         cmocka_unit_test(test_nothing_to_do),
+        cmocka_unit_test(test_resnet_student),
     };
-    return cmocka_run_group_tests(tests, pc_setup_threads, pc_teardown_threads);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
