@@ -292,5 +292,11 @@ const char *recipe_describe_student(const Recipe *r, char *buf, size_t n)
     used = strlen(buf);
     if (r->init == STUDENT_INIT_RANDOM)
         snprintf(buf + used, n - used, ", weights initialised at random");
+    used = strlen(buf);
+    if (r->train_norm != TRAIN_NORM_AUTO || r->train_norm_dense)
+        snprintf(buf + used, n - used, ", train_norm %s%s", r->train_norm == TRAIN_NORM_NONE ? "none"
+                                                             : r->train_norm == TRAIN_NORM_AUTO ? "auto"
+                                                                                                : "batchnorm",
+                 r->train_norm_dense ? " (dense too)" : "");
     return buf;
 }

@@ -392,6 +392,8 @@ static void test_norm_keys(void **state)
     if (load_text(fx, BASE "student: {train_norm: batchnorm}\n", &r, &d))
         fail_msg("%s", d.msg);
     assert_int_equal(r.train_norm, TRAIN_NORM_BATCHNORM);
+    char buf[256];
+    assert_string_equal(recipe_describe_student(&r, buf, sizeof buf), "width 0.5, importance l1, train_norm batchnorm");
     recipe_free(&r);
 }
 
