@@ -73,7 +73,7 @@ Status cli_train_norm(Graph *student, const Graph *teacher, const Recipe *r, con
         return KDC_ERR;
     *added = rep.n_sites;
     if (!rep.n_sites) {
-        fprintf(stderr, "  train_norm: every hidden %s layer is normalized already; none added\n",
+        fprintf(stderr, "  train_norm: no hidden %s layer without normalization; none added\n",
                 r->train_norm_dense ? "Conv/Gemm/MatMul" : "Conv");
         return KDC_OK;
     }
@@ -92,6 +92,6 @@ Status cli_fold_norm(Graph *g, Diag *d)
     if (folded)
         fprintf(stderr, "folded %d BatchNormalization into the layers before them\n", folded);
     if (kept)
-        fprintf(stderr, "  %d BatchNormalization kept (not after a Conv/Gemm/MatMul of their own)\n", kept);
+        fprintf(stderr, "  %d BatchNormalization kept: no layer before them they fold into exactly\n", kept);
     return KDC_OK;
 }

@@ -9,7 +9,7 @@
  * ConvTranspose, Gemm, MatMul with a constant weight) follows it somewhere downstream:
  * the classifier and any layer that writes an output keep their raw scale.
  *
- * The parameters start as placeholders (scale 1, B 0, mean 0, var 1);
+ * The parameters start as placeholders (scale 1, B 0, mean 0, var 1 - eps: the identity);
  * pass_batchnorm_identity then turns each node into the identity on calibration data:
  * running statistics the measured mean and variance, scale sqrt(var + eps) and B the
  * mean. In inference mode that is the identity exactly (up to rounding); in training mode
@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define TRAIN_NORM_EPSILON 1e-5f
 #define TRAIN_NORM_MOMENTUM 0.9f
@@ -55,6 +56,24 @@ static bool is_weighted_layer(const Node *n)
     case OP_MatMul: return n->n_inputs > 1 && constant_2d(n->inputs[1]);
     default: return false;
     }
+}
+
+/* The constant inputs of n (weights, bias) are its own and no graph inputs, as
+ * pass_fold_batchnorm needs to fold the node back: otherwise inserting would leave it in
+ * the emitted student. */
+static bool weights_private(const Graph *g, const Node *n)
+{
+    for (int k = 1; k < n->n_inputs; k++) {
+        const Value *v = n->inputs[k];
+        if (!v || !v->init)
+            continue;
+        if (graph_count_uses(g, v) != 1)
+            return false;
+        for (int i = 0; i < g->n_inputs; i++)
+            if (g->inputs[i] == v)
+                return false;
+    }
+    return true;
 }
 
 /* feeds[i]: a weighted layer reads, directly or through other nodes, an output of node i. */
@@ -101,7 +120,7 @@ static bool is_graph_output(const Graph *g, const Value *v)
 static Value *site_value(const Graph *g, const Node *n, bool dense)
 {
     Value *y = n->outputs[0];
-    if (!y || y->dtype != DT_FLOAT)
+    if (!y || y->dtype != DT_FLOAT || !weights_private(g, n))
         return NULL;
     if (n->op == OP_Conv)
         return y->shape.rank >= 3 && y->shape.dims[1].value > 0 ? y : NULL;
@@ -109,8 +128,11 @@ static Value *site_value(const Graph *g, const Node *n, bool dense)
         return NULL;
     if (n->op == OP_MatMul) {
         Node *add = only_reader(g, y);
-        if (add && add->op == OP_Add && add->n_inputs == 2 && (add->inputs[0]->init || add->inputs[1]->init))
+        if (add && add->op == OP_Add && add->n_inputs == 2 && (add->inputs[0]->init || add->inputs[1]->init)) {
+            if (!weights_private(g, add))
+                return NULL;
             y = add->outputs[0];
+        }
     }
     return y->shape.rank == 2 && y->shape.dims[1].value > 0 ? y : NULL;
 }
@@ -145,26 +167,30 @@ static Status insert_after(Graph *g, const Node *layer, Value *y, NormSite *site
     snprintf(pre, sizeof pre, "%s/pre_norm", y->name);
     int64_t c = y->shape.dims[1].value;
     Value *x = graph_new_value(g, pre);
+    /* var 1 - eps: the placeholder is the identity, so later sites measure what they will see */
     Value *p[4] = {add_param(g, base, "scale", c, 1), add_param(g, base, "B", c, 0),
-                   add_param(g, base, "mean", c, 0), add_param(g, base, "var", c, 1)};
+                   add_param(g, base, "mean", c, 0), add_param(g, base, "var", c, 1 - TRAIN_NORM_EPSILON)};
     Node *bn = graph_add_node(g, "BatchNormalization", "", 5, 1);
-    if (!x || !p[0] || !p[1] || !p[2] || !p[3] || !bn)
+    const char *label = node_label(layer);
+    if (!x || !p[0] || !p[1] || !p[2] || !p[3] || !bn || !(bn->name = arena_strdup(g->arena, base)))
         return diag_error(d, "out of memory");
     Node *producer = y->producer;
     x->kind = TYPE_TENSOR;
     x->dtype = y->dtype;
     x->shape = y->shape;
     node_set_output(producer, y->producer_output, x);
-    bn->name = arena_strdup(g->arena, base);
     bn->opset = producer->opset;
     bn->inputs[0] = x;
     for (int i = 0; i < 4; i++)
         bn->inputs[i + 1] = p[i];
     node_set_output(bn, 0, y);
-    node_add_attr(bn, "epsilon", ATTR_FLOAT)->f = TRAIN_NORM_EPSILON;
-    node_add_attr(bn, "momentum", ATTR_FLOAT)->f = TRAIN_NORM_MOMENTUM;
+    Attr *eps = node_add_attr(bn, "epsilon", ATTR_FLOAT), *momentum = node_add_attr(bn, "momentum", ATTR_FLOAT);
+    if (!eps || !momentum)
+        return diag_error(d, "out of memory");
+    eps->f = TRAIN_NORM_EPSILON;
+    momentum->f = TRAIN_NORM_MOMENTUM;
     op_bind(bn);
-    *site = (NormSite){node_label(layer), x, bn, c};
+    *site = (NormSite){label, x, bn, c};
     return KDC_OK;
 }
 
@@ -197,6 +223,10 @@ Status pass_insert_batchnorm(Graph *g, bool dense, NormInsertReport *report, Dia
     }
     int n = find_sites(g, dense, feeds, layers, ys);
     report->sites = arena_alloc(g->arena, (size_t)(n + 1) * sizeof *report->sites);
+    if (!report->sites) {
+        diag_error(d, "out of memory");
+        goto fail;
+    }
     for (int i = 0; i < n; i++)
         if (insert_after(g, layers[i], ys[i], &report->sites[i], d))
             goto fail;
@@ -224,4 +254,21 @@ void pass_batchnorm_identity(const NormInsertReport *report, const double *const
             run_var[c] = (float)v;
         }
     }
+}
+
+bool pass_is_pre_norm(const Value *v)
+{
+    static const char suffix[] = "/pre_norm";
+    size_t n = v && v->name ? strlen(v->name) : 0;
+    if (n <= sizeof suffix - 1 || strcmp(v->name + n - (sizeof suffix - 1), suffix))
+        return false;
+    const Graph *g = v->graph;
+    for (int i = 0; g && i < g->n_nodes; i++) {
+        const Node *bn = g->nodes[i];
+        if (bn->op != OP_BatchNormalization || bn->n_inputs < 1 || bn->inputs[0] != v || !bn->outputs[0])
+            continue;
+        const char *y = bn->outputs[0]->name;
+        return strlen(y) == n - (sizeof suffix - 1) && !strncmp(y, v->name, strlen(y));
+    }
+    return false;
 }

@@ -96,14 +96,19 @@ typedef struct NormInsertReport {
  * Normalization) and, with dense, after every hidden Gemm, and MatMul with a constant 2-D
  * weight (after its bias Add), whose output is [N, C]. Hidden: another weighted layer
  * (Conv, ConvTranspose, Gemm, MatMul with a constant weight) reads its output, directly or
- * not, and it is no graph output. The layer writes a fresh <y>/pre_norm and the new node
- * writes y, so value names stay. The new parameters are scale 1, B 0, mean 0, var 1 until
- * pass_batchnorm_identity sets them. Fails only when out of memory. */
+ * not, and it is no graph output; only layers whose weights and bias are their own
+ * initializers (no graph inputs), so that pass_fold_batchnorm can fold the node back. The
+ * layer writes a fresh <y>/pre_norm and the new node writes y, so value names stay. The
+ * new parameters are scale 1, B 0, mean 0, var 1 - eps (the identity) until
+ * pass_batchnorm_identity sets them from measurements. Fails only when out of memory. */
 Status pass_insert_batchnorm(Graph *g, bool dense, NormInsertReport *report, Diag *d);
 /* Sets each site's BatchNormalization to the identity on data whose per-channel mean and
  * (population) variance of site i's input are mean[i][c], var[i][c]: running statistics
  * mean and var, scale sqrt(var + eps), B mean. */
 void pass_batchnorm_identity(const NormInsertReport *report, const double *const *mean, const double *const *var);
+/* v is the <y>/pre_norm value of a node pass_insert_batchnorm added: internal to training,
+ * so names and globs that a recipe writes for the teacher's values never pick it. */
+bool pass_is_pre_norm(const Value *v);
 
 /* Folds every inference-mode BatchNormalization (training_mode 0) whose input is the
  * output, used only by it, of a Conv, ConvTranspose (group 1), Gemm, or MatMul with a

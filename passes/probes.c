@@ -24,7 +24,7 @@ static bool matches(const char *pattern, const char *name)
 
 static void take(Value *v, const char *pattern, Value **found, int max, int *n)
 {
-    if (!v || !matches(pattern, v->name))
+    if (!v || pass_is_pre_norm(v) || !matches(pattern, v->name))
         return;
     for (int i = 0; i < *n && i < max; i++)
         if (found[i] == v)

@@ -187,8 +187,13 @@ static Status store_value(const RecipeLoader *L, const SchemaField *f, const yam
     /* A key of list entries is where it is first written. */
     if (L->r->pos[f->id].line == 0)
         L->r->pos[f->id] = recipe_pos(n);
-    if (f->scalar_child && n->type == YAML_SCALAR_NODE)
-        return store_value(L, &f->children[row_named(f->children, f->scalar_child)], n, s);
+    if (f->scalar_child && n->type == YAML_SCALAR_NODE) { /* messages name the key written */
+        const SchemaField *child = &f->children[row_named(f->children, f->scalar_child)];
+        if (L->r->pos[child->id].line == 0)
+            L->r->pos[child->id] = recipe_pos(n);
+        snprintf(label, sizeof label, "'%s'", f->name);
+        return recipe_store_leaf(L, child, s->base, label, n);
+    }
     if (f->kind == FIELD_MAP || f->kind == FIELD_MAP_ENABLE)
         return store_map(L, f, n, s);
     if (f->kind == FIELD_LIST || f->kind == FIELD_AUTO_LIST)

@@ -17,6 +17,7 @@
 #include "frontend/onnx_import.h"
 #include "frontend/tensor_file.h"
 #include "passes/passes.h"
+#include "passes/probes.h"
 #include "tests/unit/plan_check.h"
 #include "tests/unit/temp_dir.h"
 #include "train/calibrate.h"
@@ -150,6 +151,14 @@ static void test_sites(void **state)
         assert_string_equal(rep.sites[0].x->producer->name, "c1");
         assert_int_equal(rep.sites[0].channels, 4);
         assert_ptr_equal(g->outputs[0], out);
+        /* the pre-norm values are internal: names and globs for pairs never pick them */
+        assert_true(pass_is_pre_norm(rep.sites[0].x));
+        assert_false(pass_is_pre_norm(c1_out));
+        Value *found[2];
+        int n = 0;
+        expect_ok(pass_probe_find(g, "c1_*", found, 2, &n, &d), &d);
+        assert_int_equal(n, 1);
+        assert_ptr_equal(found[0], c1_out);
         expect_ok(ir_verify(m, &d), &d);
         model_free(m);
     }
@@ -333,6 +342,23 @@ static int teardown(void **state)
     return pc_teardown_threads(state) | temp_dir_teardown(state);
 }
 
+/* Weights that are graph inputs (old exports list initializers as inputs) or shared could
+ * not be folded back: no node goes after such a layer. */
+static void test_weights_not_private(void **state)
+{
+    (void)state;
+    Model *m = residual_net(false);
+    Graph *g = m->graph;
+    gb_append_input(g, graph_find_value(g, "c1.w"));
+    Node *c2 = graph_find_value(g, "c2_out")->producer;
+    c2->inputs[1] = graph_find_value(g, "c3.w"); /* never run: the shape does not matter */
+    NormInsertReport rep;
+    Diag d = {{0}};
+    expect_ok(pass_insert_batchnorm(g, false, &rep, &d), &d);
+    assert_int_equal(rep.n_sites, 0); /* c1: graph input; c2, c3: the shared weight */
+    model_free(m);
+}
+
 int main(void)
 {
     gb_rng_seed(7);
@@ -342,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_fold_after_insert),
         cmocka_unit_test(test_nothing_to_do),
         cmocka_unit_test(test_resnet_student),
+        cmocka_unit_test(test_weights_not_private),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

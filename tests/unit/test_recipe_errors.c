@@ -243,6 +243,7 @@ static const BadCase BAD[] = {
      "3:9: output folder '$D/nowhere' does not exist; create it or choose another path"},
     {"kdc: 1\nteacher: teacher.onnx\noutput: out\n",
      "3:9: output path '$D/out' is a folder; name the .onnx file to write in it"},
+    {"kdc: 1\nteacher: teacher.onnx\noutput: ~\n", "3:9: 'output' must be a file path, got nothing"},
     {"kdc: 1\nteacher: teacher.onnx\noutput: {fold_norm: false}\n",
      "3:9: missing required key 'path' in 'output' (the student .onnx file to write)"},
     {"kdc: 1\nteacher: teacher.onnx\noutput: {path: out/s.onnx, fold_norm: maybe}\n",
