@@ -60,19 +60,27 @@ static void uses_add(Uses *u, const Value *v, Node *user)
         u->users[v->id][k] = user;
 }
 
+static void uses_add_subgraph(Uses *u, const Graph *sub);
+
+/* Reads of outer values inside n's subgraphs count as uses by no node of g. */
+static void uses_add_subgraphs_of(Uses *u, const Node *n)
+{
+    for (int j = 0; j < n->n_attrs; j++) {
+        const Attr *a = &n->attrs[j];
+        if (a->kind == ATTR_GRAPH)
+            uses_add_subgraph(u, a->g);
+        for (int k = 0; a->kind == ATTR_GRAPHS && k < a->n; k++)
+            uses_add_subgraph(u, a->graphs[k]);
+    }
+}
+
 static void uses_add_subgraph(Uses *u, const Graph *sub)
 {
     for (int i = 0; i < sub->n_nodes; i++) {
         const Node *n = sub->nodes[i];
         for (int j = 0; j < n->n_inputs; j++)
             uses_add(u, n->inputs[j], NULL);
-        for (int j = 0; j < n->n_attrs; j++) {
-            const Attr *a = &n->attrs[j];
-            if (a->kind == ATTR_GRAPH)
-                uses_add_subgraph(u, a->g);
-            for (int k = 0; a->kind == ATTR_GRAPHS && k < a->n; k++)
-                uses_add_subgraph(u, a->graphs[k]);
-        }
+        uses_add_subgraphs_of(u, n);
     }
     for (int i = 0; i < sub->n_outputs; i++)
         uses_add(u, sub->outputs[i], NULL);
@@ -89,13 +97,7 @@ static Status uses_build(Graph *g, Uses *u, Diag *d)
         Node *n = g->nodes[i];
         for (int j = 0; j < n->n_inputs; j++)
             uses_add(u, n->inputs[j], n);
-        for (int j = 0; j < n->n_attrs; j++) {
-            const Attr *a = &n->attrs[j];
-            if (a->kind == ATTR_GRAPH)
-                uses_add_subgraph(u, a->g);
-            for (int k = 0; a->kind == ATTR_GRAPHS && k < a->n; k++)
-                uses_add_subgraph(u, a->graphs[k]);
-        }
+        uses_add_subgraphs_of(u, n);
     }
     for (int i = 0; i < g->n_outputs; i++)
         uses_add(u, g->outputs[i], NULL);

@@ -164,6 +164,43 @@ static void test_sites(void **state)
     }
 }
 
+/* The net's outputs on a random batch, then the nodes inserted and set from that batch. */
+typedef struct Inserted {
+    Model *m;
+    float *x;
+    double *before;
+    NormInsertReport rep;
+} Inserted;
+
+static Inserted insert_on_random_batch(bool with_bn3, bool dense)
+{
+    Inserted t = {residual_net(with_bn3), pc_random_floats(BATCH * 2 * 6 * 6), NULL, {0}};
+    Graph *g = t.m->graph;
+    Diag d = {{0}};
+    t.before = run(g, PLAN_INFERENCE, t.x);
+    expect_ok(pass_insert_batchnorm(g, dense, &t.rep, &d), &d);
+    expect_ok(pass_infer_shapes(g, &d), &d);
+    set_identity(t.m, &t.rep, t.x);
+    return t;
+}
+
+/* The outputs of a plan of mode now, against those before insertion. */
+static void expect_outputs(Inserted *t, PlanMode mode, double tol)
+{
+    double *after = run(t->m->graph, mode, t->x);
+    for (int i = 0; i < BATCH * 3; i++)
+        if (!(fabs(after[i] - t->before[i]) <= tol * (1 + fabs(t->before[i]))))
+            fail_msg("output %d: %.7g, before insertion %.7g", i, after[i], t->before[i]);
+    free(after);
+}
+
+static void inserted_free(Inserted *t)
+{
+    free(t->before);
+    free(t->x);
+    model_free(t->m);
+}
+
 /* Inference: exact identity; training on the calibration batch: batch statistics are the
  * measured ones, so the identity too (up to the epsilon's share of small variances). The
  * net has no BatchNormalization of its own, which training mode would change. */
@@ -171,26 +208,10 @@ static void test_identity(void **state)
 {
     (void)state;
     for (int dense = 0; dense < 2; dense++) {
-        Model *m = residual_net(false);
-        Graph *g = m->graph;
-        float *x = pc_random_floats(BATCH * 2 * 6 * 6);
-        double *before = run(g, PLAN_INFERENCE, x);
-        NormInsertReport rep;
-        Diag d = {{0}};
-        expect_ok(pass_insert_batchnorm(g, dense, &rep, &d), &d);
-        expect_ok(pass_infer_shapes(g, &d), &d);
-        set_identity(m, &rep, x);
-        double *after = run(g, PLAN_INFERENCE, x);
-        for (int i = 0; i < BATCH * 3; i++)
-            assert_true(fabs(after[i] - before[i]) <= 1e-5 * (1 + fabs(before[i])));
-        free(after);
-        after = run(g, PLAN_TRAINING, x);
-        for (int i = 0; i < BATCH * 3; i++)
-            assert_true(fabs(after[i] - before[i]) <= 1e-3 * (1 + fabs(before[i])));
-        free(after);
-        free(before);
-        free(x);
-        model_free(m);
+        Inserted t = insert_on_random_batch(false, dense);
+        expect_outputs(&t, PLAN_INFERENCE, 1e-5);
+        expect_outputs(&t, PLAN_TRAINING, 1e-3);
+        inserted_free(&t);
     }
 }
 
@@ -198,30 +219,19 @@ static void test_identity(void **state)
 static void test_fold_after_insert(void **state)
 {
     (void)state;
-    Model *m = residual_net(true);
-    Graph *g = m->graph;
-    float *x = pc_random_floats(BATCH * 2 * 6 * 6);
-    double *before = run(g, PLAN_INFERENCE, x);
-    NormInsertReport rep;
+    Inserted t = insert_on_random_batch(true, true);
+    Graph *g = t.m->graph;
     Diag d = {{0}};
-    expect_ok(pass_insert_batchnorm(g, true, &rep, &d), &d);
-    expect_ok(pass_infer_shapes(g, &d), &d);
-    set_identity(m, &rep, x);
     int folded = 0, kept = 0;
     expect_ok(pass_fold_batchnorm(g, &folded, &kept, &d), &d);
     expect_ok(pass_eliminate_dead(g, &d), &d);
     assert_int_equal(folded, 5); /* the four inserted and bn3 */
     assert_int_equal(kept, 0);
     assert_int_equal(count_op(g, OP_BatchNormalization), 0);
-    expect_ok(ir_verify(m, &d), &d);
-    double *after = run(g, PLAN_INFERENCE, x);
-    for (int i = 0; i < BATCH * 3; i++)
-        assert_true(fabs(after[i] - before[i]) <= 1e-4 * (1 + fabs(before[i])));
+    expect_ok(ir_verify(t.m, &d), &d);
+    expect_outputs(&t, PLAN_INFERENCE, 1e-4);
     assert_non_null(graph_find_value(g, "c1_out"));
-    free(after);
-    free(before);
-    free(x);
-    model_free(m);
+    inserted_free(&t);
 }
 
 /* Nothing hidden and unnormalized: nothing inserted, the graph as it was. */
