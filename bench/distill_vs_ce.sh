@@ -32,7 +32,6 @@ output: $ROOT/$OUT/$3
 YAML
 }
 
-acc() { sed -n "s/^test accuracy *\([0-9.]*\)% *\([0-9.]*\)%.*/\\$2/p" "$1"; }
 
 : >"$OUT/results.txt"
 for seed in $SEEDS; do

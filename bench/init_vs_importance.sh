@@ -39,7 +39,6 @@ YAML
 }
 
 # Field 1 (teacher) or 2 (student) of the summary's accuracy line.
-acc() { sed -n "s/^test accuracy *\([0-9.]*\)% *\([0-9.]*\)%.*/\\$2/p" "$1"; }
 untrained() { sed -n 's/^epoch 0\/[0-9]*  test acc \([0-9.]*\)%.*/\1/p' "$1"; }
 
 : >"$OUT/results.txt"

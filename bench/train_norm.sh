@@ -35,9 +35,6 @@ output: $ROOT/$OUT/$4
 YAML
 }
 
-acc() { sed -n "s/^test accuracy *\([0-9.]*\)% *\([0-9.]*\)%.*/\\$2/p" "$1"; }
-agreement() { sed -n 's/^top-1 agreement *\([0-9.]*\)%.*/\1/p' "$1"; }
-epoch_seconds() { sed -n 's/.*img\/s  \([0-9.]*\) s .*/\1/p' "$1" | awk '{ s += $1; n++ } END { printf "%.1f", n ? s / n : 0 }'; }
 bn_nodes() { "$KDC" inspect "$1" | awk '$1 == "BatchNormalization" { n = $2 } END { print n + 0 }'; }
 
 : >"$OUT/results.txt"
