@@ -3,22 +3,10 @@
  */
 #include "cli/train_norm.h"
 
-#include "ir/ops.h"
 #include "passes/passes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-static bool has_normalization(const Graph *g)
-{
-    for (int i = 0; i < g->n_nodes; i++) {
-        int op = g->nodes[i]->op;
-        if (op == OP_BatchNormalization || op == OP_InstanceNormalization || op == OP_GroupNormalization ||
-            op == OP_LayerNormalization)
-            return true;
-    }
-    return false;
-}
 
 static void free_requests(CalibRequest *req, int n)
 {
@@ -62,7 +50,7 @@ Status cli_train_norm(Graph *student, const Graph *teacher, const Recipe *r, con
     *added = 0;
     if (r->train_norm == TRAIN_NORM_NONE)
         return KDC_OK;
-    if (r->train_norm == TRAIN_NORM_AUTO && has_normalization(teacher)) {
+    if (r->train_norm == TRAIN_NORM_AUTO && pass_has_normalization(teacher)) {
         fprintf(stderr, "  train_norm auto: the teacher has normalization layers of its own; none added\n");
         return KDC_OK;
     }

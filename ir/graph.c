@@ -284,6 +284,29 @@ void graph_replace_uses(Graph *g, Value *from, Value *to)
     replace_in_graph(g, from, to);
 }
 
+bool graph_has_input(const Graph *g, const Value *v)
+{
+    for (int i = 0; i < g->n_inputs; i++)
+        if (g->inputs[i] == v)
+            return true;
+    return false;
+}
+
+bool graph_has_output(const Graph *g, const Value *v)
+{
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == v)
+            return true;
+    return false;
+}
+
+const char *node_display_name(const Node *n)
+{
+    if (n->name && *n->name)
+        return n->name;
+    return n->n_outputs && n->outputs[0] ? n->outputs[0]->name : n->op_type;
+}
+
 int graph_count_uses(const Graph *g, const Value *v)
 {
     int uses = 0;

@@ -257,6 +257,11 @@ void graph_index_nodes(Graph *g);
 void graph_replace_uses(Graph *g, Value *from, Value *to);
 /* Number of node inputs (in g and its subgraphs) plus graph outputs using v. */
 int graph_count_uses(const Graph *g, const Value *v);
+/* v is listed among g's own inputs / outputs (not an enclosing graph's). */
+bool graph_has_input(const Graph *g, const Value *v);
+bool graph_has_output(const Graph *g, const Value *v);
+/* A node for messages: its name, else its first output's name, else its op type. */
+const char *node_display_name(const Node *n);
 
 /* ---- attributes ---- */
 const Attr *node_attr(const Node *n, const char *name);

@@ -22,14 +22,6 @@ typedef struct {
     int n_deps, cap_deps;
 } Deps;
 
-static bool is_graph_input(const Graph *g, const Value *v)
-{
-    for (int i = 0; i < g->n_inputs; i++)
-        if (g->inputs[i] == v)
-            return true;
-    return false;
-}
-
 static Status push_dep(Deps *t, int node, Diag *d)
 {
     if (t->n_deps == t->cap_deps) {
@@ -49,7 +41,7 @@ static Status collect_value(Deps *t, const Node *user, const Value *v, Diag *d)
 {
     if (!v)
         return KDC_OK;
-    if (!v->producer && v->graph == t->g && !v->init && !is_graph_input(t->g, v))
+    if (!v->producer && v->graph == t->g && !v->init && !graph_has_input(t->g, v))
         return diag_error(d, "node '%s' (%s): input '%s' is not defined", user->name, user->op_type, v->name);
     if (!v->producer || v->producer->graph != t->g)
         return KDC_OK;

@@ -10,14 +10,6 @@
 
 static Status verify_graph(const Graph *g, Diag *d);
 
-static bool is_graph_input(const Graph *g, const Value *v)
-{
-    for (int i = 0; i < g->n_inputs; i++)
-        if (g->inputs[i] == v)
-            return true;
-    return false;
-}
-
 static Status verify_value_defined(const Graph *g, const Node *n, const Value *v, int pos, Diag *d)
 {
     if (!v)
@@ -27,7 +19,7 @@ static Status verify_value_defined(const Graph *g, const Node *n, const Value *v
     if (v->producer && v->producer->graph == g && v->producer->index >= pos)
         return diag_error(d, "node '%s' (%s): input '%s' is used before node '%s' defines it", n->name, n->op_type,
                           v->name, v->producer->name);
-    if (!v->producer && !v->init && v->graph == g && !is_graph_input(g, v))
+    if (!v->producer && !v->init && v->graph == g && !graph_has_input(g, v))
         return diag_error(d, "node '%s' (%s): input '%s' has no definition", n->name, n->op_type, v->name);
     return KDC_OK;
 }
@@ -48,7 +40,7 @@ static Status verify_node(const Graph *g, const Node *n, int pos, Diag *d)
             return KDC_ERR;
     for (int k = 0; k < n->n_outputs; k++) {
         const Value *v = n->outputs[k];
-        if (v && (v->producer != n || v->producer_output != k || v->init || is_graph_input(g, v)))
+        if (v && (v->producer != n || v->producer_output != k || v->init || graph_has_input(g, v)))
             return diag_error(d, "node '%s' (%s): output '%s' is defined more than once", n->name, n->op_type, v->name);
     }
     for (int j = 0; j < n->n_attrs; j++) {

@@ -36,18 +36,10 @@ static int rank_of(const Value *v)
     return v && v->kind == TYPE_TENSOR ? v->shape.rank : -1;
 }
 
-static bool is_graph_input(const Graph *g, const Value *v)
-{
-    for (int i = 0; i < g->n_inputs; i++)
-        if (g->inputs[i] == v)
-            return true;
-    return false;
-}
-
 /* A constant the rewrite may slice: an initializer nobody can feed. */
 static Value *constant(const ChannelGroups *cg, Value *v)
 {
-    return v && v->init && v->graph == cg->g && !is_graph_input(cg->g, v) ? v : NULL;
+    return v && v->init && v->graph == cg->g && !graph_has_input(cg->g, v) ? v : NULL;
 }
 
 static Value *input(const Node *n, int k)

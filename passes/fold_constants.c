@@ -36,14 +36,6 @@ static bool value_is_graph_input(const Value *v)
     return false;
 }
 
-bool value_is_graph_output(const Graph *g, const Value *v)
-{
-    for (int i = 0; i < g->n_outputs; i++)
-        if (g->outputs[i] == v)
-            return true;
-    return false;
-}
-
 const Tensor *const_of(const Value *v)
 {
     return v && v->init && !value_is_graph_input(v) ? v->init : NULL;
@@ -81,7 +73,7 @@ Value *new_init(Folder *F, const char *like, Tensor *t)
  * graph output keeps its producer, so the model's interface does not change. */
 Status fold_output(Folder *F, Value *out, Tensor *t, Diag *d)
 {
-    if (!out || value_is_graph_output(F->g, out))
+    if (!out || graph_has_output(F->g, out))
         return KDC_OK;
     Value *nv = new_init(F, out->name, t);
     if (!nv)
@@ -497,7 +489,7 @@ static Status fold_node(Folder *F, Node *n, Diag *d)
         break; /* a shape vector reshaped to 1-D is evaluated too */
     case OP_Expand: return fold_expand_shape(F, n, d);
     case OP_Identity:
-        if (const_of(n->inputs[0]) && !value_is_graph_output(F->g, out))
+        if (const_of(n->inputs[0]) && !graph_has_output(F->g, out))
             graph_replace_uses(F->g, out, n->inputs[0]);
         return const_of(n->inputs[0]) ? KDC_OK : fold_symbolic(F, n, d);
     case OP_Shape:

@@ -33,7 +33,6 @@ typedef struct Folder {
     int n_new, cap_new;
 } Folder;
 
-bool value_is_graph_output(const Graph *g, const Value *v);
 /* The value's data when it is a constant nobody can feed, else NULL. */
 const Tensor *const_of(const Value *v);
 bool is_int_dtype(DType t);

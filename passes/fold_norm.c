@@ -47,26 +47,11 @@ typedef struct Fold {
 
 /* ---- matching ---- */
 
-static const char *node_label(const Node *n)
-{
-    if (n->name && *n->name)
-        return n->name;
-    return n->n_outputs && n->outputs[0] ? n->outputs[0]->name : n->op_type;
-}
-
-static bool is_graph_input(const Graph *g, const Value *v)
-{
-    for (int i = 0; i < g->n_inputs; i++)
-        if (g->inputs[i] == v)
-            return true;
-    return false;
-}
-
 /* Float32 data fixed at compile time: an initializer no caller can override. */
 static bool constant_float(const Graph *g, const Value *v)
 {
     return v && v->init && v->init->holds == HOLDS_TENSOR && v->init->dtype == DT_FLOAT &&
-           (v->init->data || tensor_numel(v->init) == 0) && !is_graph_input(g, v);
+           (v->init->data || tensor_numel(v->init) == 0) && !graph_has_input(g, v);
 }
 
 /* A constant this layer alone reads, so rewriting it changes nothing else. */
@@ -252,8 +237,8 @@ static Value *new_bias_value(Graph *g, const Value *weight)
 
 static Status out_of_memory(const Fold *f, Diag *d)
 {
-    return diag_error(d, "node '%s' (BatchNormalization): out of memory while folding it into '%s'", node_label(f->bn),
-                      node_label(f->layer));
+    return diag_error(d, "node '%s' (BatchNormalization): out of memory while folding it into '%s'", node_display_name(f->bn),
+                      node_display_name(f->layer));
 }
 
 static Status add_bias_init(Graph *g, const Fold *f, Value **out, Diag *d)
@@ -281,7 +266,7 @@ static bool grow_inputs(Graph *g, Node *n, int count)
 /* Add(MatMul output, bias), appended to the node list; its output is set by the caller. */
 static Node *new_bias_add(Graph *g, const Fold *f, Value *bias)
 {
-    const char *label = node_label(f->layer);
+    const char *label = node_display_name(f->layer);
     char *name = arena_alloc(g->arena, strlen(label) + 10);
     Node *add = name ? graph_add_node(g, "Add", "", 2, 1) : NULL;
     if (!add)
@@ -400,7 +385,7 @@ Status pass_fold_batchnorm(Graph *g, int *folded, int *kept, Diag *d)
         }
         bool foldable = fold_match(g, n, &f);
         if (foldable && !reserve(&factors, &cap, f.channels)) {
-            diag_error(d, "node '%s' (BatchNormalization): out of memory while folding it", node_label(n));
+            diag_error(d, "node '%s' (BatchNormalization): out of memory while folding it", node_display_name(n));
             goto fail;
         }
         if (!foldable || !fold_factors(&f, factors, factors + f.channels)) {

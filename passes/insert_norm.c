@@ -28,13 +28,6 @@
 #define TRAIN_NORM_EPSILON 1e-5f
 #define TRAIN_NORM_MOMENTUM 0.9f
 
-static const char *node_label(const Node *n)
-{
-    if (n->name && *n->name)
-        return n->name;
-    return n->n_outputs && n->outputs[0] ? n->outputs[0]->name : n->op_type;
-}
-
 static bool is_norm(const Node *n)
 {
     return n->op == OP_BatchNormalization || n->op == OP_InstanceNormalization || n->op == OP_GroupNormalization ||
@@ -67,11 +60,8 @@ static bool weights_private(const Graph *g, const Node *n)
         const Value *v = n->inputs[k];
         if (!v || !v->init)
             continue;
-        if (graph_count_uses(g, v) != 1)
+        if (graph_count_uses(g, v) != 1 || graph_has_input(g, v))
             return false;
-        for (int i = 0; i < g->n_inputs; i++)
-            if (g->inputs[i] == v)
-                return false;
     }
     return true;
 }
@@ -107,14 +97,6 @@ static Node *only_reader(const Graph *g, const Value *v)
     return NULL; /* the use is a graph output or inside a subgraph */
 }
 
-static bool is_graph_output(const Graph *g, const Value *v)
-{
-    for (int i = 0; i < g->n_outputs; i++)
-        if (g->outputs[i] == v)
-            return true;
-    return false;
-}
-
 /* The value a normalization would follow for layer n, or NULL: a Conv's output; with
  * dense, a Gemm's [N, C] output, or a MatMul's (its bias Add's when it has one). */
 static Value *site_value(const Graph *g, const Node *n, bool dense)
@@ -140,7 +122,7 @@ static Value *site_value(const Graph *g, const Node *n, bool dense)
 /* y already normalized, unused, or an output of the graph: leave it alone. */
 static bool needs_norm(const Graph *g, const Value *y)
 {
-    if (!y || is_graph_output(g, y) || graph_count_uses(g, y) == 0)
+    if (!y || graph_has_output(g, y) || graph_count_uses(g, y) == 0)
         return false;
     const Node *reader = only_reader(g, y);
     return !(reader && is_norm(reader));
@@ -171,7 +153,7 @@ static Status insert_after(Graph *g, const Node *layer, Value *y, NormSite *site
     Value *p[4] = {add_param(g, base, "scale", c, 1), add_param(g, base, "B", c, 0),
                    add_param(g, base, "mean", c, 0), add_param(g, base, "var", c, 1 - TRAIN_NORM_EPSILON)};
     Node *bn = graph_add_node(g, "BatchNormalization", "", 5, 1);
-    const char *label = node_label(layer);
+    const char *label = node_display_name(layer);
     if (!x || !p[0] || !p[1] || !p[2] || !p[3] || !bn || !(bn->name = arena_strdup(g->arena, base)))
         return diag_error(d, "out of memory");
     Node *producer = y->producer;
@@ -270,5 +252,13 @@ bool pass_is_pre_norm(const Value *v)
         const char *y = bn->outputs[0]->name;
         return strlen(y) == n - (sizeof suffix - 1) && !strncmp(y, v->name, strlen(y));
     }
+    return false;
+}
+
+bool pass_has_normalization(const Graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (is_norm(g->nodes[i]))
+            return true;
     return false;
 }

@@ -109,6 +109,9 @@ void pass_batchnorm_identity(const NormInsertReport *report, const double *const
 /* v is the <y>/pre_norm value of a node pass_insert_batchnorm added: internal to training,
  * so names and globs that a recipe writes for the teacher's values never pick it. */
 bool pass_is_pre_norm(const Value *v);
+/* g has a Batch-, Instance-, Group- or LayerNormalization node (student.train_norm auto
+ * adds nothing to students of such teachers). */
+bool pass_has_normalization(const Graph *g);
 
 /* Folds every inference-mode BatchNormalization (training_mode 0) whose input is the
  * output, used only by it, of a Conv, ConvTranspose (group 1), Gemm, or MatMul with a

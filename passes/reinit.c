@@ -52,13 +52,6 @@ typedef struct TargetList {
 
 /* ---- collecting the targets ---- */
 
-static const char *node_label(const Node *n)
-{
-    if (n->name && *n->name)
-        return n->name;
-    return n->n_outputs && n->outputs[0] ? n->outputs[0]->name : n->op_type;
-}
-
 static bool listed(const TargetList *l, const Value *v)
 {
     for (int i = 0; i < l->n; i++)
@@ -76,7 +69,7 @@ static Status add_target(TargetList *l, const Node *n, int k, FillKind fill, int
         return KDC_OK;
     if (v->init->dtype != DT_FLOAT)
         return diag_error(d, "node '%s' (%s): '%s' is %s; random initialisation handles float32 weights only",
-                          node_label(n), n->op_type, v->name, dtype_name(v->init->dtype));
+                          node_display_name(n), n->op_type, v->name, dtype_name(v->init->dtype));
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 32;
         Target *grown = realloc(l->items, (size_t)cap * sizeof *grown);
@@ -99,7 +92,7 @@ static Status check_rank(const Node *n, int k, int min_rank, int max_rank, Diag 
     int r = v->init->rank;
     if (r >= min_rank && r <= max_rank)
         return KDC_OK;
-    return diag_error(d, "node '%s' (%s): weight '%s' has rank %d, expected %d..%d", node_label(n), n->op_type, v->name,
+    return diag_error(d, "node '%s' (%s): weight '%s' has rank %d, expected %d..%d", node_display_name(n), n->op_type, v->name,
                       r, min_rank, max_rank);
 }
 

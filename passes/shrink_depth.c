@@ -136,14 +136,6 @@ static Status choose(DepthBlock *b, int n, const DepthOptions *o, Diag *d)
 
 /* ---- removing ---- */
 
-static bool is_graph_output(const Graph *g, const Value *v)
-{
-    for (int i = 0; i < g->n_outputs; i++)
-        if (g->outputs[i] == v)
-            return true;
-    return false;
-}
-
 /* A graph output that a removed block computed keeps its name: an Identity
  * of the default domain writes it, at the opset the model already uses. */
 static Status skip_opset(const Graph *g, const DepthBlock *b, int n, int *opset, Diag *d)
@@ -153,7 +145,7 @@ static Status skip_opset(const Graph *g, const DepthBlock *b, int n, int *opset,
         if (!g->nodes[i]->domain || !*g->nodes[i]->domain || !strcmp(g->nodes[i]->domain, "ai.onnx"))
             *opset = g->nodes[i]->opset;
     for (int i = 0; i < n; i++)
-        if (b[i].dropped && is_graph_output(g, b[i].exit) && *opset <= 0)
+        if (b[i].dropped && graph_has_output(g, b[i].exit) && *opset <= 0)
             return diag_error(d,
                               "block '%s': graph output '%s' would need an Identity node, but the model imports "
                               "no default ONNX opset",
@@ -211,7 +203,7 @@ static Status remove_blocks(Graph *g, DepthBlock *b, int n, Diag *d)
         if (!b[i].dropped)
             continue;
         unlink_block(&b[i], drop);
-        if (is_graph_output(g, b[i].exit))
+        if (graph_has_output(g, b[i].exit))
             skips[i] = add_skip(g, &b[i], opset);
         else
             graph_replace_uses(g, b[i].exit, b[i].entry);
