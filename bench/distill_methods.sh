@@ -71,10 +71,6 @@ output: $ROOT/$OUT/$3
 YAML
 }
 
-acc() { sed -n "s/^test accuracy *\([0-9.]*\)% *\([0-9.]*\)%.*/\\$2/p" "$1"; }
-agreement() { sed -n 's/^top-1 agreement *\([0-9.]*\)%.*/\1/p' "$1"; }
-# Mean training seconds per epoch (the epoch lines' "N.N s", evaluation excluded).
-epoch_seconds() { sed -n 's/.*img\/s  \([0-9.]*\) s .*/\1/p' "$1" | awk '{ s += $1; n++ } END { printf "%.1f", n ? s / n : 0 }'; }
 
 [ -n "${APPEND:-}" ] || : >"$OUT/results.txt"
 for seed in $SEEDS; do
