@@ -8,16 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void free_requests(CalibRequest *req, int n)
-{
-    for (int i = 0; req && i < n; i++) {
-        free(req[i].mean_abs);
-        free(req[i].mean);
-        free(req[i].var);
-    }
-    free(req);
-}
-
 /* Per site: the mean and variance of its input over data, then the identity from them. */
 static Status set_identity(Graph *g, const NormInsertReport *rep, const CalibData *data, Diag *d)
 {
@@ -26,10 +16,7 @@ static Status set_identity(Graph *g, const NormInsertReport *rep, const CalibDat
     double **mean = calloc((size_t)n + 1, sizeof *mean), **var = calloc((size_t)n + 1, sizeof *var);
     Status st = req && mean && var ? KDC_OK : diag_error(d, "out of memory");
     for (int i = 0; i < n && !st; i++) {
-        size_t c = (size_t)rep->sites[i].channels;
-        req[i] = (CalibRequest){rep->sites[i].x, 1, calloc(c, sizeof(double)), calloc(c, sizeof(double)),
-                                calloc(c, sizeof(double))};
-        if (!req[i].mean_abs || !req[i].mean || !req[i].var)
+        if (!calib_moments_request(&req[i], rep->sites[i].x, rep->sites[i].channels))
             st = diag_error(d, "out of memory");
         mean[i] = req[i].mean;
         var[i] = req[i].var;
@@ -38,14 +25,13 @@ static Status set_identity(Graph *g, const NormInsertReport *rep, const CalibDat
         st = calib_activation(g, data, req, n, d);
     if (!st)
         pass_batchnorm_identity(rep, (const double *const *)mean, (const double *const *)var);
-    free_requests(req, n);
+    calib_requests_free(req, n);
     free(mean);
     free(var);
     return st;
 }
 
-Status cli_train_norm(Graph *student, const Graph *teacher, const Recipe *r, const CalibData *data, int *added,
-                      Diag *d)
+Status cli_train_norm(Graph *student, const Graph *teacher, const Recipe *r, const CalibData *data, int *added, Diag *d)
 {
     *added = 0;
     if (r->train_norm == TRAIN_NORM_NONE)
@@ -65,8 +51,9 @@ Status cli_train_norm(Graph *student, const Graph *teacher, const Recipe *r, con
                 r->train_norm_dense ? "Conv/Gemm/MatMul" : "Conv");
         return KDC_OK;
     }
-    fprintf(stderr, "  train_norm: BatchNormalization after %d %s layer%s for training (the identity on %lld "
-                    "calibration samples)\n",
+    fprintf(stderr,
+            "  train_norm: BatchNormalization after %d %s layer%s for training (the identity on %lld "
+            "calibration samples)\n",
             rep.n_sites, r->train_norm_dense ? "Conv/Gemm/MatMul" : "Conv", rep.n_sites == 1 ? "" : "s",
             (long long)data->n_samples);
     return KDC_OK;

@@ -380,6 +380,23 @@ fail:
     return st;
 }
 
+bool calib_moments_request(CalibRequest *req, const Value *value, int64_t dim)
+{
+    size_t n = dim > 0 ? (size_t)dim : 1;
+    *req = (CalibRequest){value, 1, calloc(n, sizeof(double)), calloc(n, sizeof(double)), calloc(n, sizeof(double))};
+    return req->mean_abs && req->mean && req->var;
+}
+
+void calib_requests_free(CalibRequest *req, int n)
+{
+    for (int i = 0; req && i < n; i++) {
+        free(req[i].mean_abs);
+        free(req[i].mean);
+        free(req[i].var);
+    }
+    free(req);
+}
+
 /* ---- block similarity ---- */
 
 typedef struct CosAccum {

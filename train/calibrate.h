@@ -62,6 +62,12 @@ typedef struct CalibRequest {
 
 Status calib_activation(Graph *g, const CalibData *data, CalibRequest *req, int n_req, Diag *d);
 
+/* A request for value's moments along its channel axis 1 (dim entries each: mean |x|, mean
+ * and variance); false when out of memory. calib_requests_free frees the arrays of n
+ * requests, then the array req. */
+bool calib_moments_request(CalibRequest *req, const Value *value, int64_t dim);
+void calib_requests_free(CalibRequest *req, int n);
+
 /* ---- Taylor importance ---- */
 
 typedef struct CalibTaylorParam {
