@@ -15,3 +15,5 @@ echo "== normalization re-inserted for training students of a BN-folded export (
 bench/train_norm.sh
 echo "== students from teacher slices (each importance) against random initialisation (bench/init_vs_importance.sh)"
 bench/init_vs_importance.sh
+echo "== BatchNormalization statistics measured anew for untrained students (bench/norm_stats.sh)"
+bench/norm_stats.sh

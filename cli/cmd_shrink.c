@@ -11,6 +11,7 @@
 #include "passes/passes.h"
 #include "passes/shrink_depth.h"
 #include "train/calibrate.h"
+#include "train/norm_stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ typedef struct ShrinkArgs {
     int64_t calib_batch;
     const char *drop[SHRINK_MAX_LIST]; /* --drop NAME,... */
     bool list_blocks;
+    bool recalibrate_bn; /* --recalibrate-bn: BatchNormalization statistics measured anew */
     bool quiet;
 } ShrinkArgs;
 
@@ -36,7 +38,8 @@ static const char shrink_help[] =
     "usage: kdc shrink MODEL [--width R | --params F | --macs F] [--importance KIND]\n"
     "                  [--round-to N] [--protect GLOB]... [--width-for GLOB=R]... [--seed N]\n"
     "                  [--free-output NAME]... [--calib FILE...] [--calib-batch N]\n"
-    "                  [--depth N | --drop NAME,... | --drop-alternate] [--list-blocks] [-q] -o OUT\n"
+    "                  [--depth N | --drop NAME,... | --drop-alternate] [--recalibrate-bn]\n"
+    "                  [--list-blocks] [-q] -o OUT\n"
     "\n"
     "Derives an untrained student from the teacher MODEL and writes it to OUT (ONNX).\n"
     "Channels that must stay in step (residual additions, concatenations, depthwise and\n"
@@ -56,16 +59,25 @@ static const char shrink_help[] =
     "  --free-output NAME the graph output NAME may change width (e.g. the hidden states of\n"
     "                     an encoder distilled on its logits); by default outputs keep their shape\n"
     "  --calib FILE...    calibration inputs, one .npy (or .pb) per graph input, samples on\n"
-    "                     the first axis; run through the teacher for activation and taylor\n"
+    "                     the first axis; run through the teacher for activation, taylor and\n"
+    "                     --depth, through the student for --recalibrate-bn\n"
     "  --calib-batch N    samples per calibration batch (default 16)\n"
     "  --depth N          keep N residual blocks / transformer layers, dropping those whose\n"
     "                     output is most like their input (lowest 1 - cosine on --calib)\n"
     "  --drop NAME,...    drop these blocks (names as --list-blocks prints them)\n"
     "  --drop-alternate   drop every other block (as DistilBERT initialises its student)\n"
+    "  --recalibrate-bn   after shrinking, measure the running mean and variance of the\n"
+    "                     BatchNormalization nodes anew on --calib, running the student (the\n"
+    "                     sliced layers before them no longer give the teacher's statistics);\n"
+    "                     one pass over --calib per node in the longest chain of them. Left as\n"
+    "                     they are: nodes whose statistics are no float initializers of their\n"
+    "                     own, with training_mode=1, with a non-float input or no fixed channel\n"
+    "                     count, inside subgraphs\n"
     "  --list-blocks      print the blocks of MODEL (removable or why not) and exit\n"
     "  -q                 no table\n"
     "\n"
-    "Depth goes first, then width. Blocks that change the shape are never dropped.\n";
+    "Depth goes first, then width, then --recalibrate-bn. Blocks that change the shape are\n"
+    "never dropped.\n";
 
 static int parse_fraction(const char *flag, const char *s, double *out)
 {
@@ -146,8 +158,7 @@ static int parse_option(int argc, char **argv, int *i, ShrinkArgs *a)
         if (parse_count(flag, v, 1 << 20, &n))
             return EXIT_USAGE;
         a->student.round_to = (int)n;
-    }
-    else if (!strcmp(flag, "--seed")) {
+    } else if (!strcmp(flag, "--seed")) {
         if (parse_count(flag, v, INT64_MAX, &n))
             return EXIT_USAGE;
         a->student.seed = (uint64_t)n;
@@ -184,6 +195,8 @@ static int parse_args(int argc, char **argv, ShrinkArgs *a)
             a->student.drop_alternate = 1;
         } else if (!strcmp(argv[i], "--list-blocks")) {
             a->list_blocks = true;
+        } else if (!strcmp(argv[i], "--recalibrate-bn")) {
+            a->recalibrate_bn = true;
         } else if (!strcmp(argv[i], "--calib")) {
             while (i + 1 < argc && argv[i + 1][0] != '-' && a->n_calib < SHRINK_MAX_LIST)
                 a->calib[a->n_calib++] = argv[++i];
@@ -206,11 +219,14 @@ static int parse_args(int argc, char **argv, ShrinkArgs *a)
     if ((a->student.depth > 0) + (a->student.n_drop > 0) + a->student.drop_alternate > 1)
         return cli_usage("shrink", "choose blocks one way: --depth, --drop or --drop-alternate");
     bool measured = a->student.importance == IMPORTANCE_ACTIVATION || a->student.importance == IMPORTANCE_TAYLOR;
-    if ((measured || a->student.depth > 0) && !a->n_calib)
+    if ((measured || a->student.depth > 0 || a->recalibrate_bn) && !a->n_calib)
         return cli_usage("shrink", "%s needs calibration inputs: --calib FILE...",
-                         measured ? "--importance activation or taylor" : "--depth");
-    if (a->n_calib && !measured && !a->student.depth)
-        return cli_usage("shrink", "--calib is used by --depth and by --importance activation or taylor only");
+                         measured               ? "--importance activation or taylor"
+                         : a->student.depth > 0 ? "--depth"
+                                                : "--recalibrate-bn");
+    if (a->n_calib && !measured && !a->student.depth && !a->recalibrate_bn)
+        return cli_usage("shrink",
+                         "--calib is used by --depth, --recalibrate-bn and --importance activation or taylor only");
     if (a->calib_batch == 0)
         a->calib_batch = 16;
     return 0;
@@ -236,6 +252,22 @@ static void print_table(const WidthReport *r)
     printf("width %g\n", r->width);
 }
 
+static void print_norm_stats(const NormStatsReport *r, int64_t samples)
+{
+    if (!r->set) {
+        if (r->kept)
+            printf("no BatchNormalization recalibrated: %d found, none eligible (see --help)\n", r->kept);
+        else
+            printf("no BatchNormalization to recalibrate\n");
+        return;
+    }
+    printf("recalibrated %d BatchNormalization on %lld samples (%d pass%s)", r->set, (long long)samples, r->rounds,
+           r->rounds == 1 ? "" : "es");
+    if (r->kept)
+        printf("; %d left as they were (not eligible: see --help)", r->kept);
+    printf("\n");
+}
+
 /* ---- the command ---- */
 
 static Status shrink_width(Graph *g, const ShrinkArgs *a, const CalibData *data, WidthReport *report, Diag *d)
@@ -246,16 +278,29 @@ static Status shrink_width(Graph *g, const ShrinkArgs *a, const CalibData *data,
     return cli_shrink_width_measured(g, &a->student, data, report, d);
 }
 
-static Status shrink(Model *m, const ShrinkArgs *a, DepthReport *depth, WidthReport *width, Diag *d)
+static Status recalibrate(Graph *g, const CalibData *data, NormStatsReport *r, Diag *d)
+{
+    return calib_norm_stats(g, data, r, d) ? diag_prefix(d, "--recalibrate-bn") : KDC_OK;
+}
+
+typedef struct ShrinkReports {
+    DepthReport depth;
+    WidthReport width;
+    NormStatsReport norm;
+    int64_t samples; /* calibration samples */
+} ShrinkReports;
+
+static Status shrink(Model *m, const ShrinkArgs *a, ShrinkReports *r, Diag *d)
 {
     CalibFiles files = {0};
     Graph *g = m->graph;
-    if (a->n_calib && calib_files_load(g, (const char *const *)a->calib, a->n_calib, a->calib_batch,
-                                       tensor_file_read, &files, d))
+    if (a->n_calib &&
+        calib_files_load(g, (const char *const *)a->calib, a->n_calib, a->calib_batch, tensor_file_read, &files, d))
         return KDC_ERR;
     const CalibData *data = a->n_calib ? &files.data : NULL;
-    Status st = cli_shrink_depth(g, &a->student, data, depth, d) || shrink_width(g, a, &files.data, width, d) ||
-                ir_verify(m, d);
+    r->samples = files.data.n_samples;
+    Status st = cli_shrink_depth(g, &a->student, data, &r->depth, d) || shrink_width(g, a, &files.data, &r->width, d) ||
+                (a->recalibrate_bn && recalibrate(g, data, &r->norm, d)) || ir_verify(m, d);
     calib_files_free(&files);
     return st;
 }
@@ -279,8 +324,7 @@ int cmd_shrink(int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
     Diag d = {{0}};
     Model *m = NULL;
-    WidthReport width = {0};
-    DepthReport depth = {0};
+    ShrinkReports r = {0};
     if (cli_load_model(a.model, &m, &d))
         return cli_fail(&d);
     GraphStats teacher, student;
@@ -290,15 +334,17 @@ int cmd_shrink(int argc, char **argv)
         model_free(m);
         return rc;
     }
-    Status st = shrink(m, &a, &depth, &width, &d);
+    Status st = shrink(m, &a, &r, &d);
     if (st)
         diag_prefix(&d, "%s", a.model);
     else
         st = cli_write_model(m, a.out, &d);
-    if (!st && !a.quiet && depth.n_dropped)
-        depth_report_print(&depth, stdout);
+    if (!st && !a.quiet && r.depth.n_dropped)
+        depth_report_print(&r.depth, stdout);
     if (!st && !a.quiet) {
-        print_table(&width);
+        print_table(&r.width);
+        if (a.recalibrate_bn)
+            print_norm_stats(&r.norm, r.samples);
         graph_stats(m->graph, &student);
         print_count("parameters", teacher.params, student.params);
         print_count("MACs/sample", teacher.macs, student.macs);

@@ -79,3 +79,10 @@ else
     fail "data-mismatch cases" "$E2E/bad_size.yaml missing (tests/e2e/make_data.py did not run)"
 fi
 expect_error "unknown command" 2 "unknown command 'compres'" "$KDC" compres x
+expect_error "--recalibrate-bn without calibration data" 2 "shrink: --recalibrate-bn needs calibration inputs: --calib FILE" \
+    "$KDC" shrink tests/models/cnn_teacher.onnx --recalibrate-bn -o "$OUT/never.onnx"
+check "no student written without calibration data" test ! -e "$OUT/never.onnx"
+expect_error "calibration data of the wrong shape" 1 "^kdc: error: tests/models/cnn_teacher.onnx: .*'input'" \
+    "$KDC" shrink tests/models/cnn_teacher.onnx --recalibrate-bn --calib tests/models/zoo/squeezenet1_1_b8.npy \
+    -o "$OUT/never.onnx"
+check "no student written for calibration data of the wrong shape" test ! -e "$OUT/never.onnx"

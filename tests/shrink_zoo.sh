@@ -14,6 +14,8 @@
 # bert_op14 is that encoder exported at opset 14, its LayerNorms decomposed:
 # kdc shrinks them fused and must write them decomposed again, so it gets
 # bert's rows.
+# DenseNet's students are also written with their BatchNormalization statistics measured
+# anew (--recalibrate-bn): the same checks, and every node recalibrated.
 # Closes with a table: model, options, params kept, status.
 #
 #   tests/shrink_zoo.sh            (KDC=path/to/kdc to test another build)
@@ -58,6 +60,11 @@ shrink_one() { # MODEL LABEL FLAGS...
         row "$m" "$label" "$kept" "FAIL: budget"
         return
     fi
+    if [[ "$label" == *-bn ]] && ! grep -q '^recalibrated [1-9][0-9]* BatchNormalization on [0-9]* samples ([0-9]* passes)$' "$dir/table.txt"; then
+        fail "$name" "not every BatchNormalization recalibrated: $(grep -i batchnorm "$dir/table.txt" || echo 'no report')"
+        row "$m" "$label" "$kept" "FAIL: recalibration"
+        return
+    fi
     if ! msg=$($PY -c 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)' \
         "$dir/student.onnx" 2>&1); then
         fail "$name" "onnx.checker: $(tail -n1 <<<"$msg")"
@@ -100,6 +107,7 @@ for m in "${ZOO_MODELS[@]}"; do
     shrink_one "$m" params0.25 --params 0.25
     case $m in
     resnet50) shrink_one "$m" depth8 --width 1 --depth 8 --calib "$ZOO/${m}_b8.npy" ;;
+    densenet121) shrink_one "$m" width0.5-bn --width 0.5 --recalibrate-bn --calib "$ZOO/${m}_b8.npy" ;;
     bert | bert_op14 | vit) shrink_one "$m" depth1 --width 1 --depth 1 --calib "$ZOO/${m}_b8.npy" ;;
     esac
     case $m in bert | bert_op14) shrink_one "$m" depth-alt --width 1 --drop-alternate ;; esac
