@@ -4,6 +4,7 @@
 #include "cli/train_norm.h"
 
 #include "passes/passes.h"
+#include "train/norm_stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,21 @@ static Status set_identity(Graph *g, const NormInsertReport *rep, const CalibDat
     return st;
 }
 
+/* train_norm: batchnorm on a student that keeps BatchNormalization of its teacher: those
+ * nodes' statistics measured anew first, so that what the new nodes are set from is what
+ * training mode's batch statistics give them, not what the teacher's full-width running
+ * statistics give. */
+static Status recalibrate_kept(Graph *student, const CalibData *data, Diag *d)
+{
+    NormStatsReport rep;
+    if (calib_norm_stats(student, data, &rep, d))
+        return KDC_ERR;
+    if (rep.set)
+        fprintf(stderr, "  train_norm: recalibrated the student's %d BatchNormalization on %lld calibration samples\n",
+                rep.set, (long long)data->n_samples);
+    return KDC_OK;
+}
+
 Status cli_train_norm(Graph *student, const Graph *teacher, const Recipe *r, const CalibData *data, int *added, Diag *d)
 {
     *added = 0;
@@ -40,6 +56,8 @@ Status cli_train_norm(Graph *student, const Graph *teacher, const Recipe *r, con
         fprintf(stderr, "  train_norm auto: the teacher has normalization layers of its own; none added\n");
         return KDC_OK;
     }
+    if (r->train_norm == TRAIN_NORM_BATCHNORM && recalibrate_kept(student, data, d))
+        return KDC_ERR;
     NormInsertReport rep;
     if (pass_insert_batchnorm(student, r->train_norm_dense, &rep, d) || pass_infer_shapes(student, d))
         return KDC_ERR;

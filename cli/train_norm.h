@@ -15,7 +15,9 @@
 
 /* Adds what r->train_norm asks for to student (auto: only when teacher has no
  * normalization layer), each new BatchNormalization the identity on data, and says on
- * stderr what it did. *added counts the new nodes. */
+ * stderr what it did. *added counts the new nodes. With batchnorm, the statistics of the
+ * BatchNormalization nodes the student already has are first measured anew on data
+ * (train/norm_stats.h). */
 Status cli_train_norm(Graph *student, const Graph *teacher, const Recipe *r, const CalibData *data, int *added,
                       Diag *d);
 

@@ -5,6 +5,8 @@ Writes into OUT_DIR (argument 1):
   test_x.npy  uint8 [256,28,28],  test_y.npy  int64 [256]   - first test images
   test_input.npy float32 [256,1,28,28] - test_x normalized as the recipes do (model input)
   cnn.yaml, mlp.yaml - one-epoch recipes distilling the committed teachers at width 0.5
+  cnn_batchnorm.yaml - cnn.yaml with train_norm: batchnorm (dense too) on a teacher that
+                   keeps BatchNormalization of its own
   bad_size.yaml  - training images of 32x32 (big_x/big_y.npy), which the teachers cannot take
   bad_label.yaml - a training label of 10 for 10-class teachers
   big_input.npy  - float32 [2,1,32,32], a model input of the wrong size
@@ -31,14 +33,14 @@ def read_idx(name):
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndims).reshape(dims)
 
 
-def recipe(teacher, train_x, train_y, output):
+def recipe(teacher, train_x, train_y, output, student="{width: 0.5}"):
     return f"""kdc: 1
 teacher: {os.path.join(ROOT, 'tests/models', teacher)}
 data:
   train: {{format: npy, inputs: {train_x}, labels: {train_y}}}
   test: {{format: npy, inputs: test_x.npy, labels: test_y.npy}}
   normalize: {{scale: 0.00392156862745098, mean: [{MEAN}], std: [{STD}]}}
-student: {{width: 0.5}}
+student: {student}
 distill: {{temperature: 4, alpha: 0.9}}
 train: {{epochs: 1, batch_size: 64, lr: 0.05, momentum: 0.9, weight_decay: 0.0005, schedule: cosine, seed: 0}}
 output: {output}
@@ -67,6 +69,8 @@ def main():
     files = {
         "cnn.yaml": recipe("cnn_teacher.onnx", "train_x.npy", "train_y.npy", "cnn_student.onnx"),
         "mlp.yaml": recipe("mlp_teacher.onnx", "train_x.npy", "train_y.npy", "mlp_student.onnx"),
+        "cnn_batchnorm.yaml": recipe("cnn_teacher.onnx", "train_x.npy", "train_y.npy", "cnn_batchnorm_student.onnx",
+                                     "{width: 0.5, train_norm: batchnorm, train_norm_dense: true}"),
         "bad_size.yaml": recipe("cnn_teacher.onnx", "big_x.npy", "big_y.npy", "bad_size_student.onnx"),
         "bad_label.yaml": recipe("cnn_teacher.onnx", "train_x.npy", "bad_y.npy", "bad_label_student.onnx"),
     }

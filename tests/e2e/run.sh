@@ -3,7 +3,9 @@
 # one-epoch recipes on a Fashion-MNIST subset (tests/e2e/make_data.py), then
 # checks every student kdc emits: onnx.checker accepts it, it is smaller than
 # its teacher, it learned something, and onnxruntime's outputs on 256 test
-# images match `kdc run` within 1e-4 absolute. Teachers are checked too.
+# images match `kdc run` within 1e-4 absolute. Teachers are checked too. The CNN once more
+# with train_norm: batchnorm: its own BatchNormalization recalibrated first, a node added
+# after the hidden Gemm, all of them folded in the student written.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -38,3 +40,23 @@ for m in mlp cnn; do
     ort_parity "${m}_teacher" "tests/models/${m}_teacher.onnx" "$E2E/test_input.npy" "$E2E"
     ort_parity "${m}_student" "$student" "$E2E/test_input.npy" "$E2E"
 done
+
+# train_norm: batchnorm on the CNN teacher, which keeps its two BatchNormalization: the
+# student's are recalibrated first, one node goes after the hidden Gemm, and the student
+# written has them all folded (the Gemm's, and the convs' of the teacher's).
+student="$E2E/cnn_batchnorm_student.onnx"
+rm -f "$student"
+if "$KDC" compress "$E2E/cnn_batchnorm.yaml" >"$E2E/cnn_batchnorm.log" 2>&1; then
+    pass "kdc compress cnn with train_norm: batchnorm"
+    check "the student's own BatchNormalization recalibrated before the new node is set" \
+        grep -q "train_norm: recalibrated the student's 2 BatchNormalization on" "$E2E/cnn_batchnorm.log"
+    check "one BatchNormalization added after the hidden Gemm" \
+        grep -q "train_norm: BatchNormalization after 1 Conv/Gemm/MatMul layer " "$E2E/cnn_batchnorm.log"
+    check "no BatchNormalization in the written student" sh -c "! '$KDC' inspect '$student' | grep -q BatchNormalization"
+    acc=$(student_accuracy "$E2E/cnn_batchnorm.log")
+    check "the batchnorm student learned (test accuracy ${acc:-?}% > 70%)" \
+        $PY -c "import sys; sys.exit(0 if float('${acc:-0}') > 70 else 1)"
+    ort_parity cnn_batchnorm_student "$student" "$E2E/test_input.npy" "$E2E"
+else
+    fail "kdc compress cnn with train_norm: batchnorm" "$(tail -n1 "$E2E/cnn_batchnorm.log")"
+fi
