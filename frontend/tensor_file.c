@@ -1,9 +1,11 @@
 /* tensor_file.c - one tensor from a .pb TensorProto or a .npy file (see
- * tensor_file.h). The NumPy header is a Python dict literal; only the keys
- * and forms NumPy itself writes are accepted. */
+ * tensor_file.h). The .npy header is read by ir/npy.c, shared with train/'s
+ * dataset loader; this file owns the mapping from NumPy dtype strings to
+ * DTypes and copies the elements, which are already in Tensor layout. */
 #include "frontend/tensor_file.h"
 
 #include "frontend/import_internal.h"
+#include "ir/npy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -56,85 +58,34 @@ static const struct {
     const char *descr;
     DType dtype;
 } npy_types[] = {
-    {"<f4", DT_FLOAT}, {"<f8", DT_DOUBLE}, {"<f2", DT_FLOAT16}, {"<i8", DT_INT64}, {"<i4", DT_INT32},
-    {"<i2", DT_INT16}, {"|i1", DT_INT8},   {"|u1", DT_UINT8},   {"<u2", DT_UINT16}, {"<u4", DT_UINT32},
-    {"<u8", DT_UINT64}, {"|b1", DT_BOOL},
+    {"<f4", DT_FLOAT},  {"<f8", DT_DOUBLE}, {"<f2", DT_FLOAT16}, {"<i8", DT_INT64},
+    {"<i4", DT_INT32},  {"<i2", DT_INT16},  {"|i1", DT_INT8},    {"|u1", DT_UINT8},
+    {"<u2", DT_UINT16}, {"<u4", DT_UINT32}, {"<u8", DT_UINT64},  {"|b1", DT_BOOL},
 };
 
-/* Finds 'key': in the header dict and returns a pointer just after the colon. */
-static const char *npy_key(const char *hdr, const char *key)
-{
-    char pat[32];
-    snprintf(pat, sizeof pat, "'%s':", key);
-    const char *p = strstr(hdr, pat);
-    if (!p)
-        return NULL;
-    p += strlen(pat);
-    while (*p == ' ')
-        p++;
-    return p;
-}
+_Static_assert(NPY_MAX_DIMS <= IR_MAX_RANK, "every .npy shape must fit a Tensor");
 
-static Status npy_header_dtype(const char *hdr, const char *path, DType *dt, Diag *d)
+static Status dtype_from_descr(const NpyHeader *h, const char *path, DType *dt, Diag *d)
 {
-    const char *p = npy_key(hdr, "descr");
-    if (!p || *p != '\'')
-        return diag_error(d, "%s: .npy header has no 'descr'", path);
     for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++)
-        if (!strncmp(p + 1, npy_types[i].descr, 3) && p[4] == '\'') {
+        if (strcmp(h->descr, npy_types[i].descr) == 0) {
             *dt = npy_types[i].dtype;
             return KDC_OK;
         }
-    return diag_error(d, "%s: .npy dtype %.8s is not supported (little-endian numbers and bool are)", path, p);
-}
-
-static Status npy_header_shape(const char *hdr, const char *path, int *rank, int64_t *dims, Diag *d)
-{
-    const char *p = npy_key(hdr, "fortran_order");
-    if (!p || strncmp(p, "False", 5))
-        return diag_error(d, "%s: .npy array must be in C order (fortran_order False)", path);
-    p = npy_key(hdr, "shape");
-    if (!p || *p != '(')
-        return diag_error(d, "%s: .npy header has no 'shape'", path);
-    *rank = 0;
-    for (p++; *p && *p != ')';) {
-        char *end;
-        long long v = strtoll(p, &end, 10);
-        if (end == p || v < 0 || *rank == IR_MAX_RANK)
-            return diag_error(d, "%s: bad or too long .npy shape", path);
-        dims[(*rank)++] = v;
-        p = end;
-        while (*p == ',' || *p == ' ')
-            p++;
-    }
-    return *p == ')' ? KDC_OK : diag_error(d, "%s: unterminated .npy shape", path);
+    return diag_error(d, "%s: .npy dtype '%s' is not supported (little-endian numbers and bool are)", path, h->descr);
 }
 
 Status npy_parse(const uint8_t *buf, size_t len, const char *path, Arena *a, Tensor **out, Diag *d)
 {
-    if (len < 10 || memcmp(buf, "\x93NUMPY", 6))
-        return diag_error(d, "%s: not a .npy file (bad magic)", path);
-    size_t hlen = buf[6] == 1 ? (size_t)(buf[8] | buf[9] << 8) : len >= 12 ? (size_t)buf[8] | (size_t)buf[9] << 8 |
-                                                                                 (size_t)buf[10] << 16 | (size_t)buf[11] << 24
-                                                                           : len;
-    size_t start = buf[6] == 1 ? 10 : 12;
-    if (buf[6] < 1 || buf[6] > 3 || start + hlen > len)
-        return diag_error(d, "%s: truncated or unsupported .npy header", path);
-    char *hdr = arena_strndup(a, (const char *)buf + start, hlen);
+    NpyHeader h;
     DType dt = DT_UNDEFINED;
-    int rank = 0;
-    int64_t dims[IR_MAX_RANK], numel = 1;
-    if (npy_header_dtype(hdr, path, &dt, d) || npy_header_shape(hdr, path, &rank, dims, d))
+    int64_t numel;
+    if (npy_header_read(buf, len, path, &h, d) || dtype_from_descr(&h, path, &dt, d) ||
+        npy_data_check(&h, len, dtype_size(dt), path, &numel, d))
         return KDC_ERR;
-    for (int i = 0; i < rank; i++)
-        if (__builtin_mul_overflow(numel, dims[i], &numel))
-            return diag_error(d, "%s: .npy shape overflows", path);
-    size_t bytes;
-    if (__builtin_mul_overflow((size_t)numel, dtype_size(dt), &bytes) || bytes != len - start - hlen)
-        return diag_error(d, "%s: .npy data holds %zu bytes, its shape needs %lld elements", path,
-                          len - start - hlen, (long long)numel);
-    Tensor *t = tensor_new(a, dt, rank, dims);
-    memcpy(t->data, buf + start + hlen, bytes);
+    Tensor *t = tensor_new(a, dt, h.ndims, h.shape);
+    if (numel > 0)
+        memcpy(t->data, buf + h.data_offset, (size_t)numel * dtype_size(dt));
     *out = t;
     return KDC_OK;
 }
