@@ -125,14 +125,6 @@ static size_t stat_floats(const Graph *g, const int *round)
     return n;
 }
 
-static int count_batchnorm(const Graph *g)
-{
-    int n = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        n += g->nodes[i]->op == OP_BatchNormalization;
-    return n;
-}
-
 Status calib_norm_stats(Graph *g, const CalibData *data, NormStatsReport *report, Diag *d)
 {
     Status st = KDC_ERR;
@@ -155,9 +147,10 @@ Status calib_norm_stats(Graph *g, const CalibData *data, NormStatsReport *report
             copy_stats(g, round, saved, true);
             goto fail;
         }
-    for (int i = 0; i < g->n_nodes; i++)
+    for (int i = 0; i < g->n_nodes; i++) {
         report->set += round[i] > 0;
-    report->kept = count_batchnorm(g) - report->set;
+        report->kept += g->nodes[i]->op == OP_BatchNormalization && !round[i];
+    }
     report->rounds = rounds;
     st = KDC_OK;
 fail:
