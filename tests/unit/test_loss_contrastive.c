@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "runtime/threads.h"
+#include "tests/unit/torch_close.h"
 #include "train/loss_contrastive.h"
 #include "train/rng.h"
 
@@ -164,19 +165,6 @@ static float *normal_floats(Rng *rng, size_t n)
     return p;
 }
 
-/* Within 1e-5 relative of the torch value. */
-static void expect_close(const char *what, int i, double got, double want)
-{
-    if (!(fabs(got - want) <= 1e-5 * fabs(want)))
-        fail_msg("%s[%d]: got %.10g, torch %.10g", what, i, got, want);
-}
-
-static void expect_floats(const char *what, const float *got, const double *want, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        expect_close(what, (int)i, got[i], want[i]);
-}
-
 static size_t bank_size(const GoldenCase *g)
 {
     return (size_t)(g->n_data * g->feat_dim);
@@ -204,14 +192,14 @@ static void check_golden_call(Contrast *c, const GoldenCase *g, const GoldenCall
     int64_t f = g->feat_dim;
     float *grad_s = zeros((size_t)(g->batch * g->s_dim));
     contrast_zero_grads(c);
-    expect_close(g->name, -1, run(c, call->s, call->t, call->idx, g->batch, g->negatives, 1, grad_s), call->loss);
-    expect_floats("grad_s", grad_s, call->grad_s, g->batch * g->s_dim);
-    expect_floats("dw_s", x.dw_s, call->dw_s, f * g->s_dim);
-    expect_floats("db_s", x.db_s, call->db_s, f);
-    expect_floats("dw_t", x.dw_t, call->dw_t, f * g->t_dim);
-    expect_floats("db_t", x.db_t, call->db_t, f);
-    expect_floats("memory_s", x.memory_s, call->memory_s, (int64_t)bank_size(g));
-    expect_floats("memory_t", x.memory_t, call->memory_t, (int64_t)bank_size(g));
+    tc_expect_close(g->name, -1, run(c, call->s, call->t, call->idx, g->batch, g->negatives, 1, grad_s), call->loss);
+    tc_expect_floats("grad_s", grad_s, call->grad_s, g->batch * g->s_dim);
+    tc_expect_floats("dw_s", x.dw_s, call->dw_s, f * g->s_dim);
+    tc_expect_floats("db_s", x.db_s, call->db_s, f);
+    tc_expect_floats("dw_t", x.dw_t, call->dw_t, f * g->t_dim);
+    tc_expect_floats("db_t", x.db_t, call->db_t, f);
+    tc_expect_floats("memory_s", x.memory_s, call->memory_s, (int64_t)bank_size(g));
+    tc_expect_floats("memory_t", x.memory_t, call->memory_t, (int64_t)bank_size(g));
     free(grad_s);
 }
 
@@ -225,8 +213,8 @@ static void test_matches_pytorch(void **state)
         assert_false(contrast_log_z(c, &z[0], &z[1]));
         check_golden_call(c, g, &g->calls[0]);
         assert_true(contrast_log_z(c, &z[0], &z[1]));
-        expect_close("log Z_s", (int)i, z[0], g->log_z[0]);
-        expect_close("log Z_t", (int)i, z[1], g->log_z[1]);
+        tc_expect_close("log Z_s", (int)i, z[0], g->log_z[0]);
+        tc_expect_close("log Z_t", (int)i, z[1], g->log_z[1]);
         check_golden_call(c, g, &g->calls[1]);
         double z2[2];
         assert_true(contrast_log_z(c, &z2[0], &z2[1]));

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/torch_close.h"
 #include "train/loss_relation.h"
 #include "train/rng.h"
 
@@ -85,19 +86,6 @@ static float *zeros(size_t n)
     return p;
 }
 
-/* Within 1e-5 relative of the torch value. */
-static void expect_close(const char *what, int i, double got, double want)
-{
-    if (!(fabs(got - want) <= 1e-5 * fabs(want)))
-        fail_msg("%s[%d]: got %.10g, torch %.10g", what, i, got, want);
-}
-
-static void expect_grad(const char *what, const float *got, const double *want, int n)
-{
-    for (int i = 0; i < n; i++)
-        expect_close(what, i, got[i], want[i]);
-}
-
 typedef struct RkdGolden {
     const char *name;
     const float *s, *t;
@@ -122,11 +110,11 @@ static void test_rkd_matches_pytorch(void **state)
         float *grad = zeros((size_t)(g->b * g->ds));
         double terms[2];
         Diag d = {{0}};
-        expect_close(g->name, -1, rkd(g->s, g->t, g->b, g->ds, g->dt, g->wd, g->wa, 1, grad), g->loss);
-        expect_grad(g->name, grad, g->grad, (int)(g->b * g->ds));
+        tc_expect_close(g->name, -1, rkd(g->s, g->t, g->b, g->ds, g->dt, g->wd, g->wa, 1, grad), g->loss);
+        tc_expect_floats(g->name, grad, g->grad, (int)(g->b * g->ds));
         assert_int_equal(loss_relation_terms(g->s, g->t, g->b, g->ds, g->dt, &terms[0], &terms[1], &d), KDC_OK);
-        expect_close("distance term", (int)c, terms[0], g->terms[0]);
-        expect_close("angle term", (int)c, terms[1], g->terms[1]);
+        tc_expect_close("distance term", (int)c, terms[0], g->terms[0]);
+        tc_expect_close("angle term", (int)c, terms[1], g->terms[1]);
         free(grad);
     }
 }
@@ -135,10 +123,10 @@ static void test_pkt_matches_pytorch(void **state)
 {
     (void)state;
     float grad_a[12] = {0}, grad_b[12] = {0};
-    expect_close("pkt_a", -1, pkt(pkt_a_s, pkt_a_t, 4, 3, 5, 1, grad_a), pkt_a_loss);
-    expect_grad("pkt_a", grad_a, pkt_a_grad, 12);
-    expect_close("pkt_b", -1, pkt(pkt_b_s, pkt_b_t, 6, 2, 7, 1, grad_b), pkt_b_loss);
-    expect_grad("pkt_b", grad_b, pkt_b_grad, 12);
+    tc_expect_close("pkt_a", -1, pkt(pkt_a_s, pkt_a_t, 4, 3, 5, 1, grad_a), pkt_a_loss);
+    tc_expect_floats("pkt_a", grad_a, pkt_a_grad, 12);
+    tc_expect_close("pkt_b", -1, pkt(pkt_b_s, pkt_b_t, 6, 2, 7, 1, grad_b), pkt_b_loss);
+    tc_expect_floats("pkt_b", grad_b, pkt_b_grad, 12);
 }
 
 /* ---- finite differences ---- */
