@@ -36,3 +36,16 @@ def wrapped_floats(name, vals):
 
 def wrapped_doubles(name, vals):
     return c_array("static const double %s[%d]" % (name, len(vals)), ["%.17g" % v for v in vals])
+
+
+def tensor_floats(name, x, wrapped=False):
+    """A tensor's values as a float array; they must be exact in float32 (inputs the C test
+    feeds as floats are the very values the reference computed from)."""
+    flat = x.reshape(-1)
+    assert bool((flat.float().double() == flat).all()), "inputs must be exact in float"
+    return (wrapped_floats if wrapped else one_line_floats)(name, flat.tolist())
+
+
+def tensor_doubles(name, x, wrapped=False):
+    """A tensor's values as a double array (expected results)."""
+    return (wrapped_doubles if wrapped else one_line_doubles)(name, x.reshape(-1).tolist())

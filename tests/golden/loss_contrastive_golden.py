@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from golden_c import one_line_doubles, one_line_floats
+from golden_c import tensor_doubles as c_doubles, tensor_floats as c_floats
 
 EPS = 1e-7
 
@@ -72,16 +72,6 @@ class Crd:
                 pos = torch.index_select(memory, 0, y) * self.momentum + v * (1 - self.momentum)
                 memory.index_copy_(0, y, normalize(pos))
         return contrast_loss(out_s, self.n_data) + contrast_loss(out_t, self.n_data)
-
-
-def c_floats(name, x):
-    flat = x.reshape(-1)
-    assert torch.equal(flat.float().double(), flat), "inputs must be exact in float"
-    return one_line_floats(name, flat.tolist())
-
-
-def c_doubles(name, x):
-    return one_line_doubles(name, x.reshape(-1).tolist())
 
 
 def c_indices(name, x):

@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from golden_c import c_array, wrapped_doubles, wrapped_floats
+from golden_c import c_array, tensor_doubles, tensor_floats
 
 
 def logits(rows, cols, seed, amplitude=3.0):
@@ -31,13 +31,11 @@ def labels(rows, cols, seed):
 
 
 def c_floats(name, x):
-    flat = x.reshape(-1)
-    assert torch.equal(flat.float().double(), flat), "inputs must be exact in float"
-    return wrapped_floats(name, flat.tolist())
+    return tensor_floats(name, x, wrapped=True)
 
 
 def c_doubles(name, x):
-    return wrapped_doubles(name, x.reshape(-1).tolist())
+    return tensor_doubles(name, x, wrapped=True)
 
 
 def c_ints(name, vals):

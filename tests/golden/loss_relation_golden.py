@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from golden_c import one_line_doubles, one_line_floats
+from golden_c import tensor_doubles as c_doubles, tensor_floats as c_floats
 
 
 def features(rows, cols, phase):
@@ -58,16 +58,6 @@ def pkt(output_net, target_net, eps=1e-7):
     target_similarity = target_similarity / torch.sum(target_similarity, dim=1, keepdim=True)
     return torch.mean(target_similarity * torch.log((target_similarity + eps) /
                                                     (model_similarity + eps)))
-
-
-def c_floats(name, x):
-    flat = x.reshape(-1)
-    assert torch.equal(flat.float().double(), flat), "inputs must be exact in float"
-    return one_line_floats(name, flat.tolist())
-
-
-def c_doubles(name, x):
-    return one_line_doubles(name, x.reshape(-1).tolist())
 
 
 def emit_rkd(name, s, t, wd, wa):
