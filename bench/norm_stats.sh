@@ -19,20 +19,21 @@ WIDTHS=${WIDTHS:-0.25 0.5 0.75}
 CALIB=${CALIB:-64 512}
 TEACHER=tests/models/cnn_teacher.onnx
 OUT=build/bench/norm_stats
-FM=/usr/share/datasets/fashion-mnist
 mkdir -p "$OUT"
 
 # The test images and labels, and the first N training images for each N in CALIB, as .npy,
-# normalized as the teacher was trained.
-$PY - "$FM" "$OUT" $CALIB <<'PY'
-import gzip, sys
+# normalized as the teacher was trained (the IDX reader and constants of tests/e2e/make_data.py).
+$PY - "$OUT" $CALIB <<'PY'
+import sys
 import numpy as np
-fm, out, sizes = sys.argv[1], sys.argv[2], [int(n) for n in sys.argv[3:]]
+sys.path.insert(0, "tests/e2e")
+from make_data import MEAN, STD, read_idx
+out, sizes = sys.argv[1], [int(n) for n in sys.argv[2:]]
 def images(name):
-    x = np.frombuffer(gzip.open(f"{fm}/{name}").read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
-    return ((x.astype(np.float32) / 255 - 0.2860) / 0.3530).astype(np.float32)
+    x = read_idx(name).reshape(-1, 1, 28, 28)
+    return ((x.astype(np.float32) / 255 - MEAN) / STD).astype(np.float32)
 np.save(f"{out}/test_x.npy", images("t10k-images-idx3-ubyte.gz"))
-np.save(f"{out}/test_y.npy", np.frombuffer(gzip.open(f"{fm}/t10k-labels-idx1-ubyte.gz").read(), np.uint8, offset=8))
+np.save(f"{out}/test_y.npy", read_idx("t10k-labels-idx1-ubyte.gz"))
 train = images("train-images-idx3-ubyte.gz")
 for n in sizes:
     np.save(f"{out}/calib{n}.npy", train[:n])
