@@ -44,6 +44,20 @@ static inline void gb_fill_random(float *p, int64_t n, float lo, float hi)
         p[i] = lo + (hi - lo) * (gb_frand() + 1.0f) / 2.0f;
 }
 
+/* ---- the IR's text ---- */
+
+/* What ir_print writes for m, as a malloc'd string the test frees. */
+static inline char *gb_ir_text(const Model *m)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert(f);
+    ir_print(m, f);
+    fclose(f);
+    return text;
+}
+
 /* ---- the graph's lists ---- */
 
 /* The graph owns its lists in its arena, so growing one means a new copy there. */

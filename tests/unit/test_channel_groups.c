@@ -486,12 +486,12 @@ static void test_free_outputs(void **state)
 
     m = model_new();
     outputs_build(m);
-    char *before = wm_print(m);
+    char *before = gb_ir_text(m);
     o.free_outputs = (const char *[]){"feature"};
     Diag d = {{0}};
     assert_int_equal(wm_shrink(m, &o, NULL, &d), KDC_ERR);
     assert_string_equal(d.msg, "the model has no output 'feature' (its outputs: features, c_out)");
-    char *after = wm_print(m);
+    char *after = gb_ir_text(m);
     assert_string_equal(before, after);
     free(before);
     free(after);

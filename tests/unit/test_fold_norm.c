@@ -83,17 +83,6 @@ static void assert_close(const Output *a, const Output *b)
                      scale);
 }
 
-static char *print_ir(const Model *m)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    ir_print(m, f);
-    fclose(f);
-    return text;
-}
-
 static int count_op(const Graph *g, const char *op)
 {
     int n = 0;
@@ -165,10 +154,10 @@ static void expect_folds(Model *m, int n_bn)
 static void expect_kept(Model *m, int n_bn)
 {
     infer(m);
-    char *ir_before = print_ir(m);
+    char *ir_before = gb_ir_text(m);
     Output before = run(m->graph);
     fold(m, 0, n_bn);
-    char *ir_after = print_ir(m);
+    char *ir_after = gb_ir_text(m);
     assert_string_equal(ir_before, ir_after);
     Output after = run(m->graph);
     assert_int_equal(before.n, after.n);
@@ -515,9 +504,9 @@ static void test_kept_unsupported_layers(void **state)
     Model *m = conv_bn(true, 1, 4);
     gb_append_input(m->graph, graph_find_value(m->graph, "conv.weight"));
     infer(m);
-    char *ir_before = print_ir(m);
+    char *ir_before = gb_ir_text(m);
     fold(m, 0, 1);
-    char *ir_after = print_ir(m);
+    char *ir_after = gb_ir_text(m);
     assert_string_equal(ir_before, ir_after);
     free(ir_before);
     free(ir_after);
@@ -540,9 +529,9 @@ static void test_kept_negative_variance(void **state)
     float *var = graph_find_value(m->graph, "bn.var")->init->data;
     var[2] = -1.0f;
     infer(m);
-    char *ir_before = print_ir(m);
+    char *ir_before = gb_ir_text(m);
     fold(m, 0, 1);
-    char *ir_after = print_ir(m);
+    char *ir_after = gb_ir_text(m);
     assert_string_equal(ir_before, ir_after);
     free(ir_before);
     free(ir_after);

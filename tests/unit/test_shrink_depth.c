@@ -55,16 +55,6 @@ static const DepthBlock *block_named(const DepthBlock *b, int n, const char *nam
     return NULL;
 }
 
-static char *print_ir(const Model *m)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ir_print(m, f);
-    fclose(f);
-    return text;
-}
-
 static DepthReport shrink(Model *m, const DepthOptions *o)
 {
     DepthReport r;
@@ -79,12 +69,12 @@ static DepthReport shrink(Model *m, const DepthOptions *o)
 /* The pass must refuse with exactly `msg` and leave the graph as it was. */
 static void expect_refusal(Model *m, const DepthOptions *o, const char *msg)
 {
-    char *before = print_ir(m);
+    char *before = gb_ir_text(m);
     Diag d = {{0}};
     if (pass_shrink_depth(m->graph, o, NULL, &d) != KDC_ERR)
         fail_msg("accepted, expected: %s", msg);
     assert_string_equal(d.msg, msg);
-    char *after = print_ir(m);
+    char *after = gb_ir_text(m);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -558,7 +548,6 @@ static void test_report_print(void **state)
 }
 
 /* ---- the exported zoo ---- */
-
 
 /* Writes the student to the temp folder and reads it back. */
 static void export_and_reimport(const Model *m, const char *file)

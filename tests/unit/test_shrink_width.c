@@ -330,10 +330,10 @@ static void check_width_one(void (*build)(Model *))
     Model *teacher = model_new(), *m = model_new();
     build(teacher);
     build(m);
-    char *before = wm_print(m);
+    char *before = gb_ir_text(m);
     WidthReport r;
     wm_shrink_width(m, 1.0, &r);
-    char *after = wm_print(m);
+    char *after = gb_ir_text(m);
     assert_string_equal(before, after);
     assert_true(r.n_layers > 0);
     for (int i = 0; i < r.n_layers; i++) {
@@ -456,9 +456,9 @@ static void test_mlp_residual_layernorm(void **state)
 /* Shrinks m at `width`: the printed graph must not change. */
 static void expect_unchanged(Model *m, double width, WidthReport *r)
 {
-    char *before = wm_print(m);
+    char *before = gb_ir_text(m);
     wm_shrink_width(m, width, r);
-    char *after = wm_print(m);
+    char *after = gb_ir_text(m);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -577,12 +577,12 @@ static void expect_refusal(double width, const char *message)
 {
     Model *m = model_new();
     cnn_build(m, false);
-    char *before = wm_print(m);
+    char *before = gb_ir_text(m);
     Diag d = {{0}};
     StudentOptions o = {.width = width};
     assert_int_equal(wm_shrink(m, &o, NULL, &d), KDC_ERR);
     assert_string_equal(d.msg, message);
-    char *after = wm_print(m);
+    char *after = gb_ir_text(m);
     assert_string_equal(before, after);
     free(before);
     free(after);

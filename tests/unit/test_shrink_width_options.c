@@ -207,13 +207,13 @@ static void test_unreachable_budget(void **state)
     (void)state;
     Model *m = model_new();
     wm_rescnn(m, 8, false);
-    char *before = wm_print(m);
+    char *before = gb_ir_text(m);
     StudentOptions o = {.params = 0.01};
     Diag d = {{0}};
     assert_int_equal(wm_shrink(m, &o, NULL, &d), KDC_ERR);
     assert_non_null(strstr(d.msg, "the budget params 0.01 cannot be met: the smallest student kdc can derive keeps "));
     assert_null(strchr(d.msg, '\n'));
-    char *after = wm_print(m);
+    char *after = gb_ir_text(m);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -404,7 +404,6 @@ static void test_report(void **state)
 }
 
 /* ---- the exported zoo ---- */
-
 
 static void check_zoo_half_width(const char *name)
 {

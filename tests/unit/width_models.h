@@ -301,17 +301,6 @@ static inline void wm_prepare(Model *m)
         fail_msg("preparing the teacher: %s", d.msg);
 }
 
-static inline char *wm_print(const Model *m)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    ir_print(m, f);
-    fclose(f);
-    return text;
-}
-
 /* Shrinks with o (and a report when r is not NULL); the result must verify. */
 static inline Status wm_shrink(Model *m, const StudentOptions *o, WidthReport *r, Diag *d)
 {
